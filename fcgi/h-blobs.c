@@ -1,0 +1,2 @@
+/* h-blobs.c */
+#include "handlers.h"

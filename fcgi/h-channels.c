@@ -1,0 +1,2 @@
+/* h-channels.c */
+#include "handlers.h"

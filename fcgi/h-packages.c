@@ -1,0 +1,2 @@
+/* h-packages.c */
+#include "handlers.h"

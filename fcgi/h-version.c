@@ -1,0 +1,2 @@
+/* h-version.c */
+#include "handlers.h"

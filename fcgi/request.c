@@ -1,0 +1,2 @@
+/* request.c */
+#include "request.h"

@@ -1,0 +1,3 @@
+#ifndef X_request
+#define X_request
+#endif

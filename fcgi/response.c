@@ -1,0 +1,2 @@
+/* response.c */
+#include "response.h"

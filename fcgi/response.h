@@ -1,0 +1,3 @@
+#ifndef X_response
+#define X_response
+#endif

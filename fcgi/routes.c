@@ -1,0 +1,2 @@
+/* routes.c */
+#include "routes.h"

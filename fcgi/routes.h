@@ -1,0 +1,3 @@
+#ifndef X_routes
+#define X_routes
+#endif

@@ -1,0 +1,2 @@
+/* digest.c - placeholder until written. */
+#include "digest.h"

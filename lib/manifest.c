@@ -1,0 +1,2 @@
+/* manifest.c - placeholder until written. */
+#include "manifest.h"

@@ -1,0 +1,2 @@
+/* names.c - placeholder until written. */
+#include "names.h"

@@ -1,0 +1,2 @@
+/* pushbody.c - placeholder until written. */
+#include "pushbody.h"

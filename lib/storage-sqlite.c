@@ -1,0 +1,2 @@
+/* storage-sqlite.c - placeholder until written. */
+#include "storage.h"

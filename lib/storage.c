@@ -1,0 +1,2 @@
+/* storage.c - placeholder until written. */
+#include "storage.h"

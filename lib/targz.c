@@ -1,0 +1,2 @@
+/* targz.c - placeholder until written. */
+#include "targz.h"

@@ -1,0 +1,39 @@
+/* targz.h - streaming, bounded verification of a gzipped tar: gunzip, check the tar
+ * headers, and compute the SHA-256 of the uncompressed stream (the blob digest). */
+#ifndef APPR_TARGZ_H
+#define APPR_TARGZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "digest.h"
+
+struct appr_error;
+
+struct targz_limits {
+	uint64_t max_uncompressed;   /* refuse when the tar grows beyond this (bytes) */
+	uint64_t max_ratio;          /* refuse when uncompressed > max_ratio * compressed,
+	                                checked once uncompressed exceeds ratio_floor */
+	uint64_t ratio_floor;        /* bytes; 0 means 1 MiB */
+	uint64_t max_entries;        /* refuse archives with more tar entries */
+};
+
+/* Checks performed: a valid gzip stream (concatenated members allowed) that ends
+ * properly; a tar stream of 512-byte blocks whose headers carry a correct checksum
+ * (ustar or old v7/GNU headers), entry names (including GNU long names and pax
+ * path records) that are neither absolute nor contain a ".." component, entry data
+ * fully present; end: either the two zero blocks or a clean end at a header
+ * boundary; trailing zero padding allowed. Anything else fails with a 400
+ * invalid-usage error saying what is wrong; limits fail with 413 payload-too-large. */
+struct targz;
+struct targz *targz_new(const struct targz_limits *lim);
+/* Feed the next len compressed bytes. Returns 0, or -1 with err filled; after a
+ * failure every further call fails. Never reads more than it is given. */
+int targz_feed(struct targz *t, const void *gz, size_t len, struct appr_error *err);
+/* End of input: checks the stream ended properly and writes the digest.
+ * Returns 0, or -1 with err filled. */
+int targz_finish(struct targz *t, char digest[DIGEST_HEX_LEN + 1], struct appr_error *err);
+uint64_t targz_uncompressed_size(const struct targz *t);
+uint64_t targz_entry_count(const struct targz *t);
+void targz_free(struct targz *t);    /* NULL is a no-op */
+
+#endif
