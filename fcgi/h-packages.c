@@ -1,2 +1,357 @@
-/* h-packages.c */
+/* h-packages.c - packages and releases: list, search, push, show, delete, pull. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "b64.h"
 #include "handlers.h"
+#include "manifest.h"
+#include "names.h"
+#include "pushbody.h"
+#include "semver.h"
+#include "targz.h"
+
+#define BODY_CHUNK 65536             /* push body read size */
+#define MAX_MEMBER (1 << 20)         /* largest non-blob member of a push body */
+
+/* A non-negative integer query parameter (0 when absent). */
+static int query_count(struct request *req, const char *key, size_t *out)
+{
+	const char *v = request_query(req, key);
+	*out = 0;
+	if (!v || !*v)
+		return 0;
+	char *end;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (*end || v[0] < '0' || v[0] > '9' || n > 1000000000ULL)
+		return appr_err(&req->err, 422, APPR_E_INVALID_PARAMETERS,
+				"%s must be a non-negative integer", key);
+	*out = (size_t)n;
+	return 0;
+}
+
+/* GET /api/v1/packages?namespace=&query=&media_type=&limit=&offset= */
+int h_list(struct request *req, struct response *resp)
+{
+	struct storage_list_query q = { 0 };
+	char mt[NAMES_MEDIA_TYPE_MAX + 1];
+	q.namespace = request_query(req, "namespace");
+	if (q.namespace && !*q.namespace)
+		q.namespace = NULL;
+	if (q.namespace && !names_valid_part(q.namespace))
+		return appr_err(&req->err, 400, APPR_E_INVALID_USAGE, "invalid namespace \"%.64s\"",
+				q.namespace);
+	q.query = request_query(req, "query");
+	if (q.query && !*q.query)
+		q.query = NULL;
+	const char *m = request_query(req, "media_type");
+	if (m && *m) {
+		if (names_media_type(m, mt, sizeof mt) < 0)
+			return appr_err(&req->err, 400, APPR_E_INVALID_USAGE,
+					"invalid media type \"%.64s\"", m);
+		q.media_type = mt;
+	}
+	if (query_count(req, "limit", &q.limit) < 0 || query_count(req, "offset", &q.offset) < 0)
+		return -1;
+
+	struct storage_package *p;
+	size_t n;
+	if (storage_list_packages(req->app->store, &q, req->arena, &p, &n, &req->err) < 0)
+		return -1;
+	struct json_object *a = json_object_new_array_ext((int)n);
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(a, manifest_package_json(&p[i]));
+	h_ok(resp, a);
+	return 0;
+}
+
+/* GET /api/v1/packages/search?q=TEXT */
+int h_search(struct request *req, struct response *resp)
+{
+	const char *text = request_query(req, "q");
+	if (!text)
+		text = request_query(req, "query");
+	if (!text)
+		text = "";
+	size_t limit;
+	if (query_count(req, "limit", &limit) < 0)
+		return -1;
+	const char **names;
+	size_t n;
+	if (storage_search(req->app->store, text, limit, req->arena, &names, &n, &req->err) < 0)
+		return -1;
+	struct json_object *a = json_object_new_array_ext((int)n);
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(a, json_object_new_string(names[i]));
+	h_ok(resp, a);
+	return 0;
+}
+
+/* ---- push: body -> pushbody -> base64 -> (storage writer, targz) ---- */
+
+struct push_stream {
+	struct b64_decoder dec;
+	struct storage_blob_writer *w;
+	struct targz *tz;
+	unsigned char *out;          /* decoded bytes, (BODY_CHUNK / 4 + 1) * 3 */
+	size_t out_cap;
+};
+
+static int push_gz(struct push_stream *ps, const unsigned char *gz, size_t n,
+		   struct appr_error *err)
+{
+	if (n == 0)
+		return 0;
+	if (targz_feed(ps->tz, gz, n, err) < 0)
+		return -1;
+	return storage_blob_write(ps->w, gz, n, err);
+}
+
+/* pushbody callback: base64 text of the blob, in pieces. */
+static int push_blob_text(void *ctx, const char *data, size_t len, struct appr_error *err)
+{
+	struct push_stream *ps = ctx;
+	while (len > 0) {
+		size_t take = len > BODY_CHUNK ? BODY_CHUNK : len;
+		ssize_t n = b64_decode_update(&ps->dec, data, take, ps->out);
+		if (n < 0)
+			return appr_err(err, 400, APPR_E_INVALID_USAGE, "blob is not valid base64");
+		if (push_gz(ps, ps->out, (size_t)n, err) < 0)
+			return -1;
+		data += take;
+		len -= take;
+	}
+	return 0;
+}
+
+static bool json_true(struct json_object *o)
+{
+	if (!o)
+		return false;
+	if (json_object_is_type(o, json_type_boolean))
+		return json_object_get_boolean(o);
+	if (json_object_is_type(o, json_type_string))
+		return strcasecmp(json_object_get_string(o), "true") == 0;
+	return false;
+}
+
+/* The string member key of the body, or NULL if absent; 400 if not a string. */
+static int body_string(struct request *req, struct pushbody *pb, const char *key,
+		       const char **out)
+{
+	struct json_object *o = pushbody_get(pb, key);
+	*out = NULL;
+	if (!o)
+		return 0;
+	if (!json_object_is_type(o, json_type_string))
+		return appr_err(&req->err, 400, APPR_E_INVALID_USAGE, "\"%s\" must be a string", key);
+	*out = json_object_get_string(o);
+	return 0;
+}
+
+/* POST /api/v1/packages/{ns}/{name} */
+int h_push(struct request *req, struct response *resp)
+{
+	const struct appr_config *cfg = &req->app->cfg;
+	struct storage *store = req->app->store;
+	const char *ns, *name;
+	struct push_stream ps = { 0 };
+	struct pushbody *pb = NULL;
+	char *buf = NULL;
+	int rc = -1;
+
+	if (h_package_args(req, &ns, &name) < 0)
+		return -1;
+	if (req->content_length > 0 && (unsigned long long)req->content_length > cfg->max_body_size)
+		return appr_err(&req->err, 413, APPR_E_PAYLOAD_TOO_LARGE,
+				"request body of %lld bytes is above the limit of %llu bytes",
+				req->content_length, cfg->max_body_size);
+	if (req->content_length <= 0)
+		return appr_err(&req->err, 400, APPR_E_INVALID_USAGE,
+				"empty body: expected a JSON object with blob and release");
+
+	struct targz_limits lim = {
+		.max_uncompressed = cfg->max_uncompressed_size,
+		.max_ratio = cfg->max_compression_ratio,
+		.max_entries = cfg->max_tar_entries,
+	};
+	b64_decoder_init(&ps.dec);
+	ps.tz = targz_new(&lim);
+	ps.out_cap = (BODY_CHUNK / 4 + 1) * 3;
+	ps.out = xmalloc(ps.out_cap);
+	if (storage_blob_begin(store, &ps.w, &req->err) < 0)
+		goto out;
+	pb = pushbody_new(push_blob_text, &ps, MAX_MEMBER);
+	buf = xmalloc(BODY_CHUNK);
+	for (;;) {
+		long n = request_read_body(req, buf, BODY_CHUNK);
+		if (n < 0)
+			goto out;
+		if (n == 0)
+			break;
+		if (pushbody_feed(pb, buf, (size_t)n, &req->err) < 0)
+			goto out;
+	}
+	if (pushbody_finish(pb, &req->err) < 0)
+		goto out;
+	if (!pushbody_has(pb, "blob")) {
+		appr_err(&req->err, 400, APPR_E_INVALID_USAGE, "missing field \"blob\" (base64 tar.gz)");
+		goto out;
+	}
+	ssize_t tail = b64_decode_final(&ps.dec, ps.out);
+	if (tail < 0) {
+		appr_err(&req->err, 400, APPR_E_INVALID_USAGE, "blob is not valid base64");
+		goto out;
+	}
+	if (push_gz(&ps, ps.out, (size_t)tail, &req->err) < 0)
+		goto out;
+
+	struct storage_push p = { .ns = ns, .name = name };
+	if (targz_finish(ps.tz, p.digest, &req->err) < 0)
+		goto out;
+	if (body_string(req, pb, "release", &p.release) < 0 ||
+	    body_string(req, pb, "media_type", &p.media_type) < 0)
+		goto out;
+	if (!p.release) {
+		appr_err(&req->err, 400, APPR_E_INVALID_USAGE, "missing field \"release\"");
+		goto out;
+	}
+	if (h_exact_release(req, p.release) < 0)
+		goto out;
+	char mt[NAMES_MEDIA_TYPE_MAX + 1];
+	if (names_media_type(p.media_type ? p.media_type : "kpm", mt, sizeof mt) < 0) {
+		appr_err(&req->err, 400, APPR_E_INVALID_USAGE, "invalid media type \"%.64s\"",
+			 p.media_type);
+		goto out;
+	}
+	p.media_type = mt;
+	appr_err_details(&req->err, NULL, NULL, mt);
+	struct json_object *meta = pushbody_get(pb, "metadata");
+	p.metadata = meta ? json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN |
+							   JSON_C_TO_STRING_NOSLASHESCAPE) : NULL;
+	p.force = json_true(pushbody_get(pb, "force")) || request_query_true(req, "force");
+
+	struct storage_blob_writer *w = ps.w;
+	ps.w = NULL;                      /* put_release consumes it */
+	if (storage_put_release(store, &p, w, &req->err) < 0)
+		goto out;
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "status", json_object_new_string("ok"));
+	h_ok(resp, o);
+	rc = 0;
+out:
+	storage_blob_abort(ps.w);
+	targz_free(ps.tz);
+	pushbody_free(pb);
+	free(ps.out);
+	free(buf);
+	return rc;
+}
+
+/* ---- show ---- */
+
+static void manifests_json(struct response *resp, const struct storage_manifest *m, size_t n)
+{
+	struct json_object *a = json_object_new_array_ext((int)n);
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(a, manifest_json(&m[i], false));
+	h_ok(resp, a);
+}
+
+/* GET /api/v1/packages/{ns}/{name}?media_type= */
+int h_show_package(struct request *req, struct response *resp)
+{
+	const char *ns, *name, *mt = NULL, *q;
+	if (h_package_args(req, &ns, &name) < 0)
+		return -1;
+	q = request_query(req, "media_type");
+	if (q && *q && h_select_media_type(req, ns, name, NULL, q, &mt) < 0)
+		return -1;
+	struct storage_manifest *m;
+	size_t n;
+	if (storage_get_manifests(req->app->store, ns, name, NULL, mt, req->arena, &m, &n,
+				  &req->err) < 0)
+		return -1;
+	manifests_json(resp, m, n);
+	return 0;
+}
+
+/* GET /api/v1/packages/{ns}/{name}/{release} */
+int h_show_release(struct request *req, struct response *resp)
+{
+	const char *ns, *name, *release;
+	if (h_package_args(req, &ns, &name) < 0 ||
+	    h_select_release(req, ns, name, req->args[2], &release) < 0)
+		return -1;
+	struct storage_manifest *m;
+	size_t n;
+	if (storage_get_manifests(req->app->store, ns, name, release, NULL, req->arena, &m, &n,
+				  &req->err) < 0)
+		return -1;
+	manifests_json(resp, m, n);
+	return 0;
+}
+
+/* The manifest args[2]/args[3] select. */
+static int find_manifest(struct request *req, struct storage_manifest *m)
+{
+	const char *ns, *name, *release, *mt;
+	if (h_package_args(req, &ns, &name) < 0 ||
+	    h_select_release(req, ns, name, req->args[2], &release) < 0 ||
+	    h_select_media_type(req, ns, name, release, req->args[3], &mt) < 0)
+		return -1;
+	return storage_get_manifest(req->app->store, ns, name, release, mt, req->arena, m,
+				    &req->err);
+}
+
+/* GET /api/v1/packages/{ns}/{name}/{release}/{media_type} */
+int h_show_manifest(struct request *req, struct response *resp)
+{
+	struct storage_manifest m;
+	if (find_manifest(req, &m) < 0)
+		return -1;
+	h_ok(resp, manifest_json(&m, true));
+	return 0;
+}
+
+/* DELETE /api/v1/packages/{ns}/{name}/{release}/{media_type} */
+int h_delete_manifest(struct request *req, struct response *resp)
+{
+	const char *ns, *name, *release = req->args[2], *mt;
+	if (h_package_args(req, &ns, &name) < 0 || h_exact_release(req, release) < 0 ||
+	    h_select_media_type(req, ns, name, release, req->args[3], &mt) < 0 ||
+	    storage_delete_manifest(req->app->store, ns, name, release, mt, &req->err) < 0)
+		return -1;
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "status", json_object_new_string("deleted"));
+	json_object_object_add(o, "package", json_object_new_string(req->err.package));
+	json_object_object_add(o, "release", json_object_new_string(release));
+	h_ok(resp, o);
+	return 0;
+}
+
+/* ---- pull ---- */
+
+static int pull(struct request *req, struct response *resp, bool json)
+{
+	struct storage_manifest m;
+	if (find_manifest(req, &m) < 0)
+		return -1;
+	const char *filename = arena_printf(req->arena, "%s_%s.tar.gz", m.package, m.release);
+	*strchr((char *)filename, '/') = '_';
+	return h_send_blob(req, resp, m.digest, m.size, filename, m.release, m.media_type, json);
+}
+
+/* GET .../{release}/{media_type}/pull[?format=json] */
+int h_pull(struct request *req, struct response *resp)
+{
+	const char *f = request_query(req, "format");
+	return pull(req, resp, f && strcmp(f, "json") == 0);
+}
+
+/* GET .../{release}/{media_type}/pull/json */
+int h_pull_json(struct request *req, struct response *resp)
+{
+	return pull(req, resp, true);
+}

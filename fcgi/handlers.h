@@ -1,0 +1,65 @@
+/* handlers.h - every route handler, one file per resource family, plus the argument
+ * helpers they share (fcgi/handlers.c).
+ *
+ * A handler fills resp and returns 0, or fills req->err and returns -1 (the router
+ * renders it). Handlers never call libfcgi. */
+#ifndef APPR_HANDLERS_H
+#define APPR_HANDLERS_H
+
+#include "request.h"
+#include "response.h"
+
+typedef int (*handler_fn)(struct request *req, struct response *resp);
+
+/* h-version.c */
+int h_version(struct request *req, struct response *resp);
+
+/* h-packages.c */
+int h_list(struct request *req, struct response *resp);
+int h_search(struct request *req, struct response *resp);
+int h_push(struct request *req, struct response *resp);
+int h_show_package(struct request *req, struct response *resp);
+int h_show_release(struct request *req, struct response *resp);
+int h_show_manifest(struct request *req, struct response *resp);
+int h_delete_manifest(struct request *req, struct response *resp);
+int h_pull(struct request *req, struct response *resp);
+int h_pull_json(struct request *req, struct response *resp);
+
+/* h-blobs.c */
+int h_blob(struct request *req, struct response *resp);
+int h_blob_json(struct request *req, struct response *resp);
+
+/* h-channels.c */
+int h_channels_list(struct request *req, struct response *resp);
+int h_channel_show(struct request *req, struct response *resp);
+int h_channel_add(struct request *req, struct response *resp);
+int h_channel_remove(struct request *req, struct response *resp);
+int h_channel_delete(struct request *req, struct response *resp);
+
+/* handlers.c: shared argument checks. Each returns 0 or -1 with req->err filled. */
+
+/* args[0], args[1] as a valid namespace and name (400 invalid-usage otherwise);
+ * sets req->err details to "ns/name" for later errors. */
+int h_package_args(struct request *req, const char **ns, const char **name);
+/* A channel name (400 otherwise). */
+int h_channel_arg(struct request *req, const char *channel);
+/* An exact release (a full semver, 422 invalid-release otherwise). */
+int h_exact_release(struct request *req, const char *release);
+/* Release selection of the spec: exact version, "default", or a query. *out is the
+ * release to look up (an exact version is passed through: storage says if absent). */
+int h_select_release(struct request *req, const char *ns, const char *name,
+		     const char *spec, const char **out);
+/* Media type selection: "-" means the only media type of release; otherwise the
+ * short form of spec. */
+int h_select_media_type(struct request *req, const char *ns, const char *name,
+			const char *release, const char *spec, const char **out);
+/* Answer with the blob digest (size from its manifest): raw gzip with Content-Disposition
+ * filename, or json: {"package", "release", ["media_type",] "filename", "blob"} with the
+ * blob base64-encoded, streamed. media_type may be NULL. */
+int h_send_blob(struct request *req, struct response *resp, const char *digest,
+		long long size, const char *filename, const char *release, const char *media_type,
+		bool json);
+/* Answer {"status": "ok"}-like objects: build with json-c, send 200. */
+void h_ok(struct response *resp, struct json_object *o);
+
+#endif
