@@ -54,7 +54,7 @@ int h_select_release(struct request *req, const char *ns, const char *name,
 	size_t n;
 	if (storage_list_releases(req->app->store, ns, name, req->arena, &rel, &n, &req->err) < 0)
 		return -1;
-	long i = semver_select(spec, (char *const *)rel, n, NULL);
+	long i = semver_select(spec, (const char *const *)rel, n, NULL);
 	if (i == SEMVER_SELECT_INVALID)
 		return appr_err(&req->err, 422, APPR_E_INVALID_RELEASE,
 				"invalid release query \"%.64s\"", spec);

@@ -56,6 +56,6 @@ int semver_query_match(const struct semver_query *q, const struct semver *v);
  * nothing"), else 0; exact may be NULL. */
 #define SEMVER_SELECT_NONE    (-1)
 #define SEMVER_SELECT_INVALID (-2)
-long semver_select(const char *spec, char *const *releases, size_t n, int *exact);
+long semver_select(const char *spec, const char *const *releases, size_t n, int *exact);
 
 #endif

@@ -153,7 +153,8 @@ char *arena_printf(struct arena *a, const char *fmt, ...)
 	va_list ap, ap2;
 	va_start(ap, fmt);
 	va_copy(ap2, ap);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	char probe[1];
+	int n = vsnprintf(probe, sizeof probe, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		n = 0;
@@ -201,7 +202,8 @@ void sb_vprintf(struct strbuf *sb, const char *fmt, va_list ap)
 {
 	va_list ap2;
 	va_copy(ap2, ap);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	char probe[1];
+	int n = vsnprintf(probe, sizeof probe, fmt, ap);
 	if (n > 0) {
 		sb_grow(sb, (size_t)n);
 		vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap2);

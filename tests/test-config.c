@@ -1,0 +1,116 @@
+/* test-config.c - defaults, the config file, the environment winning, bad values. */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "error.h"
+
+static char path[64];
+
+static void clear_env(void)
+{
+	const char *vars[] = { "APPR_CONFIG", "APPR_DATA_DIR", "APPR_STORAGE", "STORAGE",
+			       "APPR_MAX_BODY_SIZE", "APPR_FSYNC", "APPR_BUSY_TIMEOUT_MS",
+			       "APPR_MAX_UNCOMPRESSED_SIZE", "APPR_MAX_COMPRESSION_RATIO",
+			       "APPR_MAX_TAR_ENTRIES" };
+	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+		unsetenv(vars[i]);
+}
+
+static void write_conf(const char *text)
+{
+	strcpy(path, "/tmp/appr-config-XXXXXX");
+	int fd = mkstemp(path);
+	cr_assert(fd >= 0, "mkstemp");
+	cr_assert(eq(sz, (size_t)write(fd, text, strlen(text)), strlen(text)), "write config");
+	close(fd);
+}
+
+static void cleanup(void)
+{
+	if (path[0])
+		unlink(path);
+	path[0] = '\0';
+	clear_env();
+}
+
+TestSuite(config, .init = clear_env, .fini = cleanup);
+
+Test(config, defaults)
+{
+	struct appr_config c;
+	struct appr_error e = { 0 };
+	setenv("APPR_CONFIG", "", 1);   /* empty: no file */
+	cr_assert(eq(int, config_load(NULL, &c, &e), 0), "defaults load: %s", e.msg);
+	cr_assert(eq(str, c.storage, (char *)"filesystem"), "default storage");
+	cr_assert(eq(u64, (uint64_t)c.max_body_size, (uint64_t)64 << 20), "default body limit 64 MiB");
+	cr_assert(eq(u64, (uint64_t)c.max_uncompressed_size, (uint64_t)512 << 20), "default 512 MiB");
+	cr_assert(c.fsync, "fsync on by default");
+	config_free(&c);
+}
+
+Test(config, file_then_env)
+{
+	struct appr_config c;
+	struct appr_error e = { 0 };
+	write_conf("# comment\n\ndata_dir = /srv/appr\nmax_body_size = 2M\nstorage = \"filesystem\"\nfsync = no\n");
+	cr_assert(eq(int, config_load(path, &c, &e), 0), "file loads: %s", e.msg);
+	cr_assert(eq(str, c.data_dir, (char *)"/srv/appr"), "data_dir from file");
+	cr_assert(eq(u64, (uint64_t)c.max_body_size, (uint64_t)2 << 20), "2M from file");
+	cr_assert(not(c.fsync), "fsync = no");
+	config_free(&c);
+
+	setenv("APPR_DATA_DIR", "/env/dir", 1);
+	setenv("APPR_MAX_BODY_SIZE", "512K", 1);
+	cr_assert(eq(int, config_load(path, &c, &e), 0), "file + env load: %s", e.msg);
+	cr_assert(eq(str, c.data_dir, (char *)"/env/dir"), "environment wins over the file");
+	cr_assert(eq(u64, (uint64_t)c.max_body_size, (uint64_t)512 << 10), "512K from env");
+	config_free(&c);
+}
+
+Test(config, storage_alias)
+{
+	struct appr_config c;
+	struct appr_error e = { 0 };
+	setenv("APPR_CONFIG", "", 1);
+	setenv("STORAGE", "redis", 1);
+	cr_assert(eq(int, config_load(NULL, &c, &e), 0), "STORAGE=redis loads: %s", e.msg);
+	cr_assert(eq(str, c.storage, (char *)"redis"), "STORAGE is read");
+	config_free(&c);
+	setenv("APPR_STORAGE", "filesystem", 1);
+	cr_assert(eq(int, config_load(NULL, &c, &e), 0), "both set: %s", e.msg);
+	cr_assert(eq(str, c.storage, (char *)"filesystem"), "APPR_STORAGE wins over STORAGE");
+	config_free(&c);
+}
+
+Test(config, bad_values_name_the_key)
+{
+	struct appr_config c;
+	struct appr_error e = { 0 };
+	setenv("APPR_CONFIG", "", 1);
+	setenv("APPR_MAX_BODY_SIZE", "lots", 1);
+	cr_assert(eq(int, config_load(NULL, &c, &e), -1), "bad size refused");
+	cr_assert(not(eq(ptr, strstr(e.msg, "APPR_MAX_BODY_SIZE"), NULL)), "message names the variable: %s", e.msg);
+	unsetenv("APPR_MAX_BODY_SIZE");
+
+	setenv("STORAGE", "postgres", 1);
+	cr_assert(eq(int, config_load(NULL, &c, &e), -1), "unknown storage refused");
+	cr_assert(not(eq(ptr, strstr(e.msg, "STORAGE"), NULL)), "message names STORAGE: %s", e.msg);
+	unsetenv("STORAGE");
+
+	write_conf("fsync = maybe\n");
+	cr_assert(eq(int, config_load(path, &c, &e), -1), "bad bool refused");
+	cr_assert(not(eq(ptr, strstr(e.msg, "fsync"), NULL)), "message names fsync: %s", e.msg);
+	cr_assert(not(eq(ptr, strstr(e.msg, ":1:"), NULL)), "message gives the line: %s", e.msg);
+	unlink(path);
+
+	write_conf("no_such_key = 1\n");
+	cr_assert(eq(int, config_load(path, &c, &e), -1), "unknown key refused");
+	cr_assert(not(eq(ptr, strstr(e.msg, "no_such_key"), NULL)), "message names the key: %s", e.msg);
+
+	cr_assert(eq(int, config_load("/nonexistent/appr.conf", &c, &e), -1), "missing named file refused");
+}
