@@ -1,2 +1,1727 @@
-/* storage-sqlite.c - placeholder until written. */
+/* storage-sqlite.c - the embedded "filesystem" store: metadata in SQLite (WAL), blobs as files named by digest. */
+
+/*
+ * Layout under data_dir:
+ *   appr.db (+ -wal, -shm)                 packages, releases, manifests, channels
+ *   blobs/sha256/<2 hex>/<64 hex digest>   one file per distinct blob (gzip bytes)
+ *   blobs/tmp/blob-XXXXXX                  blobs being received (mkstemp)
+ *   blobs/tmp/<digest>.<pid>.<n>.del       blobs being deleted (see below)
+ *
+ * Many responder processes open the same directory. Every change is one SQLite
+ * transaction begun with BEGIN IMMEDIATE, so writers queue on SQLite's write lock
+ * (up to busy_timeout_ms, then 409 resource-in-use) and readers are never blocked
+ * (WAL snapshot reads). Blob files are created and deleted ONLY while that write
+ * lock is held, inside the transaction that adds or drops their last reference:
+ *   - a push renames its temp file to the final name (or drops it when the final
+ *     file already exists: same digest, same tar) before COMMIT;
+ *   - a blob losing its last reference is renamed to a ".del" file in blobs/tmp
+ *     before COMMIT and unlinked after it; if COMMIT fails it is renamed back.
+ * So a delete can never race with a concurrent push of the same digest, and a crash
+ * at any point loses nothing acknowledged: a ".del" file still referenced by the
+ * database is put back by the next open, an unreferenced one is removed, and temp
+ * files older than an hour are removed.
+ *
+ * Durability: with fsync = true (the default) a blob is fsync'ed before its
+ * transaction, its directory after the rename, and the database runs with
+ * synchronous=FULL, so an acknowledged push survives a power cut. With fsync =
+ * false, synchronous=NORMAL: WAL still never corrupts and survives a process
+ * crash, but the last commits may be lost on power loss.
+ *
+ * Open the store after fork(), never before: an SQLite connection must not cross
+ * a fork.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "semver.h"
 #include "storage.h"
+
+/* Built from schema/NNN-*.sql by build-aux/sql2c.sh: entry i is migration i + 1. */
+extern const char *const appr_schema_migrations[];
+extern const size_t appr_schema_count;
+
+#define PATHBUF 4096                   /* every path we build fits (checked at open) */
+#define DATA_DIR_MAX (PATHBUF - 256)
+#define STALE_TMP_SECONDS 3600         /* temp files older than this are abandoned */
+#define MAX_TRASH 2                    /* blobs one transaction may drop */
+
+/* ---- SQL: every statement, prepared once at open ---- */
+
+enum sid {
+	S_BEGIN, S_BEGIN_WRITE, S_COMMIT, S_ROLLBACK,
+	S_PKG_ID, S_PKG_INSERT, S_PKG_DELETE_IF_EMPTY,
+	S_REL_ID, S_REL_INSERT, S_REL_DELETE, S_RELEASES_OF,
+	S_MAN_DIGEST, S_MAN_UPSERT, S_MAN_DELETE, S_MAN_ANY_OF_RELEASE, S_MAN_ONE,
+	S_MANIFESTS, S_DIGEST_USED, S_BLOB_LOOKUP, S_CURRENT_OF,
+	S_CHANNELS, S_CHAN_ID, S_CHAN_INSERT, S_CHAN_SET_CURRENT, S_CHAN_MEMBER_ADD,
+	S_CHAN_MEMBER_DEL, S_CHAN_RELEASE_LEAVE, S_CHAN_DROP_EMPTY, S_CHAN_FIX_CURRENT,
+	S_CHAN_DELETE,
+	S_LIST_ALL, S_LIST_NS, S_SEARCH,
+	S_COUNT
+};
+
+/* One page of packages (?1 namespace, ?2 substring, ?3 media type, ?4 limit,
+ * ?5 offset), then one row per release of each, highest first, and one row per
+ * manifest of the default (highest) release. Two variants so that the namespace
+ * filter is an index range, not a scan. CROSS JOIN makes SQLite walk the
+ * package's releases (then the manifest primary key) rather than every manifest
+ * of the media type for each package. */
+#define LIST_SQL(NS_FILTER) \
+	"WITH page AS (" \
+	" SELECT p.id, p.namespace, p.name, p.visibility FROM packages p" \
+	" WHERE " NS_FILTER \
+	"  AND (?2 IS NULL OR instr(lower(p.namespace || '/' || p.name), lower(?2)) > 0)" \
+	"  AND (?3 IS NULL OR EXISTS (SELECT 1 FROM releases r CROSS JOIN manifests m" \
+	"       ON m.release_id = r.id WHERE r.package_id = p.id AND m.media_type = ?3))" \
+	" ORDER BY p.namespace, p.name LIMIT ?4 OFFSET ?5)" \
+	" SELECT page.id, page.namespace, page.name, page.visibility," \
+	"  r.version, m.media_type, m.created_at" \
+	" FROM page JOIN releases r ON r.package_id = page.id" \
+	" LEFT JOIN manifests m ON m.release_id = r.id AND r.id = (SELECT r2.id" \
+	"  FROM releases r2 WHERE r2.package_id = page.id ORDER BY r2.sortkey DESC LIMIT 1)" \
+	" ORDER BY page.namespace, page.name, r.sortkey DESC, m.media_type"
+
+static const struct {
+	const char *op;                /* for the log line when it fails */
+	const char *sql;
+} sql_defs[S_COUNT] = {
+	[S_BEGIN] = { "begin", "BEGIN" },
+	[S_BEGIN_WRITE] = { "begin immediate", "BEGIN IMMEDIATE" },
+	[S_COMMIT] = { "commit", "COMMIT" },
+	[S_ROLLBACK] = { "rollback", "ROLLBACK" },
+	[S_PKG_ID] = { "find package",
+		"SELECT id FROM packages WHERE namespace = ?1 AND name = ?2" },
+	[S_PKG_INSERT] = { "insert package",
+		"INSERT INTO packages (namespace, name, visibility, created_at)"
+		" VALUES (?1, ?2, ?3, ?4)" },
+	[S_PKG_DELETE_IF_EMPTY] = { "delete package",
+		"DELETE FROM packages WHERE id = ?1"
+		" AND NOT EXISTS (SELECT 1 FROM releases WHERE package_id = ?1)" },
+	[S_REL_ID] = { "find release",
+		"SELECT id FROM releases WHERE package_id = ?1 AND version = ?2" },
+	[S_REL_INSERT] = { "insert release",
+		"INSERT INTO releases (package_id, version, sortkey, created_at)"
+		" VALUES (?1, ?2, ?3, ?4)" },
+	[S_REL_DELETE] = { "delete release", "DELETE FROM releases WHERE id = ?1" },
+	[S_RELEASES_OF] = { "list releases",
+		"SELECT r.version FROM packages p JOIN releases r ON r.package_id = p.id"
+		" WHERE p.namespace = ?1 AND p.name = ?2 ORDER BY r.sortkey DESC" },
+	[S_MAN_DIGEST] = { "find manifest",
+		"SELECT digest FROM manifests WHERE release_id = ?1 AND media_type = ?2" },
+	[S_MAN_UPSERT] = { "store manifest",
+		"INSERT INTO manifests (release_id, media_type, digest, size, metadata, created_at)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+		" ON CONFLICT (release_id, media_type) DO UPDATE SET digest = excluded.digest,"
+		" size = excluded.size, metadata = excluded.metadata,"
+		" created_at = excluded.created_at" },
+	[S_MAN_DELETE] = { "delete manifest",
+		"DELETE FROM manifests WHERE release_id = ?1 AND media_type = ?2" },
+	[S_MAN_ANY_OF_RELEASE] = { "count manifests",
+		"SELECT 1 FROM manifests WHERE release_id = ?1 LIMIT 1" },
+	[S_MAN_ONE] = { "get manifest",
+		"SELECT p.id, r.id, m.digest, m.size, m.metadata, m.created_at"
+		" FROM packages p JOIN releases r ON r.package_id = p.id"
+		" JOIN manifests m ON m.release_id = r.id"
+		" WHERE p.namespace = ?1 AND p.name = ?2 AND r.version = ?3"
+		" AND m.media_type = ?4" },
+	[S_MANIFESTS] = { "get manifests",   /* columns 2..5 as in S_MAN_ONE */
+		"SELECT r.version, m.media_type, m.digest, m.size, m.metadata, m.created_at"
+		" FROM releases r JOIN manifests m ON m.release_id = r.id"
+		" WHERE r.package_id = ?1 AND (?2 IS NULL OR r.id = ?2)"
+		" AND (?3 IS NULL OR m.media_type = ?3)"
+		" ORDER BY r.sortkey DESC, m.media_type" },
+	[S_DIGEST_USED] = { "find digest",
+		"SELECT 1 FROM manifests WHERE digest = ?1 LIMIT 1" },
+	[S_BLOB_LOOKUP] = { "find blob",
+		"SELECT m.size FROM manifests m JOIN releases r ON r.id = m.release_id"
+		" JOIN packages p ON p.id = r.package_id"
+		" WHERE m.digest = ?3 AND p.namespace = ?1 AND p.name = ?2 LIMIT 1" },
+	[S_CURRENT_OF] = { "channels of release",
+		"SELECT name FROM channels WHERE current_release_id = ?1 ORDER BY name" },
+	[S_CHANNELS] = { "list channels",
+		"SELECT c.id, c.name, cur.version, r.version FROM channels c"
+		" JOIN releases cur ON cur.id = c.current_release_id"
+		" JOIN channel_releases cr ON cr.channel_id = c.id"
+		" JOIN releases r ON r.id = cr.release_id"
+		" WHERE c.package_id = ?1 AND (?2 IS NULL OR c.name = ?2)"
+		" ORDER BY c.name, r.sortkey DESC" },
+	[S_CHAN_ID] = { "find channel",
+		"SELECT id FROM channels WHERE package_id = ?1 AND name = ?2" },
+	[S_CHAN_INSERT] = { "insert channel",
+		"INSERT INTO channels (package_id, name, current_release_id) VALUES (?1, ?2, ?3)" },
+	[S_CHAN_SET_CURRENT] = { "set channel current",
+		"UPDATE channels SET current_release_id = ?2 WHERE id = ?1" },
+	[S_CHAN_MEMBER_ADD] = { "add channel release",
+		"INSERT OR IGNORE INTO channel_releases (channel_id, release_id) VALUES (?1, ?2)" },
+	[S_CHAN_MEMBER_DEL] = { "remove channel release",
+		"DELETE FROM channel_releases WHERE channel_id = ?1 AND release_id = ?2" },
+	[S_CHAN_RELEASE_LEAVE] = { "remove release from channels",
+		"DELETE FROM channel_releases WHERE release_id = ?1" },
+	[S_CHAN_DROP_EMPTY] = { "delete empty channels",
+		"DELETE FROM channels WHERE package_id = ?1 AND NOT EXISTS"
+		" (SELECT 1 FROM channel_releases cr WHERE cr.channel_id = channels.id)" },
+	[S_CHAN_FIX_CURRENT] = { "move channel current",   /* after S_CHAN_DROP_EMPTY */
+		"UPDATE channels SET current_release_id = (SELECT cr.release_id"
+		"  FROM channel_releases cr JOIN releases r ON r.id = cr.release_id"
+		"  WHERE cr.channel_id = channels.id ORDER BY r.sortkey DESC LIMIT 1)"
+		" WHERE package_id = ?1 AND NOT EXISTS (SELECT 1 FROM channel_releases cr"
+		"  WHERE cr.channel_id = channels.id"
+		"  AND cr.release_id = channels.current_release_id)" },
+	[S_CHAN_DELETE] = { "delete channel", "DELETE FROM channels WHERE id = ?1" },
+	[S_LIST_ALL] = { "list packages", LIST_SQL("?1 IS NULL") },
+	[S_LIST_NS] = { "list packages", LIST_SQL("p.namespace = ?1") },
+	[S_SEARCH] = { "search packages",
+		"SELECT namespace || '/' || name FROM packages"
+		" WHERE instr(lower(namespace || '/' || name), lower(?1)) > 0"
+		" ORDER BY namespace, name LIMIT ?2" },
+};
+
+/* ---- driver state ---- */
+
+/* Blob files the open write transaction changed, to undo if it does not commit. */
+struct sq_fileops {
+	char created[PATHBUF];               /* final blob file it made, or "" */
+	size_t n_trash;
+	struct {
+		char final[PATHBUF];         /* where the blob was */
+		char trash[PATHBUF];         /* where it is until COMMIT */
+	} trash[MAX_TRASH];
+};
+
+struct sq_storage {
+	struct storage base;                 /* first: callers hold &base */
+	sqlite3 *db;
+	sqlite3_stmt *stmt[S_COUNT];
+	int bind_rc;                         /* first bind failure since stmt_get() */
+	char blob_dir[PATHBUF];              /* <data_dir>/blobs/sha256 */
+	char tmp_dir[PATHBUF];               /* <data_dir>/blobs/tmp */
+	unsigned long trash_seq;
+	struct sq_fileops fo;
+};
+
+struct sq_writer {
+	struct storage_blob_writer base;     /* first */
+	int fd;                              /* -1 once closed */
+	char path[PATHBUF];                  /* temp file, "" once moved or removed */
+};
+
+struct sq_reader {
+	struct storage_blob_reader base;     /* first */
+	int fd;
+};
+
+/* ---- errors ---- */
+
+static const char *stmt_op(struct sq_storage *ss, sqlite3_stmt *st)
+{
+	for (int i = 0; i < S_COUNT; i++)
+		if (ss->stmt[i] == st)
+			return sql_defs[i].op;
+	return "statement";
+}
+
+/* SQLite said rc: busy is a 409 the client may retry; anything else is logged
+ * (one line) and a 500. */
+static int db_fail(struct sq_storage *ss, int rc, const char *op, struct appr_error *err)
+{
+	int primary = rc & 0xff;
+
+	if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
+		return appr_err(err, 409, APPR_E_RESOURCE_IN_USE, "registry is busy, retry");
+	fprintf(stderr, "appr: sqlite: %s: %s\n", op,
+		ss->db ? sqlite3_errmsg(ss->db) : sqlite3_errstr(rc));
+	if (primary == SQLITE_FULL)
+		return appr_err(err, 500, APPR_E_INTERNAL, "disk full");
+	return appr_err(err, 500, APPR_E_INTERNAL, "storage error");
+}
+
+/* A system call on path failed with errno e: logged, 500. */
+static int sys_fail(const char *op, const char *path, int e, struct appr_error *err)
+{
+	fprintf(stderr, "appr: storage: %s %s: %s\n", op, path, strerror(e));
+	if (e == ENOSPC || e == EDQUOT)
+		return appr_err(err, 500, APPR_E_INTERNAL, "disk full");
+	return appr_err(err, 500, APPR_E_INTERNAL, "storage error");
+}
+
+/* ---- statements: get (reset + cleared here, the one place), bind, step ---- */
+
+static sqlite3_stmt *stmt_get(struct sq_storage *ss, enum sid id)
+{
+	sqlite3_stmt *st = ss->stmt[id];
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	ss->bind_rc = SQLITE_OK;
+	return st;
+}
+
+static void bind_rc(struct sq_storage *ss, int rc)
+{
+	if (rc != SQLITE_OK && ss->bind_rc == SQLITE_OK)
+		ss->bind_rc = rc;
+}
+
+/* Bind text, or SQL NULL when v is NULL. */
+static void bind_text(struct sq_storage *ss, sqlite3_stmt *st, int i, const char *v)
+{
+	bind_rc(ss, v ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT)
+		      : sqlite3_bind_null(st, i));
+}
+
+static void bind_int(struct sq_storage *ss, sqlite3_stmt *st, int i, sqlite3_int64 v)
+{
+	bind_rc(ss, sqlite3_bind_int64(st, i, v));
+}
+
+/* A count where 0 means "no limit": SQLite's -1. */
+static void bind_limit(struct sq_storage *ss, sqlite3_stmt *st, int i, size_t v)
+{
+	bind_int(ss, st, i, v == 0 ? -1 : v > INT64_MAX ? INT64_MAX : (sqlite3_int64)v);
+}
+
+/* 1 with a row, 0 when done (st reset), -1 on error (err set, st reset). */
+static int step(struct sq_storage *ss, sqlite3_stmt *st, struct appr_error *err)
+{
+	int rc = ss->bind_rc;
+
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			return 1;
+		if (rc == SQLITE_DONE) {
+			sqlite3_reset(st);
+			return 0;
+		}
+	}
+	db_fail(ss, rc, stmt_op(ss, st), err);
+	sqlite3_reset(st);
+	return -1;
+}
+
+/* Run a statement that returns no rows. 0 or -1. */
+static int run(struct sq_storage *ss, sqlite3_stmt *st, struct appr_error *err)
+{
+	int r = step(ss, st, err);
+	sqlite3_reset(st);
+	return r < 0 ? -1 : 0;
+}
+
+/* Run a look-up of one integer (column 0): 1 found (*out set), 0 absent, -1 error. */
+static int one_id(struct sq_storage *ss, sqlite3_stmt *st, sqlite3_int64 *out,
+		  struct appr_error *err)
+{
+	int r = step(ss, st, err);
+	if (r == 1) {
+		*out = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+	}
+	return r;
+}
+
+/* Column i as an arena string, NULL for SQL NULL. */
+static const char *col_str(struct arena *a, sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	if (!t)
+		return NULL;
+	return arena_strndup(a, (const char *)t, (size_t)sqlite3_column_bytes(st, i));
+}
+
+/* Column i copied into a fixed buffer ("" for NULL). */
+static void col_copy(char *dst, size_t cap, sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+/* ---- common look-ups ---- */
+
+static int find_package(struct sq_storage *ss, const char *ns, const char *name,
+			sqlite3_int64 *id, struct appr_error *err)
+{
+	sqlite3_stmt *st = stmt_get(ss, S_PKG_ID);
+	bind_text(ss, st, 1, ns);
+	bind_text(ss, st, 2, name);
+	return one_id(ss, st, id, err);
+}
+
+static int find_release(struct sq_storage *ss, sqlite3_int64 pkg, const char *release,
+			sqlite3_int64 *id, struct appr_error *err)
+{
+	sqlite3_stmt *st = stmt_get(ss, S_REL_ID);
+	bind_int(ss, st, 1, pkg);
+	bind_text(ss, st, 2, release);
+	return one_id(ss, st, id, err);
+}
+
+static int find_channel(struct sq_storage *ss, sqlite3_int64 pkg, const char *channel,
+			sqlite3_int64 *id, struct appr_error *err)
+{
+	sqlite3_stmt *st = stmt_get(ss, S_CHAN_ID);
+	bind_int(ss, st, 1, pkg);
+	bind_text(ss, st, 2, channel);
+	return one_id(ss, st, id, err);
+}
+
+/* Is any manifest's blob digest? 1 yes, 0 no, -1 error. */
+static int digest_used(struct sq_storage *ss, const char *digest, struct appr_error *err)
+{
+	sqlite3_stmt *st = stmt_get(ss, S_DIGEST_USED);
+	bind_text(ss, st, 1, digest);
+	int r = step(ss, st, err);
+	sqlite3_reset(st);
+	return r;
+}
+
+static void pkg_name(char out[136], const char *ns, const char *name)
+{
+	snprintf(out, 136, "%.64s/%.64s", ns, name);
+}
+
+/* 404 package-not-found naming what is missing: the package, the release or the
+ * manifest of media_type (release and media_type may be NULL). Always -1. */
+static int not_found(struct sq_storage *ss, const char *ns, const char *name,
+		     const char *release, const char *media_type, struct appr_error *err)
+{
+	char pkg[136];
+	sqlite3_int64 pkg_id, rel_id;
+	int r;
+
+	pkg_name(pkg, ns, name);
+	r = find_package(ss, ns, name, &pkg_id, err);
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND, "package %s not found", pkg);
+	} else if (release) {
+		r = find_release(ss, pkg_id, release, &rel_id, err);
+		if (r < 0)
+			return -1;
+		if (r == 0 || !media_type)
+			appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND,
+				 "release %.64s of package %s not found", release, pkg);
+		else
+			appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND,
+				 "package %s release %.40s has no %.40s manifest", pkg, release,
+				 media_type);
+	} else {
+		appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND, "package %s not found", pkg);
+	}
+	appr_err_details(err, pkg, release, media_type);
+	return -1;
+}
+
+/* ---- arena arrays ---- */
+
+struct vec {
+	void *items;
+	size_t n, cap;
+};
+
+/* A new zeroed element of size bytes at the end of v (items move when it grows). */
+static void *vec_push(struct arena *a, struct vec *v, size_t size)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 8;
+		void *items = arena_alloc(a, cap * size);
+		if (v->n)
+			memcpy(items, v->items, v->n * size);
+		v->items = items;
+		v->cap = cap;
+	}
+	return (char *)v->items + v->n++ * size;
+}
+
+static void vec_push_str(struct arena *a, struct vec *v, const char *s)
+{
+	*(const char **)vec_push(a, v, sizeof(const char *)) = s;
+}
+
+/* ---- files ---- */
+
+/* The only gate between a digest and a path: exactly 64 lowercase hex digits. */
+static bool digest_ok(const char *d)
+{
+	size_t i;
+
+	if (!d)
+		return false;
+	for (i = 0; i < DIGEST_HEX_LEN; i++)
+		if (!((d[i] >= '0' && d[i] <= '9') || (d[i] >= 'a' && d[i] <= 'f')))
+			return false;
+	return d[i] == '\0';
+}
+
+/* The blob file of digest (or its directory when dir_only). -1 for a bad digest. */
+static int blob_path(struct sq_storage *ss, const char *digest, char out[PATHBUF],
+		     bool dir_only)
+{
+	int n;
+
+	if (!digest_ok(digest))
+		return -1;
+	if (dir_only)
+		n = snprintf(out, PATHBUF, "%s/%.2s", ss->blob_dir, digest);
+	else
+		n = snprintf(out, PATHBUF, "%s/%.2s/%s", ss->blob_dir, digest, digest);
+	return n < 0 || n >= PATHBUF ? -1 : 0;
+}
+
+static int mkdir_p(const char *path, struct appr_error *err)
+{
+	char buf[PATHBUF];
+	struct stat sb;
+	int n = snprintf(buf, sizeof buf, "%s", path);
+
+	if (n < 0 || n >= PATHBUF)
+		return sys_fail("mkdir", path, ENAMETOOLONG, err);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0750) < 0 && errno != EEXIST)
+			return sys_fail("mkdir", buf, errno, err);
+		*p = '/';
+	}
+	if (mkdir(buf, 0750) < 0 && errno != EEXIST)
+		return sys_fail("mkdir", buf, errno, err);
+	if (stat(buf, &sb) < 0)
+		return sys_fail("stat", buf, errno, err);
+	if (!S_ISDIR(sb.st_mode))
+		return sys_fail("mkdir", buf, ENOTDIR, err);
+	return 0;
+}
+
+static int fsync_dir(const char *dir, struct appr_error *err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0)
+		return sys_fail("open", dir, errno, err);
+	if (fsync(fd) < 0)
+		rc = sys_fail("fsync", dir, errno, err);
+	close(fd);
+	return rc;
+}
+
+/* ---- transactions ---- */
+
+/* A deferred read transaction: one snapshot for several statements. */
+static int tx_read(struct sq_storage *ss, struct appr_error *err)
+{
+	return run(ss, stmt_get(ss, S_BEGIN), err);
+}
+
+static void tx_read_end(struct sq_storage *ss)
+{
+	if (sqlite3_get_autocommit(ss->db))
+		return;
+	if (run(ss, stmt_get(ss, S_COMMIT), NULL) < 0 && !sqlite3_get_autocommit(ss->db))
+		run(ss, stmt_get(ss, S_ROLLBACK), NULL);
+}
+
+/* Take the write lock (waiting up to busy_timeout_ms, then 409). */
+static int tx_write(struct sq_storage *ss, struct appr_error *err)
+{
+	ss->fo.created[0] = '\0';
+	ss->fo.n_trash = 0;
+	return run(ss, stmt_get(ss, S_BEGIN_WRITE), err);
+}
+
+/* Undo the blob file changes and roll back. While the write lock is still held
+ * the file made visible is removed; once SQLite has already rolled back (and
+ * released the lock) another writer may reference it, so it is left in place.
+ * Dropped blobs are always put back: same digest, same bytes. */
+static void tx_abort(struct sq_storage *ss)
+{
+	bool locked = !sqlite3_get_autocommit(ss->db);
+	struct sq_fileops *fo = &ss->fo;
+
+	if (fo->created[0]) {
+		if (!locked)
+			fprintf(stderr, "appr: storage: left unreferenced blob %s\n", fo->created);
+		else if (unlink(fo->created) < 0 && errno != ENOENT)
+			sys_fail("unlink", fo->created, errno, NULL);
+	}
+	for (size_t i = fo->n_trash; i-- > 0;)
+		if (rename(fo->trash[i].trash, fo->trash[i].final) < 0 && errno != ENOENT)
+			sys_fail("restore blob", fo->trash[i].final, errno, NULL);
+	if (locked)
+		run(ss, stmt_get(ss, S_ROLLBACK), NULL);
+	fo->created[0] = '\0';
+	fo->n_trash = 0;
+}
+
+/* COMMIT, then delete the dropped blobs for good. On failure everything is undone. */
+static int tx_commit(struct sq_storage *ss, struct appr_error *err)
+{
+	struct sq_fileops *fo = &ss->fo;
+
+	if (run(ss, stmt_get(ss, S_COMMIT), err) < 0) {
+		tx_abort(ss);
+		return -1;
+	}
+	for (size_t i = 0; i < fo->n_trash; i++)
+		if (unlink(fo->trash[i].trash) < 0 && errno != ENOENT)
+			sys_fail("unlink", fo->trash[i].trash, errno, NULL);
+	fo->created[0] = '\0';
+	fo->n_trash = 0;
+	return 0;
+}
+
+/* Inside a write transaction: if no manifest references digest any more, move
+ * its file aside (deleted at COMMIT, restored otherwise). */
+static int drop_if_unreferenced(struct sq_storage *ss, const char *digest,
+				struct appr_error *err)
+{
+	struct sq_fileops *fo = &ss->fo;
+	int r = digest_used(ss, digest, err);
+
+	if (r != 0)
+		return r < 0 ? -1 : 0;
+	if (fo->n_trash == MAX_TRASH)
+		return appr_err(err, 500, APPR_E_INTERNAL, "storage error");
+	char *final = fo->trash[fo->n_trash].final;
+	char *trash = fo->trash[fo->n_trash].trash;
+	if (blob_path(ss, digest, final, false) < 0) {
+		fprintf(stderr, "appr: storage: bad digest in the database\n");
+		return appr_err(err, 500, APPR_E_INTERNAL, "storage error");
+	}
+	int n = snprintf(trash, PATHBUF, "%s/%s.%ld.%lu.del", ss->tmp_dir, digest,
+			 (long)getpid(), ++ss->trash_seq);
+	if (n < 0 || n >= PATHBUF)
+		return sys_fail("rename", final, ENAMETOOLONG, err);
+	if (rename(final, trash) < 0) {
+		if (errno == ENOENT)
+			return 0;             /* already gone: nothing to drop */
+		return sys_fail("rename", final, errno, err);
+	}
+	fo->n_trash++;
+	return 0;
+}
+
+/* Inside a write transaction: make the temp file tmp the blob file final. */
+static int blob_publish(struct sq_storage *ss, const char *tmp, const char *dir,
+			const char *final, struct appr_error *err)
+{
+	bool made_dir = false;
+
+	if (mkdir(dir, 0750) == 0)
+		made_dir = true;
+	else if (errno != EEXIST)
+		return sys_fail("mkdir", dir, errno, err);
+	if (rename(tmp, final) < 0)
+		return sys_fail("rename", final, errno, err);
+	snprintf(ss->fo.created, PATHBUF, "%s", final);
+	if (ss->base.cfg->fsync) {
+		if (fsync_dir(dir, err) < 0)
+			return -1;
+		if (made_dir && fsync_dir(ss->blob_dir, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- open / close ---- */
+
+static int is_trash_name(const char *name)
+{
+	size_t len = strlen(name);
+	char digest[DIGEST_HEX_LEN + 1];
+
+	if (len < DIGEST_HEX_LEN + 4 || strcmp(name + len - 4, ".del") != 0)
+		return 0;
+	memcpy(digest, name, DIGEST_HEX_LEN);
+	digest[DIGEST_HEX_LEN] = '\0';
+	return digest_ok(digest) && name[DIGEST_HEX_LEN] == '.';
+}
+
+/* Under the write lock, settle blobs a crashed or failed delete left in blobs/tmp:
+ * still referenced -> put back, else removed. Busy -> left for a later open. */
+static void recover_trash(struct sq_storage *ss)
+{
+	struct appr_error e;
+	DIR *d;
+	struct dirent *de;
+
+	if (tx_write(ss, &e) < 0)
+		return;
+	d = opendir(ss->tmp_dir);
+	while (d && (de = readdir(d))) {
+		char digest[DIGEST_HEX_LEN + 1], final[PATHBUF], dir[PATHBUF], trash[PATHBUF];
+		if (!is_trash_name(de->d_name))
+			continue;
+		memcpy(digest, de->d_name, DIGEST_HEX_LEN);
+		digest[DIGEST_HEX_LEN] = '\0';
+		int n = snprintf(trash, sizeof trash, "%s/%s", ss->tmp_dir, de->d_name);
+		if (n < 0 || n >= PATHBUF || blob_path(ss, digest, final, false) < 0 ||
+		    blob_path(ss, digest, dir, true) < 0)
+			continue;
+		int used = digest_used(ss, digest, NULL);
+		if (used < 0)
+			break;
+		if (used) {
+			if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+				continue;
+			if (rename(trash, final) == 0)
+				fprintf(stderr, "appr: storage: restored blob %s\n", final);
+		} else if (unlink(trash) < 0 && errno != ENOENT) {
+			sys_fail("unlink", trash, errno, NULL);
+		}
+	}
+	if (d)
+		closedir(d);
+	tx_read_end(ss);                      /* no database change: just end it */
+}
+
+/* Remove temp files abandoned for over an hour; settle leftover ".del" files. */
+static void tmp_cleanup(struct sq_storage *ss)
+{
+	DIR *d = opendir(ss->tmp_dir);
+	struct dirent *de;
+	struct stat sb;
+	time_t now = time(NULL);
+	bool trash = false;
+
+	if (!d) {
+		sys_fail("opendir", ss->tmp_dir, errno, NULL);
+		return;
+	}
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (is_trash_name(de->d_name)) {
+			trash = true;
+			continue;
+		}
+		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(sb.st_mode) || now - sb.st_mtime <= STALE_TMP_SECONDS)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
+			sys_fail("unlink", de->d_name, errno, NULL);
+	}
+	closedir(d);
+	if (trash)
+		recover_trash(ss);
+}
+
+/* Run one statement (a PRAGMA, BEGIN, COMMIT) once; copy the first column of its
+ * first row into out when given. Returns the SQLite result code. */
+static int pragma_rc(struct sq_storage *ss, const char *sql, char *out, size_t cap)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(ss->db, sql, -1, &st, NULL);
+
+	if (out && cap)
+		out[0] = '\0';
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW && out && sqlite3_column_text(st, 0))
+			snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+		if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+			rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* pragma_rc, failing through db_fail: 0 or -1. */
+static int pragma(struct sq_storage *ss, const char *sql, char *out, size_t cap,
+		  struct appr_error *err)
+{
+	int rc = pragma_rc(ss, sql, out, cap);
+	return rc == SQLITE_OK ? 0 : db_fail(ss, rc, sql, err);
+}
+
+/* journal_mode=WAL needs an exclusive lock, and SQLite answers SQLITE_BUSY at
+ * once instead of calling the busy handler (it would escalate from a shared
+ * lock), so processes starting together on a fresh database retry here for up
+ * to busy_timeout_ms. The mode is persistent: later opens find it set. */
+static int set_wal(struct sq_storage *ss, struct appr_error *err)
+{
+	const struct timespec pause = { 0, 10 * 1000 * 1000 };
+	unsigned long long waited_ms = 0;
+	char val[32];
+	int rc;
+
+	for (;;) {
+		rc = pragma_rc(ss, "PRAGMA journal_mode=WAL", val, sizeof val);
+		if ((rc & 0xff) != SQLITE_BUSY || waited_ms >= ss->base.cfg->busy_timeout_ms)
+			break;
+		nanosleep(&pause, NULL);
+		waited_ms += 10;
+	}
+	if (rc != SQLITE_OK)
+		return db_fail(ss, rc, "PRAGMA journal_mode=WAL", err);
+	if (strcmp(val, "wal") != 0) {
+		fprintf(stderr, "appr: sqlite: journal_mode=WAL refused (got \"%s\")\n", val);
+		return appr_err(err, 500, APPR_E_INTERNAL, "storage error");
+	}
+	return 0;
+}
+
+static int configure_db(struct sq_storage *ss, struct appr_error *err)
+{
+	char val[32];
+
+	if (set_wal(ss, err) < 0)
+		return -1;
+	if (pragma(ss, ss->base.cfg->fsync ? "PRAGMA synchronous=FULL"
+					    : "PRAGMA synchronous=NORMAL", NULL, 0, err) < 0 ||
+	    pragma(ss, "PRAGMA foreign_keys=ON", NULL, 0, err) < 0 ||
+	    pragma(ss, "PRAGMA foreign_keys", val, sizeof val, err) < 0)
+		return -1;
+	if (strcmp(val, "1") != 0) {
+		fprintf(stderr, "appr: sqlite: foreign keys are not supported by this SQLite\n");
+		return appr_err(err, 500, APPR_E_INTERNAL, "storage error");
+	}
+	return 0;
+}
+
+/* Bring the schema to appr_schema_count in one write transaction. */
+static int migrate(struct sq_storage *ss, struct appr_error *err)
+{
+	char val[32], sql[64];
+	long have;
+	int rc;
+
+	if (pragma(ss, "BEGIN IMMEDIATE", NULL, 0, err) < 0)
+		return -1;
+	if (pragma(ss, "PRAGMA user_version", val, sizeof val, err) < 0)
+		goto fail;
+	have = strtol(val, NULL, 10);
+	if (have < 0 || (unsigned long)have > appr_schema_count) {
+		fprintf(stderr, "appr: storage: %s/appr.db has schema version %ld, newer than"
+			" this program's %lu\n", ss->base.cfg->data_dir, have,
+			(unsigned long)appr_schema_count);
+		appr_err(err, 500, APPR_E_INTERNAL,
+			 "database schema version %ld is newer than this program (%lu)",
+			 have, (unsigned long)appr_schema_count);
+		goto fail;
+	}
+	for (size_t i = (size_t)have; i < appr_schema_count; i++) {
+		rc = sqlite3_exec(ss->db, appr_schema_migrations[i], NULL, NULL, NULL);
+		if (rc != SQLITE_OK) {
+			snprintf(sql, sizeof sql, "schema migration %lu", (unsigned long)i + 1);
+			db_fail(ss, rc, sql, err);
+			goto fail;
+		}
+	}
+	if ((size_t)have < appr_schema_count) {
+		snprintf(sql, sizeof sql, "PRAGMA user_version = %lu",
+			 (unsigned long)appr_schema_count);
+		if (pragma(ss, sql, NULL, 0, err) < 0)
+			goto fail;
+	}
+	if (pragma(ss, "COMMIT", NULL, 0, err) == 0)
+		return 0;
+fail:
+	if (!sqlite3_get_autocommit(ss->db))
+		pragma(ss, "ROLLBACK", NULL, 0, NULL);
+	return -1;
+}
+
+static void sq_close(struct storage *s)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+
+	if (!ss)
+		return;
+	for (int i = 0; i < S_COUNT; i++)
+		sqlite3_finalize(ss->stmt[i]);
+	sqlite3_close_v2(ss->db);
+	free(ss);
+}
+
+static int sq_open(const struct appr_config *cfg, struct storage **out,
+		   struct appr_error *err)
+{
+	struct sq_storage *ss;
+	char path[PATHBUF];
+	int rc;
+
+	*out = NULL;
+	if (!cfg->data_dir || !cfg->data_dir[0])
+		return appr_err(err, 422, APPR_E_INVALID_PARAMETERS, "data_dir is not set");
+	if (strlen(cfg->data_dir) > DATA_DIR_MAX)
+		return appr_err(err, 422, APPR_E_INVALID_PARAMETERS, "data_dir is too long");
+
+	ss = xcalloc(1, sizeof *ss);
+	ss->base.ops = &storage_sqlite_ops;
+	ss->base.cfg = cfg;
+	snprintf(ss->blob_dir, PATHBUF, "%.*s/blobs/sha256", DATA_DIR_MAX, cfg->data_dir);
+	snprintf(ss->tmp_dir, PATHBUF, "%.*s/blobs/tmp", DATA_DIR_MAX, cfg->data_dir);
+	snprintf(path, PATHBUF, "%.*s/appr.db", DATA_DIR_MAX, cfg->data_dir);
+	if (mkdir_p(cfg->data_dir, err) < 0 || mkdir_p(ss->blob_dir, err) < 0 ||
+	    mkdir_p(ss->tmp_dir, err) < 0)
+		goto fail;
+
+	rc = sqlite3_open_v2(path, &ss->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		db_fail(ss, rc, "open", err);
+		goto fail;
+	}
+	sqlite3_busy_timeout(ss->db, cfg->busy_timeout_ms > INT_MAX
+				     ? INT_MAX : (int)cfg->busy_timeout_ms);
+	if (configure_db(ss, err) < 0 || migrate(ss, err) < 0)
+		goto fail;
+	for (int i = 0; i < S_COUNT; i++) {
+		rc = sqlite3_prepare_v3(ss->db, sql_defs[i].sql, -1, SQLITE_PREPARE_PERSISTENT,
+					&ss->stmt[i], NULL);
+		if (rc != SQLITE_OK) {
+			db_fail(ss, rc, sql_defs[i].op, err);
+			goto fail;
+		}
+	}
+	tmp_cleanup(ss);
+	*out = &ss->base;
+	return 0;
+fail:
+	sq_close(&ss->base);
+	return -1;
+}
+
+/* ---- blobs ---- */
+
+static void writer_free(struct sq_writer *w)
+{
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->path[0] && unlink(w->path) < 0 && errno != ENOENT)
+		sys_fail("unlink", w->path, errno, NULL);
+	free(w);
+}
+
+static int sq_blob_begin(struct storage *s, struct storage_blob_writer **out,
+			 struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	struct sq_writer *w = xcalloc(1, sizeof *w);
+
+	*out = NULL;
+	w->base.s = s;
+	int n = snprintf(w->path, PATHBUF, "%s/blob-XXXXXX", ss->tmp_dir);
+	w->fd = n < 0 || n >= PATHBUF ? (errno = ENAMETOOLONG, -1) : mkstemp(w->path);
+	if (w->fd < 0) {
+		sys_fail("mkstemp", w->path, errno, err);
+		w->path[0] = '\0';
+		writer_free(w);
+		return -1;
+	}
+	if (fcntl(w->fd, F_SETFD, FD_CLOEXEC) < 0 || fchmod(w->fd, 0640) < 0) {
+		sys_fail("chmod", w->path, errno, err);
+		writer_free(w);
+		return -1;
+	}
+	*out = &w->base;
+	return 0;
+}
+
+static int sq_blob_write(struct storage_blob_writer *bw, const void *data, size_t len,
+			 struct appr_error *err)
+{
+	struct sq_writer *w = (struct sq_writer *)bw;
+	const unsigned char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(w->fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return sys_fail("write", w->path, errno, err);
+		}
+		if (n == 0)
+			return sys_fail("write", w->path, EIO, err);
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void sq_blob_abort(struct storage_blob_writer *bw)
+{
+	writer_free((struct sq_writer *)bw);
+}
+
+static int sq_blob_lookup(struct storage *s, const char *ns, const char *name,
+			  const char *digest, long long *size, struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	char pkg[136];
+	int r = 0;
+
+	pkg_name(pkg, ns, name);
+	if (digest_ok(digest)) {
+		sqlite3_stmt *st = stmt_get(ss, S_BLOB_LOOKUP);
+		bind_text(ss, st, 1, ns);
+		bind_text(ss, st, 2, name);
+		bind_text(ss, st, 3, digest);
+		r = step(ss, st, err);
+		if (r == 1) {
+			*size = sqlite3_column_int64(st, 0);
+			sqlite3_reset(st);
+			return 0;
+		}
+		if (r < 0)
+			return -1;
+	}
+	appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND, "blob sha256:%.64s not found in %s",
+		 digest ? digest : "", pkg);
+	appr_err_details(err, pkg, NULL, NULL);
+	return -1;
+}
+
+static int sq_blob_open(struct storage *s, const char *digest,
+			struct storage_blob_reader **out, long long *size,
+			struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	char path[PATHBUF];
+	struct stat sb;
+	int fd;
+
+	*out = NULL;
+	if (blob_path(ss, digest, path, false) < 0)
+		return appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND, "blob not found");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND,
+					"blob sha256:%s not found", digest);
+		return sys_fail("open", path, errno, err);
+	}
+	if (fstat(fd, &sb) < 0) {
+		sys_fail("fstat", path, errno, err);
+		close(fd);
+		return -1;
+	}
+	struct sq_reader *r = xcalloc(1, sizeof *r);
+	r->base.s = s;
+	r->fd = fd;
+	*size = sb.st_size;
+	*out = &r->base;
+	return 0;
+}
+
+static long sq_blob_read(struct storage_blob_reader *br, void *buf, size_t len)
+{
+	struct sq_reader *r = (struct sq_reader *)br;
+	ssize_t n;
+
+	if (len > LONG_MAX)
+		len = LONG_MAX;
+	do
+		n = read(r->fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		sys_fail("read", "blob", errno, NULL);
+	return (long)n;
+}
+
+static void sq_blob_close(struct storage_blob_reader *br)
+{
+	struct sq_reader *r = (struct sq_reader *)br;
+
+	if (!r)
+		return;
+	close(r->fd);
+	free(r);
+}
+
+/* ---- releases ---- */
+
+/* fsync (when configured) and close the temp file; *size is its length. */
+static int writer_finish(struct sq_storage *ss, struct sq_writer *w, long long *size,
+			 struct appr_error *err)
+{
+	struct stat sb;
+	int fd = w->fd;
+
+	w->fd = -1;
+	if (ss->base.cfg->fsync && fsync(fd) < 0)
+		goto fail;
+	if (fstat(fd, &sb) < 0)
+		goto fail;
+	*size = sb.st_size;
+	if (close(fd) < 0)
+		return sys_fail("close", w->path, errno, err);
+	return 0;
+fail:
+	sys_fail("fsync", w->path, errno, err);
+	close(fd);
+	return -1;
+}
+
+static int sq_put_release(struct storage *s, const struct storage_push *p,
+			  struct storage_blob_writer *bw, struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	struct sq_writer *w = (struct sq_writer *)bw;
+	char pkg[136], final[PATHBUF], dir[PATHBUF], now[32];
+	char old[DIGEST_HEX_LEN + 1] = "";
+	unsigned char key[SEMVER_SORTKEY_MAX];
+	sqlite3_int64 pkg_id, rel_id;
+	sqlite3_stmt *st;
+	struct stat sb;
+	long long size;
+	bool stored;
+	int keylen, r, rc = -1;
+
+	pkg_name(pkg, p->ns, p->name);
+	if (blob_path(ss, p->digest, final, false) < 0 ||
+	    blob_path(ss, p->digest, dir, true) < 0) {
+		fprintf(stderr, "appr: storage: put_release: bad digest\n");
+		appr_err(err, 500, APPR_E_INTERNAL, "storage error");
+		goto out;
+	}
+	keylen = semver_sortkey(p->release, key, sizeof key);
+	if (keylen < 0) {
+		appr_err(err, 422, APPR_E_INVALID_RELEASE,
+			 "release \"%.64s\" is not a semantic version", p->release);
+		appr_err_details(err, pkg, p->release, p->media_type);
+		goto out;
+	}
+	if (writer_finish(ss, w, &size, err) < 0)
+		goto out;
+	util_utc_now(now);
+
+	if (tx_write(ss, err) < 0)
+		goto out;
+	r = find_package(ss, p->ns, p->name, &pkg_id, err);
+	if (r < 0)
+		goto out;
+	if (r == 0) {
+		st = stmt_get(ss, S_PKG_INSERT);
+		bind_text(ss, st, 1, p->ns);
+		bind_text(ss, st, 2, p->name);
+		bind_text(ss, st, 3, p->visibility ? p->visibility : "public");
+		bind_text(ss, st, 4, now);
+		if (run(ss, st, err) < 0)
+			goto out;
+		pkg_id = sqlite3_last_insert_rowid(ss->db);
+	}
+	r = find_release(ss, pkg_id, p->release, &rel_id, err);
+	if (r < 0)
+		goto out;
+	if (r == 0) {
+		st = stmt_get(ss, S_REL_INSERT);
+		bind_int(ss, st, 1, pkg_id);
+		bind_text(ss, st, 2, p->release);
+		bind_rc(ss, sqlite3_bind_blob(st, 3, key, keylen, SQLITE_TRANSIENT));
+		bind_text(ss, st, 4, now);
+		if (run(ss, st, err) < 0)
+			goto out;
+		rel_id = sqlite3_last_insert_rowid(ss->db);
+	}
+
+	st = stmt_get(ss, S_MAN_DIGEST);
+	bind_int(ss, st, 1, rel_id);
+	bind_text(ss, st, 2, p->media_type);
+	r = step(ss, st, err);
+	if (r < 0)
+		goto out;
+	if (r == 1) {
+		col_copy(old, sizeof old, st, 0);
+		sqlite3_reset(st);
+		if (!p->force) {
+			appr_err(err, 409, APPR_E_PACKAGE_EXISTS,
+				 "%s release %.40s (%.40s) already exists; push with force to"
+				 " replace it", pkg, p->release, p->media_type);
+			appr_err_details(err, pkg, p->release, p->media_type);
+			goto out;
+		}
+	}
+
+	/* A stored blob of this digest wins: same tar, and its gzip bytes are what
+	 * is served, so the manifest records their size. */
+	stored = stat(final, &sb) == 0;
+	if (stored) {
+		size = sb.st_size;
+	} else if (errno != ENOENT) {
+		sys_fail("stat", final, errno, err);
+		goto out;
+	}
+	st = stmt_get(ss, S_MAN_UPSERT);
+	bind_int(ss, st, 1, rel_id);
+	bind_text(ss, st, 2, p->media_type);
+	bind_text(ss, st, 3, p->digest);
+	bind_int(ss, st, 4, size);
+	bind_text(ss, st, 5, p->metadata);
+	bind_text(ss, st, 6, now);
+	if (run(ss, st, err) < 0)
+		goto out;
+	if (old[0] && strcmp(old, p->digest) != 0 && drop_if_unreferenced(ss, old, err) < 0)
+		goto out;
+	if (!stored) {
+		if (blob_publish(ss, w->path, dir, final, err) < 0)
+			goto out;
+		w->path[0] = '\0';            /* moved: nothing left to remove */
+	}
+	rc = tx_commit(ss, err);              /* undoes everything itself on failure */
+out:
+	if (rc < 0)
+		tx_abort(ss);                     /* no-op outside a transaction */
+	writer_free(w);                       /* removes the temp file unless moved */
+	return rc;
+}
+
+static int sq_list_releases(struct storage *s, const char *ns, const char *name,
+			    struct arena *a, const char ***out, size_t *n,
+			    struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	sqlite3_stmt *st = stmt_get(ss, S_RELEASES_OF);
+	struct vec v = { 0 };
+	int r;
+
+	bind_text(ss, st, 1, ns);
+	bind_text(ss, st, 2, name);
+	while ((r = step(ss, st, err)) == 1)
+		vec_push_str(a, &v, col_str(a, st, 0));
+	if (r < 0)
+		return -1;
+	if (v.n == 0) {
+		char pkg[136];
+		pkg_name(pkg, ns, name);
+		appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND, "package %s not found", pkg);
+		appr_err_details(err, pkg, NULL, NULL);
+		return -1;
+	}
+	*out = v.items;
+	*n = v.n;
+	return 0;
+}
+
+/* Columns 2..5 of S_MAN_ONE / S_MANIFESTS: digest, size, metadata, created_at. */
+static void fill_manifest(struct arena *a, sqlite3_stmt *st, struct storage_manifest *m)
+{
+	col_copy(m->digest, sizeof m->digest, st, 2);
+	m->size = sqlite3_column_int64(st, 3);
+	m->metadata = col_str(a, st, 4);
+	col_copy(m->created_at, sizeof m->created_at, st, 5);
+}
+
+static int sq_get_manifests(struct storage *s, const char *ns, const char *name,
+			    const char *release, const char *media_type, struct arena *a,
+			    struct storage_manifest **out, size_t *n, struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	sqlite3_int64 pkg_id, rel_id = 0;
+	sqlite3_stmt *st;
+	struct vec v = { 0 };
+	const char *pkg;
+	int r, rc = -1;
+
+	if (tx_read(ss, err) < 0)
+		return -1;
+	r = find_package(ss, ns, name, &pkg_id, err);
+	if (r == 1 && release)
+		r = find_release(ss, pkg_id, release, &rel_id, err);
+	if (r == 0)
+		not_found(ss, ns, name, release, NULL, err);
+	if (r != 1)
+		goto out;
+
+	pkg = arena_printf(a, "%s/%s", ns, name);
+	st = stmt_get(ss, S_MANIFESTS);
+	bind_int(ss, st, 1, pkg_id);
+	if (release)
+		bind_int(ss, st, 2, rel_id);
+	bind_text(ss, st, 3, media_type);
+	while ((r = step(ss, st, err)) == 1) {
+		struct storage_manifest *m = vec_push(a, &v, sizeof *m);
+		m->package = pkg;
+		m->release = col_str(a, st, 0);
+		m->media_type = col_str(a, st, 1);
+		fill_manifest(a, st, m);
+	}
+	if (r < 0)
+		goto out;
+	*out = v.items;
+	*n = v.n;
+	rc = 0;
+out:
+	tx_read_end(ss);
+	return rc;
+}
+
+static int sq_get_manifest(struct storage *s, const char *ns, const char *name,
+			   const char *release, const char *media_type, struct arena *a,
+			   struct storage_manifest *out, struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	sqlite3_stmt *st;
+	sqlite3_int64 rel_id;
+	struct vec chans = { 0 };
+	int r, rc = -1;
+
+	memset(out, 0, sizeof *out);
+	if (tx_read(ss, err) < 0)
+		return -1;
+	st = stmt_get(ss, S_MAN_ONE);
+	bind_text(ss, st, 1, ns);
+	bind_text(ss, st, 2, name);
+	bind_text(ss, st, 3, release);
+	bind_text(ss, st, 4, media_type);
+	r = step(ss, st, err);
+	if (r == 0)
+		not_found(ss, ns, name, release, media_type, err);
+	if (r != 1)
+		goto out;
+	rel_id = sqlite3_column_int64(st, 1);
+	out->package = arena_printf(a, "%s/%s", ns, name);
+	out->release = arena_strdup(a, release);
+	out->media_type = arena_strdup(a, media_type);
+	fill_manifest(a, st, out);
+	sqlite3_reset(st);
+
+	st = stmt_get(ss, S_CURRENT_OF);
+	bind_int(ss, st, 1, rel_id);
+	while ((r = step(ss, st, err)) == 1)
+		vec_push_str(a, &chans, col_str(a, st, 0));
+	if (r < 0)
+		goto out;
+	out->channels = chans.items;
+	out->n_channels = chans.n;
+	rc = 0;
+out:
+	tx_read_end(ss);
+	return rc;
+}
+
+/* Inside a write transaction: delete emptied channels of the package, then move
+ * the current of every channel whose current is no longer a member to its
+ * highest remaining release. */
+static int channels_repair(struct sq_storage *ss, sqlite3_int64 pkg_id,
+			   struct appr_error *err)
+{
+	sqlite3_stmt *st = stmt_get(ss, S_CHAN_DROP_EMPTY);
+	bind_int(ss, st, 1, pkg_id);
+	if (run(ss, st, err) < 0)
+		return -1;
+	st = stmt_get(ss, S_CHAN_FIX_CURRENT);
+	bind_int(ss, st, 1, pkg_id);
+	return run(ss, st, err);
+}
+
+static int sq_delete_manifest(struct storage *s, const char *ns, const char *name,
+			      const char *release, const char *media_type,
+			      struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	char digest[DIGEST_HEX_LEN + 1];
+	sqlite3_int64 pkg_id, rel_id;
+	sqlite3_stmt *st;
+	int r;
+
+	if (tx_write(ss, err) < 0)
+		goto fail;
+	st = stmt_get(ss, S_MAN_ONE);
+	bind_text(ss, st, 1, ns);
+	bind_text(ss, st, 2, name);
+	bind_text(ss, st, 3, release);
+	bind_text(ss, st, 4, media_type);
+	r = step(ss, st, err);
+	if (r == 0)
+		not_found(ss, ns, name, release, media_type, err);
+	if (r != 1)
+		goto fail;
+	pkg_id = sqlite3_column_int64(st, 0);
+	rel_id = sqlite3_column_int64(st, 1);
+	col_copy(digest, sizeof digest, st, 2);
+	sqlite3_reset(st);
+
+	st = stmt_get(ss, S_MAN_DELETE);
+	bind_int(ss, st, 1, rel_id);
+	bind_text(ss, st, 2, media_type);
+	if (run(ss, st, err) < 0)
+		goto fail;
+	st = stmt_get(ss, S_MAN_ANY_OF_RELEASE);
+	bind_int(ss, st, 1, rel_id);
+	r = step(ss, st, err);
+	sqlite3_reset(st);
+	if (r < 0)
+		goto fail;
+	if (r == 0) {
+		/* the release goes with its last manifest: out of every channel first */
+		st = stmt_get(ss, S_CHAN_RELEASE_LEAVE);
+		bind_int(ss, st, 1, rel_id);
+		if (run(ss, st, err) < 0 || channels_repair(ss, pkg_id, err) < 0)
+			goto fail;
+		st = stmt_get(ss, S_REL_DELETE);
+		bind_int(ss, st, 1, rel_id);
+		if (run(ss, st, err) < 0)
+			goto fail;
+		st = stmt_get(ss, S_PKG_DELETE_IF_EMPTY);
+		bind_int(ss, st, 1, pkg_id);
+		if (run(ss, st, err) < 0)
+			goto fail;
+	}
+	if (drop_if_unreferenced(ss, digest, err) < 0)
+		goto fail;
+	return tx_commit(ss, err);
+fail:
+	tx_abort(ss);
+	return -1;
+}
+
+/* Close the package row being filled in list_packages. */
+static void package_done(struct storage_package *p, struct vec *rels, struct vec *types)
+{
+	p->releases = rels->items;
+	p->n_releases = rels->n;
+	p->media_types = types->items;
+	p->n_media_types = types->n;
+	memset(rels, 0, sizeof *rels);
+	memset(types, 0, sizeof *types);
+}
+
+static int sq_list_packages(struct storage *s, const struct storage_list_query *q,
+			    struct arena *a, struct storage_package **out, size_t *n,
+			    struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	sqlite3_stmt *st = stmt_get(ss, q->namespace ? S_LIST_NS : S_LIST_ALL);
+	struct vec pkgs = { 0 }, rels = { 0 }, types = { 0 };
+	struct storage_package *cur = NULL;
+	sqlite3_int64 cur_id = -1;
+	const char *last_rel = NULL;
+	int r;
+
+	bind_text(ss, st, 1, q->namespace);
+	bind_text(ss, st, 2, q->query);
+	bind_text(ss, st, 3, q->media_type);
+	bind_limit(ss, st, 4, q->limit);
+	bind_int(ss, st, 5, q->offset > INT64_MAX ? INT64_MAX : (sqlite3_int64)q->offset);
+	while ((r = step(ss, st, err)) == 1) {
+		sqlite3_int64 id = sqlite3_column_int64(st, 0);
+		const char *version = (const char *)sqlite3_column_text(st, 4);
+		if (id != cur_id) {
+			if (cur)
+				package_done(cur, &rels, &types);
+			cur = vec_push(a, &pkgs, sizeof *cur);
+			cur_id = id;
+			cur->package = arena_printf(a, "%s/%s",
+						    (const char *)sqlite3_column_text(st, 1),
+						    (const char *)sqlite3_column_text(st, 2));
+			cur->visibility = col_str(a, st, 3);
+			cur->default_release = col_str(a, st, 4);   /* highest comes first */
+			last_rel = NULL;
+		}
+		if (!last_rel || strcmp(last_rel, version ? version : "") != 0) {
+			last_rel = col_str(a, st, 4);
+			vec_push_str(a, &rels, last_rel);
+		}
+		if (sqlite3_column_type(st, 5) != SQLITE_NULL) {
+			const char *created = (const char *)sqlite3_column_text(st, 6);
+			vec_push_str(a, &types, col_str(a, st, 5));
+			if (created && strcmp(created, cur->created_at) > 0)
+				snprintf(cur->created_at, sizeof cur->created_at, "%s", created);
+		}
+	}
+	if (r < 0)
+		return -1;
+	if (cur)
+		package_done(cur, &rels, &types);
+	*out = pkgs.items;
+	*n = pkgs.n;
+	return 0;
+}
+
+static int sq_search(struct storage *s, const char *text, size_t limit, struct arena *a,
+		     const char ***out, size_t *n, struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	sqlite3_stmt *st = stmt_get(ss, S_SEARCH);
+	struct vec v = { 0 };
+	int r;
+
+	bind_text(ss, st, 1, text ? text : "");
+	bind_limit(ss, st, 2, limit);
+	while ((r = step(ss, st, err)) == 1)
+		vec_push_str(a, &v, col_str(a, st, 0));
+	if (r < 0)
+		return -1;
+	*out = v.items;
+	*n = v.n;
+	return 0;
+}
+
+/* ---- channels ---- */
+
+/* Channels of a package (only the one named channel when not NULL), by name, each
+ * with its releases highest first. */
+static int read_channels(struct sq_storage *ss, sqlite3_int64 pkg_id, const char *channel,
+			 struct arena *a, struct vec *out, struct appr_error *err)
+{
+	sqlite3_stmt *st = stmt_get(ss, S_CHANNELS);
+	struct storage_channel *cur = NULL;
+	struct vec rels = { 0 };
+	sqlite3_int64 cur_id = -1;
+	int r;
+
+	bind_int(ss, st, 1, pkg_id);
+	bind_text(ss, st, 2, channel);
+	while ((r = step(ss, st, err)) == 1) {
+		sqlite3_int64 id = sqlite3_column_int64(st, 0);
+		if (id != cur_id) {
+			if (cur) {
+				cur->releases = rels.items;
+				cur->n_releases = rels.n;
+				memset(&rels, 0, sizeof rels);
+			}
+			cur = vec_push(a, out, sizeof *cur);
+			cur_id = id;
+			cur->name = col_str(a, st, 1);
+			cur->current = col_str(a, st, 2);
+		}
+		vec_push_str(a, &rels, col_str(a, st, 3));
+	}
+	if (r < 0)
+		return -1;
+	if (cur) {
+		cur->releases = rels.items;
+		cur->n_releases = rels.n;
+	}
+	return 0;
+}
+
+static int package_absent(const char *ns, const char *name, struct appr_error *err)
+{
+	char pkg[136];
+
+	pkg_name(pkg, ns, name);
+	appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND, "package %s not found", pkg);
+	appr_err_details(err, pkg, NULL, NULL);
+	return -1;
+}
+
+static int channel_absent(const char *ns, const char *name, const char *channel,
+			  struct appr_error *err)
+{
+	char pkg[136];
+
+	pkg_name(pkg, ns, name);
+	appr_err(err, 404, APPR_E_CHANNEL_NOT_FOUND, "channel %.64s of package %s not found",
+		 channel, pkg);
+	appr_err_details(err, pkg, NULL, NULL);
+	return -1;
+}
+
+static int sq_list_channels(struct storage *s, const char *ns, const char *name,
+			    struct arena *a, struct storage_channel **out, size_t *n,
+			    struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	sqlite3_int64 pkg_id;
+	struct vec v = { 0 };
+	int r, rc = -1;
+
+	if (tx_read(ss, err) < 0)
+		return -1;
+	r = find_package(ss, ns, name, &pkg_id, err);
+	if (r == 0)
+		package_absent(ns, name, err);
+	if (r != 1 || read_channels(ss, pkg_id, NULL, a, &v, err) < 0)
+		goto out;
+	*out = v.items;
+	*n = v.n;
+	rc = 0;
+out:
+	tx_read_end(ss);
+	return rc;
+}
+
+static int sq_get_channel(struct storage *s, const char *ns, const char *name,
+			  const char *channel, struct arena *a, struct storage_channel *out,
+			  struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	sqlite3_int64 pkg_id;
+	struct vec v = { 0 };
+	int r, rc = -1;
+
+	if (tx_read(ss, err) < 0)
+		return -1;
+	r = find_package(ss, ns, name, &pkg_id, err);
+	if (r == 0)
+		package_absent(ns, name, err);
+	if (r != 1 || read_channels(ss, pkg_id, channel, a, &v, err) < 0)
+		goto out;
+	if (v.n == 0) {
+		channel_absent(ns, name, channel, err);
+		goto out;
+	}
+	*out = *(struct storage_channel *)v.items;
+	rc = 0;
+out:
+	tx_read_end(ss);
+	return rc;
+}
+
+static int sq_channel_add(struct storage *s, const char *ns, const char *name,
+			  const char *channel, const char *release, struct arena *a,
+			  struct storage_channel *out, struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	sqlite3_int64 pkg_id, rel_id, chan_id;
+	sqlite3_stmt *st;
+	struct vec v = { 0 };
+	int r;
+
+	if (tx_write(ss, err) < 0)
+		goto fail;
+	r = find_package(ss, ns, name, &pkg_id, err);
+	if (r == 1)
+		r = find_release(ss, pkg_id, release, &rel_id, err);
+	if (r == 0)
+		not_found(ss, ns, name, release, NULL, err);
+	if (r != 1)
+		goto fail;
+	r = find_channel(ss, pkg_id, channel, &chan_id, err);
+	if (r < 0)
+		goto fail;
+	if (r == 0) {
+		st = stmt_get(ss, S_CHAN_INSERT);
+		bind_int(ss, st, 1, pkg_id);
+		bind_text(ss, st, 2, channel);
+		bind_int(ss, st, 3, rel_id);
+		if (run(ss, st, err) < 0)
+			goto fail;
+		chan_id = sqlite3_last_insert_rowid(ss->db);
+	}
+	st = stmt_get(ss, S_CHAN_MEMBER_ADD);
+	bind_int(ss, st, 1, chan_id);
+	bind_int(ss, st, 2, rel_id);
+	if (run(ss, st, err) < 0)
+		goto fail;
+	st = stmt_get(ss, S_CHAN_SET_CURRENT);
+	bind_int(ss, st, 1, chan_id);
+	bind_int(ss, st, 2, rel_id);
+	if (run(ss, st, err) < 0 || read_channels(ss, pkg_id, channel, a, &v, err) < 0)
+		goto fail;
+	if (v.n != 1) {
+		fprintf(stderr, "appr: storage: channel %s vanished while adding to it\n", channel);
+		appr_err(err, 500, APPR_E_INTERNAL, "storage error");
+		goto fail;
+	}
+	*out = *(struct storage_channel *)v.items;
+	return tx_commit(ss, err);
+fail:
+	tx_abort(ss);
+	return -1;
+}
+
+/* Inside a write transaction: the channel's package and id, or 404 channel-not-found. */
+static int find_package_channel(struct sq_storage *ss, const char *ns, const char *name,
+				const char *channel, sqlite3_int64 *pkg_id,
+				sqlite3_int64 *chan_id, struct appr_error *err)
+{
+	int r = find_package(ss, ns, name, pkg_id, err);
+	if (r == 1)
+		r = find_channel(ss, *pkg_id, channel, chan_id, err);
+	if (r == 0)
+		channel_absent(ns, name, channel, err);
+	return r == 1 ? 0 : -1;
+}
+
+static int sq_channel_remove(struct storage *s, const char *ns, const char *name,
+			     const char *channel, const char *release, struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	sqlite3_int64 pkg_id, chan_id, rel_id;
+	sqlite3_stmt *st;
+	int r;
+
+	if (tx_write(ss, err) < 0 ||
+	    find_package_channel(ss, ns, name, channel, &pkg_id, &chan_id, err) < 0)
+		goto fail;
+	r = find_release(ss, pkg_id, release, &rel_id, err);
+	if (r < 0)
+		goto fail;
+	if (r == 1) {
+		st = stmt_get(ss, S_CHAN_MEMBER_DEL);
+		bind_int(ss, st, 1, chan_id);
+		bind_int(ss, st, 2, rel_id);
+		if (run(ss, st, err) < 0)
+			goto fail;
+		r = sqlite3_changes(ss->db) > 0;
+	}
+	if (r == 0) {
+		char pkg[136];
+		pkg_name(pkg, ns, name);
+		appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND,
+			 "release %.64s of package %s is not in channel %.64s", release, pkg,
+			 channel);
+		appr_err_details(err, pkg, release, NULL);
+		goto fail;
+	}
+	if (channels_repair(ss, pkg_id, err) < 0)
+		goto fail;
+	return tx_commit(ss, err);
+fail:
+	tx_abort(ss);
+	return -1;
+}
+
+static int sq_channel_delete(struct storage *s, const char *ns, const char *name,
+			     const char *channel, struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	sqlite3_int64 pkg_id, chan_id;
+	sqlite3_stmt *st;
+
+	if (tx_write(ss, err) < 0 ||
+	    find_package_channel(ss, ns, name, channel, &pkg_id, &chan_id, err) < 0)
+		goto fail;
+	st = stmt_get(ss, S_CHAN_DELETE);
+	bind_int(ss, st, 1, chan_id);
+	if (run(ss, st, err) < 0)
+		goto fail;
+	return tx_commit(ss, err);
+fail:
+	tx_abort(ss);
+	return -1;
+}
+
+const struct storage_ops storage_sqlite_ops = {
+	.version = STORAGE_OPS_VERSION,           /* interface this table implements */
+	.name = "filesystem",                     /* also registered as "sqlite" */
+	.open = sq_open,                          /* mkdir, WAL, migrations, prepare */
+	.close = sq_close,                        /* finalize statements, close db */
+	.blob_begin = sq_blob_begin,              /* mkstemp in blobs/tmp */
+	.blob_write = sq_blob_write,              /* write all, EINTR-safe */
+	.blob_abort = sq_blob_abort,              /* close + unlink the temp file */
+	.blob_lookup = sq_blob_lookup,            /* SQL: a manifest of ns/name has it */
+	.blob_open = sq_blob_open,                /* open blobs/sha256/xx/<digest> */
+	.blob_read = sq_blob_read,                /* read(), EINTR-safe */
+	.blob_close = sq_blob_close,              /* close fd */
+	.put_release = sq_put_release,            /* one write tx; blob renamed inside it */
+	.list_releases = sq_list_releases,        /* releases by sortkey desc */
+	.get_manifests = sq_get_manifests,        /* read tx: package, release, manifests */
+	.get_manifest = sq_get_manifest,          /* read tx: manifest + current-of channels */
+	.delete_manifest = sq_delete_manifest,    /* write tx: cascade + blob drop */
+	.list_packages = sq_list_packages,        /* one query: page CTE + releases */
+	.search = sq_search,                      /* instr(lower()) over the name index */
+	.list_channels = sq_list_channels,        /* read tx: package + one query */
+	.get_channel = sq_get_channel,            /* read tx: package + one query */
+	.channel_add = sq_channel_add,            /* write tx: insert/upsert + current */
+	.channel_remove = sq_channel_remove,      /* write tx: remove + repair currents */
+	.channel_delete = sq_channel_delete,      /* write tx: delete (cascade members) */
+};

@@ -9,7 +9,7 @@
 --   release by (package, version)                              releases UNIQUE
 --   manifests of a release, one by media type                  manifests PRIMARY KEY
 --   is a digest still referenced / blob of a package            manifests_by_digest
---   packages with a manifest of one media type                 manifests_by_media_type
+--   packages with a manifest of one media type (per package)   releases_by_sortkey + manifests PK
 --   channels of a package, one by name                         channels UNIQUE
 --   channels whose current is a release                        channels_by_current
 --   members of a channel / channels holding a release          channel_releases PK / _by_release
@@ -50,7 +50,6 @@ CREATE TABLE manifests (
 	PRIMARY KEY (release_id, media_type)
 ) WITHOUT ROWID;
 CREATE INDEX manifests_by_digest ON manifests (digest);
-CREATE INDEX manifests_by_media_type ON manifests (media_type, release_id);
 
 -- A channel: a named set of releases of one package and its current member.
 -- current_release_id has no cascade on purpose: the storage moves current before

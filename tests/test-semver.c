@@ -535,7 +535,7 @@ Test(semver_query, prerelease_rule)
 
 Test(semver_select, default_highest)
 {
-	char *rel[] = { S("1.0.0"), S("2.1.0-beta"), S("junk"), S("2.0.0"), S("1.10.0"), S("v3.0.0") };
+	const char *rel[] = { S("1.0.0"), S("2.1.0-beta"), S("junk"), S("2.0.0"), S("1.10.0"), S("v3.0.0") };
 	int exact = -1;
 
 	cr_assert(eq(long, semver_select(NULL, rel, N_ELEMS(rel), &exact), 1), "NULL -> 2.1.0-beta");
@@ -545,14 +545,14 @@ Test(semver_select, default_highest)
 		  "default -> 2.1.0-beta");
 	cr_assert(eq(long, semver_select("default", rel, 0, &exact), SEMVER_SELECT_NONE),
 		  "no candidates -> NONE");
-	cr_assert(eq(long, semver_select("default", (char *[]){ S("x"), S("1.0") }, 2, NULL),
+	cr_assert(eq(long, semver_select("default", (const char *[]){ S("x"), S("1.0") }, 2, NULL),
 		     SEMVER_SELECT_NONE), "only invalid candidates -> NONE");
 }
 
 Test(semver_select, default_ties_independent_of_order)
 {
-	char *a[] = { S("1.0.0+b"), S("1.0.0+a") };
-	char *b[] = { S("1.0.0+a"), S("1.0.0+b") };
+	const char *a[] = { S("1.0.0+b"), S("1.0.0+a") };
+	const char *b[] = { S("1.0.0+a"), S("1.0.0+b") };
 
 	cr_assert(eq(long, semver_select(NULL, a, 2, NULL), 0), "tie picks 1.0.0+b (first)");
 	cr_assert(eq(long, semver_select(NULL, b, 2, NULL), 1), "tie picks 1.0.0+b (second)");
@@ -560,7 +560,7 @@ Test(semver_select, default_ties_independent_of_order)
 
 Test(semver_select, exact)
 {
-	char *rel[] = { S("1.0.0"), S("1.2.3+build"), S("1.2.3"), S("2.0.0") };
+	const char *rel[] = { S("1.0.0"), S("1.2.3+build"), S("1.2.3"), S("2.0.0") };
 	int exact = 0;
 
 	cr_assert(eq(long, semver_select("1.2.3", rel, N_ELEMS(rel), &exact), 2), "exact 1.2.3");
@@ -577,7 +577,7 @@ Test(semver_select, exact)
 
 Test(semver_select, query)
 {
-	char *rel[] = { S("1.4.0"), S("1.5.2"), S("1.9.0"), S("2.0.0"), S("2.1.0-rc.1"), S("junk") };
+	const char *rel[] = { S("1.4.0"), S("1.5.2"), S("1.9.0"), S("2.0.0"), S("2.1.0-rc.1"), S("junk") };
 	int exact = -1;
 
 	cr_assert(eq(long, semver_select(">=1.5,<2.0", rel, N_ELEMS(rel), &exact), 2),

@@ -1,0 +1,1149 @@
+/* test-storage.c - the embedded SQLite + blob-file store, through the storage.h wrappers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <sqlite3.h>
+
+#include "digest.h"
+#include "storage.h"
+
+extern const size_t appr_schema_count;
+
+static char root[256];          /* mkdtemp directory, removed by teardown */
+static char data_dir[300];      /* root/data: created by the storage */
+static char driver[] = "filesystem";
+static struct appr_config cfg;
+static struct storage *st;
+static struct arena *ar;
+
+/* ---- fixture ---- */
+
+static void open_store(void)
+{
+	struct appr_error err = { 0 };
+	int rc = storage_open(&cfg, &st, &err);
+	cr_assert(eq(int, rc, 0), "storage_open %s: %s", data_dir, err.msg);
+}
+
+static void setup(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	snprintf(root, sizeof root, "%s/appr-storage-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	cr_assert(not(eq(ptr, mkdtemp(root), NULL)), "mkdtemp %s", root);
+	snprintf(data_dir, sizeof data_dir, "%s/data", root);
+	memset(&cfg, 0, sizeof cfg);
+	cfg.data_dir = data_dir;
+	cfg.storage = driver;
+	cfg.busy_timeout_ms = 10000;
+	cfg.fsync = true;
+	digest_global_init();
+	ar = arena_new();
+	open_store();
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb; (void)flag; (void)ftw;
+	return remove(path);
+}
+
+static void teardown(void)
+{
+	storage_close(st);
+	st = NULL;
+	arena_free(ar);
+	ar = NULL;
+	if (root[0])
+		nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(storage, .init = setup, .fini = teardown, .timeout = 120);
+
+/* ---- helpers ---- */
+
+static int push_to(struct storage *s, const char *ns, const char *name, const char *rel,
+		   const char *mt, const char *content, bool force, const char *metadata,
+		   struct appr_error *err)
+{
+	struct storage_push p = {
+		.ns = ns, .name = name, .release = rel, .media_type = mt,
+		.metadata = metadata, .force = force,
+	};
+	struct storage_blob_writer *w;
+	size_t len = strlen(content), half = len / 2;
+
+	digest_sha256_hex(content, len, p.digest);
+	if (storage_blob_begin(s, &w, err) < 0)
+		return -1;
+	if (storage_blob_write(w, content, half, err) < 0 ||
+	    storage_blob_write(w, content + half, len - half, err) < 0) {
+		storage_blob_abort(w);
+		return -1;
+	}
+	return storage_put_release(s, &p, w, err);
+}
+
+static void push_ok(const char *ns, const char *name, const char *rel, const char *mt,
+		    const char *content)
+{
+	struct appr_error err = { 0 };
+	int rc = push_to(st, ns, name, rel, mt, content, false, NULL, &err);
+	cr_assert(eq(int, rc, 0), "push %s/%s %s %s: %s", ns, name, rel, mt, err.msg);
+}
+
+static void blob_file(const char *content, char *out, size_t cap)
+{
+	char d[DIGEST_HEX_LEN + 1];
+	digest_sha256_hex(content, strlen(content), d);
+	snprintf(out, cap, "%s/blobs/sha256/%.2s/%s", data_dir, d, d);
+}
+
+static bool blob_stored(const char *content)
+{
+	char path[512];
+	struct stat sb;
+	blob_file(content, path, sizeof path);
+	return stat(path, &sb) == 0;
+}
+
+static size_t n_files;
+static int count_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)path; (void)sb; (void)ftw;
+	if (flag == FTW_F)
+		n_files++;
+	return 0;
+}
+
+/* Regular files under data_dir/sub. */
+static size_t files_under(const char *sub)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", data_dir, sub);
+	n_files = 0;
+	nftw(path, count_entry, 16, FTW_PHYS);
+	return n_files;
+}
+
+static void expect_err(int rc, const struct appr_error *err, int http, const char *code,
+		       const char *what)
+{
+	cr_assert(eq(int, rc, -1), "%s fails", what);
+	cr_assert(eq(int, err->http, http), "%s: HTTP status (%s)", what, err->msg);
+	cr_assert(eq(str, (char *)err->code, (char *)code), "%s: error code", what);
+}
+
+static void expect_strs(const char **got, size_t n, const char *const *want, size_t n_want,
+			const char *what)
+{
+	cr_assert(eq(sz, n, n_want), "%s: count", what);
+	for (size_t i = 0; i < n; i++)
+		cr_assert(eq(str, (char *)got[i], (char *)want[i]), "%s: item %zu", what, i);
+}
+
+static void expect_releases(const char *ns, const char *name, const char *const *want,
+			    size_t n_want, const char *what)
+{
+	struct appr_error err = { 0 };
+	const char **rels = NULL;
+	size_t n = 0;
+	int rc = storage_list_releases(st, ns, name, ar, &rels, &n, &err);
+	cr_assert(eq(int, rc, 0), "%s: list_releases: %s", what, err.msg);
+	expect_strs(rels, n, want, n_want, what);
+}
+
+static bool has_channel(const char *ns, const char *name, const char *channel)
+{
+	struct appr_error err = { 0 };
+	struct storage_channel c;
+	return storage_get_channel(st, ns, name, channel, ar, &c, &err) == 0;
+}
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Wait for a child: its exit status, or -1 if it did not exit normally. */
+static int wait_exit(pid_t pid)
+{
+	int status = 0;
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* ---- open, schema, registry ---- */
+
+Test(storage, open_creates_schema_and_reopen_keeps_data)
+{
+	char db[512];
+	struct stat sb;
+	sqlite3 *raw;
+	sqlite3_stmt *q;
+
+	snprintf(db, sizeof db, "%s/appr.db", data_dir);
+	cr_assert(eq(int, stat(db, &sb), 0), "appr.db created");
+	snprintf(db, sizeof db, "%s/blobs/tmp", data_dir);
+	cr_assert(eq(int, stat(db, &sb), 0), "blobs/tmp created");
+	snprintf(db, sizeof db, "%s/blobs/sha256", data_dir);
+	cr_assert(eq(int, stat(db, &sb), 0), "blobs/sha256 created");
+
+	push_ok("ns", "pkg", "1.0.0", "helm", "content one");
+	storage_close(st);
+	open_store();
+	static const char *const want[] = { "1.0.0" };
+	expect_releases("ns", "pkg", want, N(want), "after reopen");
+
+	snprintf(db, sizeof db, "%s/appr.db", data_dir);
+	cr_assert(eq(int, sqlite3_open(db, &raw), SQLITE_OK), "raw open");
+	cr_assert(eq(int, sqlite3_prepare_v2(raw, "PRAGMA user_version", -1, &q, NULL),
+		     SQLITE_OK), "prepare user_version");
+	cr_assert(eq(int, sqlite3_step(q), SQLITE_ROW), "user_version row");
+	cr_assert(eq(i64, sqlite3_column_int64(q, 0), (int64_t)appr_schema_count),
+		  "user_version is the number of migrations");
+	sqlite3_finalize(q);
+	q = NULL;
+	cr_assert(eq(int, sqlite3_prepare_v2(raw, "PRAGMA journal_mode", -1, &q, NULL),
+		     SQLITE_OK), "prepare journal_mode");
+	cr_assert(eq(int, sqlite3_step(q), SQLITE_ROW), "journal_mode row");
+	cr_assert(eq(str, (char *)sqlite3_column_text(q, 0), (char *)"wal"), "database is in WAL mode");
+	sqlite3_finalize(q);
+	sqlite3_close(raw);
+}
+
+Test(storage, newer_database_is_refused)
+{
+	char db[512];
+	sqlite3 *raw;
+	struct appr_error err = { 0 };
+	struct storage *s2 = NULL;
+
+	storage_close(st);
+	st = NULL;
+	snprintf(db, sizeof db, "%s/appr.db", data_dir);
+	cr_assert(eq(int, sqlite3_open(db, &raw), SQLITE_OK), "raw open");
+	cr_assert(eq(int, sqlite3_exec(raw, "PRAGMA user_version = 999", NULL, NULL, NULL),
+		     SQLITE_OK), "set a future user_version");
+	sqlite3_close(raw);
+	int rc = storage_open(&cfg, &s2, &err);
+	expect_err(rc, &err, 500, APPR_E_INTERNAL, "open a newer database");
+	cr_assert(not(eq(ptr, strstr(err.msg, "newer"), NULL)), "message says newer: %s", err.msg);
+	cr_assert(eq(ptr, s2, NULL), "no handle returned");
+}
+
+Test(storage, driver_registry)
+{
+	struct appr_config c = cfg;
+	struct appr_error err = { 0 };
+	struct storage *s2 = NULL;
+	char etcd[] = "etcd", redis[] = "redis", bogus[] = "bogus";
+
+	cr_assert(eq(ptr, (void *)storage_find("filesystem"), (void *)&storage_sqlite_ops),
+		  "filesystem is the sqlite driver");
+	cr_assert(eq(ptr, (void *)storage_find("sqlite"), (void *)&storage_sqlite_ops),
+		  "sqlite is an alias");
+	cr_assert(eq(ptr, (void *)storage_find("nope"), NULL), "unknown driver not found");
+
+	c.storage = etcd;
+	expect_err(storage_open(&c, &s2, &err), &err, 501, APPR_E_UNSUPPORTED, "etcd");
+	cr_assert(not(eq(ptr, strstr(err.msg, "\"etcd\" is not built yet"), NULL)),
+		  "etcd message: %s", err.msg);
+	c.storage = redis;
+	expect_err(storage_open(&c, &s2, &err), &err, 501, APPR_E_UNSUPPORTED, "redis");
+	c.storage = bogus;
+	expect_err(storage_open(&c, &s2, &err), &err, 422, APPR_E_INVALID_PARAMETERS, "bogus");
+	cr_assert(not(eq(ptr, strstr(err.msg, "bogus"), NULL)), "names the driver: %s", err.msg);
+}
+
+/* ---- push and read back ---- */
+
+Test(storage, put_get_manifest_round_trip)
+{
+	struct appr_error err = { 0 };
+	struct storage_manifest m;
+	const char *content = "gzip bytes of a chart";
+	char want_digest[DIGEST_HEX_LEN + 1], before[32], after[32];
+
+	digest_sha256_hex(content, strlen(content), want_digest);
+	util_utc_now(before);
+	int rc = push_to(st, "myns", "chart", "1.2.3-rc.1+build.5", "helm", content, false,
+			 "{\"k\": [1, 2]}", &err);
+	util_utc_now(after);
+	cr_assert(eq(int, rc, 0), "push: %s", err.msg);
+
+	rc = storage_get_manifest(st, "myns", "chart", "1.2.3-rc.1+build.5", "helm", ar, &m, &err);
+	cr_assert(eq(int, rc, 0), "get_manifest: %s", err.msg);
+	cr_assert(eq(str, (char *)m.package, (char *)"myns/chart"), "package");
+	cr_assert(eq(str, (char *)m.release, (char *)"1.2.3-rc.1+build.5"), "release");
+	cr_assert(eq(str, (char *)m.media_type, (char *)"helm"), "media_type");
+	cr_assert(eq(str, m.digest, want_digest), "digest");
+	cr_assert(eq(llong, m.size, (long long)strlen(content)), "size is the blob bytes");
+	cr_assert(eq(str, (char *)m.metadata, (char *)"{\"k\": [1, 2]}"), "metadata as pushed");
+	cr_assert(eq(sz, strlen(m.created_at), (size_t)26), "created_at length: %s", m.created_at);
+	cr_assert(eq(chr, m.created_at[10], 'T'), "created_at has T: %s", m.created_at);
+	cr_assert(le(int, strcmp(before, m.created_at), 0), "created_at not before the push");
+	cr_assert(ge(int, strcmp(after, m.created_at), 0), "created_at not after the push");
+	cr_assert(eq(sz, m.n_channels, (size_t)0), "no channels");
+	cr_assert(blob_stored(content), "blob file stored under its digest");
+	cr_assert(eq(sz, files_under("blobs/tmp"), (size_t)0), "no temp file left");
+
+	/* metadata NULL round trips as NULL */
+	push_ok("myns", "chart", "2.0.0", "kpm", "other");
+	rc = storage_get_manifest(st, "myns", "chart", "2.0.0", "kpm", ar, &m, &err);
+	cr_assert(eq(int, rc, 0), "get_manifest 2.0.0: %s", err.msg);
+	cr_assert(eq(ptr, (void *)m.metadata, NULL), "NULL metadata stays NULL");
+
+	rc = storage_get_manifest(st, "myns", "nochart", "1.0.0", "helm", ar, &m, &err);
+	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "absent package");
+	cr_assert(eq(str, err.package, (char *)"myns/nochart"), "details.package");
+	rc = storage_get_manifest(st, "myns", "chart", "9.9.9", "helm", ar, &m, &err);
+	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "absent release");
+	cr_assert(eq(str, err.release, (char *)"9.9.9"), "details.release");
+	rc = storage_get_manifest(st, "myns", "chart", "2.0.0", "helm", ar, &m, &err);
+	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "absent media type");
+	cr_assert(eq(str, err.media_type, (char *)"helm"), "details.media_type");
+}
+
+Test(storage, duplicate_push_is_409_and_changes_nothing)
+{
+	struct appr_error err = { 0 };
+	struct storage_manifest m;
+	char orig[DIGEST_HEX_LEN + 1];
+
+	int rc = push_to(st, "ns", "dup", "1.0.0", "helm", "first", false, "{\"v\":1}", &err);
+	cr_assert(eq(int, rc, 0), "first push: %s", err.msg);
+	digest_sha256_hex("first", 5, orig);
+
+	rc = push_to(st, "ns", "dup", "1.0.0", "helm", "second", false, "{\"v\":2}", &err);
+	expect_err(rc, &err, 409, APPR_E_PACKAGE_EXISTS, "second push");
+	cr_assert(eq(str, err.package, (char *)"ns/dup"), "details.package");
+	cr_assert(eq(str, err.release, (char *)"1.0.0"), "details.release");
+	cr_assert(eq(str, err.media_type, (char *)"helm"), "details.media_type");
+
+	rc = storage_get_manifest(st, "ns", "dup", "1.0.0", "helm", ar, &m, &err);
+	cr_assert(eq(int, rc, 0), "get: %s", err.msg);
+	cr_assert(eq(str, m.digest, orig), "digest unchanged");
+	cr_assert(eq(str, (char *)m.metadata, (char *)"{\"v\":1}"), "metadata unchanged");
+	cr_assert(not(blob_stored("second")), "refused blob not stored");
+	cr_assert(eq(sz, files_under("blobs/tmp"), (size_t)0), "no stray temp file");
+	cr_assert(eq(sz, files_under("blobs/sha256"), (size_t)1), "one blob file");
+
+	/* a refused push of a new package leaves no package behind either */
+	rc = push_to(st, "ns", "bad", "not-a-version", "helm", "x", false, NULL, &err);
+	expect_err(rc, &err, 422, APPR_E_INVALID_RELEASE, "invalid release");
+	const char **rels;
+	size_t n;
+	rc = storage_list_releases(st, "ns", "bad", ar, &rels, &n, &err);
+	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "no package after refused push");
+	cr_assert(eq(sz, files_under("blobs/tmp"), (size_t)0), "no temp file after 422");
+}
+
+Test(storage, force_push_replaces_and_collects_old_blob)
+{
+	struct appr_error err = { 0 };
+	struct storage_manifest m;
+	char want[DIGEST_HEX_LEN + 1];
+
+	push_ok("ns", "a", "1.0.0", "helm", "old-a");
+	int rc = push_to(st, "ns", "a", "1.0.0", "helm", "new-a", true, "{\"f\":true}", &err);
+	cr_assert(eq(int, rc, 0), "force push: %s", err.msg);
+	rc = storage_get_manifest(st, "ns", "a", "1.0.0", "helm", ar, &m, &err);
+	cr_assert(eq(int, rc, 0), "get: %s", err.msg);
+	digest_sha256_hex("new-a", 5, want);
+	cr_assert(eq(str, m.digest, want), "digest replaced");
+	cr_assert(eq(str, (char *)m.metadata, (char *)"{\"f\":true}"), "metadata replaced");
+	cr_assert(not(blob_stored("old-a")), "unreferenced old blob deleted");
+	cr_assert(blob_stored("new-a"), "new blob stored");
+
+	/* old blob still referenced by another package: kept */
+	push_ok("ns", "b", "1.0.0", "helm", "shared");
+	push_ok("ns", "c", "1.0.0", "helm", "shared");
+	rc = push_to(st, "ns", "b", "1.0.0", "helm", "new-b", true, NULL, &err);
+	cr_assert(eq(int, rc, 0), "force push b: %s", err.msg);
+	cr_assert(blob_stored("shared"), "blob still referenced by ns/c kept");
+	cr_assert(blob_stored("new-b"), "new blob of b stored");
+
+	/* same content again with force: blob kept, metadata updated */
+	rc = push_to(st, "ns", "c", "1.0.0", "helm", "shared", true, "{\"again\":1}", &err);
+	cr_assert(eq(int, rc, 0), "force push same content: %s", err.msg);
+	cr_assert(blob_stored("shared"), "same-digest force keeps the blob");
+	rc = storage_get_manifest(st, "ns", "c", "1.0.0", "helm", ar, &m, &err);
+	cr_assert(eq(int, rc, 0), "get c: %s", err.msg);
+	cr_assert(eq(str, (char *)m.metadata, (char *)"{\"again\":1}"), "metadata updated");
+	cr_assert(eq(sz, files_under("blobs/tmp"), (size_t)0), "no temp or trash files");
+	cr_assert(eq(sz, files_under("blobs/sha256"), (size_t)3), "new-a, new-b, shared");
+}
+
+Test(storage, identical_blob_stored_once)
+{
+	struct appr_error err = { 0 };
+	long long size = 0;
+	char d[DIGEST_HEX_LEN + 1];
+
+	push_ok("one", "pkg", "1.0.0", "helm", "same bytes");
+	push_ok("two", "pkg", "3.0.0", "kpm", "same bytes");
+	cr_assert(eq(sz, files_under("blobs/sha256"), (size_t)1), "stored once");
+	cr_assert(eq(sz, files_under("blobs/tmp"), (size_t)0), "second temp file dropped");
+
+	digest_sha256_hex("same bytes", 10, d);
+	int rc = storage_blob_lookup(st, "two", "pkg", d, &size, &err);
+	cr_assert(eq(int, rc, 0), "lookup in two/pkg: %s", err.msg);
+	cr_assert(eq(llong, size, 10LL), "size");
+	rc = storage_blob_lookup(st, "three", "pkg", d, &size, &err);
+	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "lookup in another package");
+	rc = storage_blob_lookup(st, "one", "pkg", "../../etc/passwd", &size, &err);
+	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "lookup of a bad digest");
+
+	/* deleting one reference keeps the file */
+	rc = storage_delete_manifest(st, "one", "pkg", "1.0.0", "helm", &err);
+	cr_assert(eq(int, rc, 0), "delete one: %s", err.msg);
+	cr_assert(blob_stored("same bytes"), "still referenced by two/pkg");
+	rc = storage_delete_manifest(st, "two", "pkg", "3.0.0", "kpm", &err);
+	cr_assert(eq(int, rc, 0), "delete two: %s", err.msg);
+	cr_assert(not(blob_stored("same bytes")), "last reference gone: file deleted");
+	cr_assert(eq(sz, files_under("blobs/tmp"), (size_t)0), "no trash left");
+}
+
+Test(storage, aborted_writer_leaves_nothing)
+{
+	struct appr_error err = { 0 };
+	struct storage_blob_writer *w = NULL;
+
+	int rc = storage_blob_begin(st, &w, &err);
+	cr_assert(eq(int, rc, 0), "blob_begin: %s", err.msg);
+	rc = storage_blob_write(w, "partial", 7, &err);
+	cr_assert(eq(int, rc, 0), "blob_write: %s", err.msg);
+	cr_assert(eq(llong, w->size, 7LL), "writer counts bytes");
+	cr_assert(eq(sz, files_under("blobs/tmp"), (size_t)1), "temp file while writing");
+	storage_blob_abort(w);
+	cr_assert(eq(sz, files_under("blobs/tmp"), (size_t)0), "abort removes the temp file");
+	cr_assert(eq(sz, files_under("blobs/sha256"), (size_t)0), "nothing stored");
+	storage_blob_abort(NULL);
+}
+
+/* ---- releases and manifests ---- */
+
+Test(storage, list_releases_semver_order)
+{
+	struct appr_error err = { 0 };
+	const char **rels;
+	size_t n;
+
+	push_ok("ns", "p", "1.0.0-rc.1", "helm", "a");
+	push_ok("ns", "p", "9.0.0", "helm", "b");
+	push_ok("ns", "p", "0.9.0", "helm", "c");
+	push_ok("ns", "p", "1.0.0", "helm", "d");
+	push_ok("ns", "p", "10.0.0", "helm", "e");
+	push_ok("ns", "p", "1.0.0-alpha", "helm", "f");
+	push_ok("ns", "p", "1.0.0-rc.1", "kpm", "g");
+	static const char *const want[] = {
+		"10.0.0", "9.0.0", "1.0.0", "1.0.0-rc.1", "1.0.0-alpha", "0.9.0",
+	};
+	expect_releases("ns", "p", want, N(want), "precedence order");
+
+	int rc = storage_list_releases(st, "ns", "absent", ar, &rels, &n, &err);
+	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "list_releases of absent package");
+	cr_assert(eq(str, err.package, (char *)"ns/absent"), "details.package");
+}
+
+Test(storage, get_manifests_filters)
+{
+	struct appr_error err = { 0 };
+	struct storage_manifest *ms;
+	size_t n;
+
+	push_ok("ns", "p", "1.0.0", "kpm", "1k");
+	push_ok("ns", "p", "1.0.0", "helm", "1h");
+	push_ok("ns", "p", "2.0.0", "helm", "2h");
+	push_ok("ns", "p", "1.5.0", "jsonnet", "15j");
+
+	int rc = storage_get_manifests(st, "ns", "p", NULL, NULL, ar, &ms, &n, &err);
+	cr_assert(eq(int, rc, 0), "all: %s", err.msg);
+	cr_assert(eq(sz, n, (size_t)4), "all manifests");
+	static const char *const rel[] = { "2.0.0", "1.5.0", "1.0.0", "1.0.0" };
+	static const char *const mt[] = { "helm", "jsonnet", "helm", "kpm" };
+	for (size_t i = 0; i < n; i++) {
+		cr_assert(eq(str, (char *)ms[i].release, (char *)rel[i]), "release order %zu", i);
+		cr_assert(eq(str, (char *)ms[i].media_type, (char *)mt[i]), "media type %zu", i);
+		cr_assert(eq(str, (char *)ms[i].package, (char *)"ns/p"), "package %zu", i);
+		cr_assert(eq(sz, strlen(ms[i].digest), (size_t)DIGEST_HEX_LEN), "digest %zu", i);
+	}
+
+	rc = storage_get_manifests(st, "ns", "p", "1.0.0", NULL, ar, &ms, &n, &err);
+	cr_assert(eq(int, rc, 0), "one release: %s", err.msg);
+	cr_assert(eq(sz, n, (size_t)2), "two manifests of 1.0.0");
+	cr_assert(eq(str, (char *)ms[0].media_type, (char *)"helm"), "sorted by media type");
+
+	rc = storage_get_manifests(st, "ns", "p", NULL, "helm", ar, &ms, &n, &err);
+	cr_assert(eq(int, rc, 0), "helm only: %s", err.msg);
+	cr_assert(eq(sz, n, (size_t)2), "two helm manifests");
+	cr_assert(eq(str, (char *)ms[0].release, (char *)"2.0.0"), "highest first");
+	cr_assert(eq(llong, ms[1].size, 2LL), "size of 1.0.0 helm");
+
+	rc = storage_get_manifests(st, "ns", "p", "1.0.0", "kpm", ar, &ms, &n, &err);
+	cr_assert(eq(int, rc, 0), "release + type: %s", err.msg);
+	cr_assert(eq(sz, n, (size_t)1), "one manifest");
+
+	rc = storage_get_manifests(st, "ns", "p", "2.0.0", "kpm", ar, &ms, &n, &err);
+	cr_assert(eq(int, rc, 0), "unmatched media type is not an error: %s", err.msg);
+	cr_assert(eq(sz, n, (size_t)0), "zero manifests");
+
+	rc = storage_get_manifests(st, "ns", "p", "3.0.0", NULL, ar, &ms, &n, &err);
+	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "absent release");
+	rc = storage_get_manifests(st, "ns", "q", NULL, NULL, ar, &ms, &n, &err);
+	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "absent package");
+}
+
+Test(storage, delete_manifest_cascades)
+{
+	struct appr_error err = { 0 };
+	struct storage_channel c;
+	struct storage_channel *cs;
+	struct storage_package *ps;
+	const char **rels;
+	size_t n;
+	int rc;
+
+	push_ok("ns", "p", "1.0.0", "helm", "1h");
+	push_ok("ns", "p", "1.0.0", "kpm", "1k");
+	push_ok("ns", "p", "2.0.0", "helm", "2h");
+	push_ok("ns", "p", "3.0.0", "helm", "3h");
+	static const char *const adds[] = { "1.0.0", "2.0.0", "3.0.0" };
+	for (size_t i = 0; i < N(adds); i++) {
+		rc = storage_channel_add(st, "ns", "p", "stable", adds[i], ar, &c, &err);
+		cr_assert(eq(int, rc, 0), "add stable %s: %s", adds[i], err.msg);
+	}
+	rc = storage_channel_add(st, "ns", "p", "beta", "3.0.0", ar, &c, &err);
+	cr_assert(eq(int, rc, 0), "add beta: %s", err.msg);
+
+	/* the current of stable goes: current moves to the highest remaining; beta empties */
+	rc = storage_delete_manifest(st, "ns", "p", "3.0.0", "helm", &err);
+	cr_assert(eq(int, rc, 0), "delete 3.0.0: %s", err.msg);
+	static const char *const left[] = { "2.0.0", "1.0.0" };
+	expect_releases("ns", "p", left, N(left), "3.0.0 gone");
+	cr_assert(not(blob_stored("3h")), "blob of 3.0.0 deleted");
+	rc = storage_get_channel(st, "ns", "p", "stable", ar, &c, &err);
+	cr_assert(eq(int, rc, 0), "stable still there: %s", err.msg);
+	cr_assert(eq(str, (char *)c.current, (char *)"2.0.0"), "current moved to highest remaining");
+	expect_strs(c.releases, c.n_releases, left, N(left), "stable members");
+	cr_assert(not(has_channel("ns", "p", "beta")), "emptied beta deleted");
+
+	/* one manifest of a two-manifest release: release stays */
+	rc = storage_delete_manifest(st, "ns", "p", "1.0.0", "helm", &err);
+	cr_assert(eq(int, rc, 0), "delete 1.0.0 helm: %s", err.msg);
+	expect_releases("ns", "p", left, N(left), "1.0.0 keeps its kpm manifest");
+	rc = storage_delete_manifest(st, "ns", "p", "1.0.0", "helm", &err);
+	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "delete again");
+	cr_assert(eq(str, err.media_type, (char *)"helm"), "details.media_type");
+
+	/* a non-current member goes: current unchanged */
+	rc = storage_delete_manifest(st, "ns", "p", "1.0.0", "kpm", &err);
+	cr_assert(eq(int, rc, 0), "delete 1.0.0 kpm: %s", err.msg);
+	rc = storage_get_channel(st, "ns", "p", "stable", ar, &c, &err);
+	cr_assert(eq(int, rc, 0), "stable: %s", err.msg);
+	cr_assert(eq(str, (char *)c.current, (char *)"2.0.0"), "current unchanged");
+	cr_assert(eq(sz, c.n_releases, (size_t)1), "one member left");
+
+	/* the last release: the package and its channels go */
+	rc = storage_delete_manifest(st, "ns", "p", "2.0.0", "helm", &err);
+	cr_assert(eq(int, rc, 0), "delete 2.0.0: %s", err.msg);
+	rc = storage_list_releases(st, "ns", "p", ar, &rels, &n, &err);
+	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "package gone");
+	rc = storage_list_channels(st, "ns", "p", ar, &cs, &n, &err);
+	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "channels gone with the package");
+	struct storage_list_query q = { 0 };
+	rc = storage_list_packages(st, &q, ar, &ps, &n, &err);
+	cr_assert(eq(int, rc, 0), "list: %s", err.msg);
+	cr_assert(eq(sz, n, (size_t)0), "no packages listed");
+	cr_assert(eq(sz, files_under("blobs/sha256"), (size_t)0), "every blob collected");
+	cr_assert(eq(sz, files_under("blobs/tmp"), (size_t)0), "no trash left");
+
+	rc = storage_delete_manifest(st, "ns", "p", "2.0.0", "helm", &err);
+	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "delete in absent package");
+
+	/* the package can be pushed again from scratch */
+	push_ok("ns", "p", "1.0.0", "helm", "1h");
+	static const char *const again[] = { "1.0.0" };
+	expect_releases("ns", "p", again, N(again), "pushed again");
+}
+
+/* ---- list and search ---- */
+
+static void seed_packages(void)
+{
+	push_ok("ns1", "alpha", "1.0.0", "helm", "a1");
+	push_ok("ns1", "alpha", "2.0.0", "helm", "a2h");
+	push_ok("ns1", "alpha", "2.0.0", "kpm", "a2k");
+	push_ok("ns1", "beta", "0.1.0", "helm", "b1");
+	push_ok("ns1", "beta", "0.2.0", "kpm", "b2");
+	push_ok("ns2", "gamma", "1.0.0", "helm", "g1");
+	push_ok("ns2", "alphabet", "1.0.0-rc.1", "jsonnet", "ab1");
+	push_ok("ns10", "delta", "1.0.0", "kpm", "d1");
+}
+
+static void list_names(const struct storage_list_query *q, const char *const *want,
+		       size_t n_want, const char *what)
+{
+	struct appr_error err = { 0 };
+	struct storage_package *ps;
+	size_t n;
+	int rc = storage_list_packages(st, q, ar, &ps, &n, &err);
+	cr_assert(eq(int, rc, 0), "%s: %s", what, err.msg);
+	cr_assert(eq(sz, n, n_want), "%s: count", what);
+	for (size_t i = 0; i < n; i++)
+		cr_assert(eq(str, (char *)ps[i].package, (char *)want[i]), "%s: item %zu", what, i);
+}
+
+Test(storage, list_packages_rows)
+{
+	struct appr_error err = { 0 };
+	struct storage_package *ps;
+	struct storage_manifest m1, m2;
+	struct storage_list_query q = { 0 };
+	size_t n;
+
+	seed_packages();
+	int rc = storage_list_packages(st, &q, ar, &ps, &n, &err);
+	cr_assert(eq(int, rc, 0), "list: %s", err.msg);
+	cr_assert(eq(sz, n, (size_t)5), "five packages");
+
+	cr_assert(eq(str, (char *)ps[0].package, (char *)"ns1/alpha"), "first by namespace, name");
+	cr_assert(eq(str, (char *)ps[0].default_release, (char *)"2.0.0"), "default is highest");
+	static const char *const rels[] = { "2.0.0", "1.0.0" };
+	expect_strs(ps[0].releases, ps[0].n_releases, rels, N(rels), "alpha releases");
+	static const char *const types[] = { "helm", "kpm" };
+	expect_strs(ps[0].media_types, ps[0].n_media_types, types, N(types), "alpha types");
+	cr_assert(eq(str, (char *)ps[0].visibility, (char *)"public"), "visibility");
+	rc = storage_get_manifest(st, "ns1", "alpha", "2.0.0", "helm", ar, &m1, &err);
+	cr_assert(eq(int, rc, 0), "get helm: %s", err.msg);
+	rc = storage_get_manifest(st, "ns1", "alpha", "2.0.0", "kpm", ar, &m2, &err);
+	cr_assert(eq(int, rc, 0), "get kpm: %s", err.msg);
+	const char *newest = strcmp(m1.created_at, m2.created_at) > 0 ? m1.created_at
+								       : m2.created_at;
+	cr_assert(eq(str, ps[0].created_at, (char *)newest),
+		  "created_at is the newest manifest of the default release");
+
+	cr_assert(eq(str, (char *)ps[1].package, (char *)"ns1/beta"), "second");
+	static const char *const btypes[] = { "kpm" };
+	expect_strs(ps[1].media_types, ps[1].n_media_types, btypes, N(btypes),
+		    "beta: types of the default release only");
+	cr_assert(eq(str, (char *)ps[2].package, (char *)"ns10/delta"), "ns10 sorts after ns1");
+	cr_assert(eq(str, (char *)ps[3].package, (char *)"ns2/alphabet"), "fourth");
+	cr_assert(eq(str, (char *)ps[3].default_release, (char *)"1.0.0-rc.1"), "pre-release default");
+	cr_assert(eq(str, (char *)ps[4].package, (char *)"ns2/gamma"), "fifth");
+	cr_assert(eq(sz, ps[4].n_releases, (size_t)1), "gamma has one release");
+}
+
+Test(storage, list_packages_filters_and_paging)
+{
+	seed_packages();
+	struct storage_list_query q = { .namespace = "ns2" };
+	static const char *const ns2[] = { "ns2/alphabet", "ns2/gamma" };
+	list_names(&q, ns2, N(ns2), "namespace ns2");
+
+	q = (struct storage_list_query){ .namespace = "ns1" };
+	static const char *const ns1[] = { "ns1/alpha", "ns1/beta" };
+	list_names(&q, ns1, N(ns1), "namespace ns1 (not ns10)");
+
+	q = (struct storage_list_query){ .namespace = "nsx" };
+	list_names(&q, NULL, 0, "unknown namespace");
+
+	q = (struct storage_list_query){ .query = "ALPHA" };
+	static const char *const alpha[] = { "ns1/alpha", "ns2/alphabet" };
+	list_names(&q, alpha, N(alpha), "query is case-insensitive");
+
+	q = (struct storage_list_query){ .query = "1/b" };
+	static const char *const slash[] = { "ns1/beta" };
+	list_names(&q, slash, N(slash), "query spans ns/name");
+
+	q = (struct storage_list_query){ .media_type = "helm" };
+	static const char *const helm[] = { "ns1/alpha", "ns1/beta", "ns2/gamma" };
+	list_names(&q, helm, N(helm), "media type in any release");
+
+	q = (struct storage_list_query){ .media_type = "kpm", .namespace = "ns1" };
+	static const char *const kpm1[] = { "ns1/alpha", "ns1/beta" };
+	list_names(&q, kpm1, N(kpm1), "media type + namespace");
+
+	q = (struct storage_list_query){ .media_type = "dab" };
+	list_names(&q, NULL, 0, "media type nobody has");
+
+	q = (struct storage_list_query){ .limit = 2 };
+	static const char *const p1[] = { "ns1/alpha", "ns1/beta" };
+	list_names(&q, p1, N(p1), "page 1");
+	q.offset = 2;
+	static const char *const p2[] = { "ns10/delta", "ns2/alphabet" };
+	list_names(&q, p2, N(p2), "page 2");
+	q.offset = 4;
+	static const char *const p3[] = { "ns2/gamma" };
+	list_names(&q, p3, N(p3), "page 3");
+	q.offset = 6;
+	list_names(&q, NULL, 0, "past the end");
+	q = (struct storage_list_query){ .limit = 0, .offset = 3 };
+	static const char *const rest[] = { "ns2/alphabet", "ns2/gamma" };
+	list_names(&q, rest, N(rest), "limit 0 is all, after offset");
+	q = (struct storage_list_query){ .limit = 1, .query = "a", .namespace = "ns2",
+					 .offset = 1 };
+	static const char *const combo[] = { "ns2/gamma" };
+	list_names(&q, combo, N(combo), "all filters + paging");
+}
+
+Test(storage, search_case_insensitive)
+{
+	struct appr_error err = { 0 };
+	const char **names;
+	size_t n;
+
+	seed_packages();
+	int rc = storage_search(st, "ALP", 0, ar, &names, &n, &err);
+	cr_assert(eq(int, rc, 0), "search: %s", err.msg);
+	static const char *const want[] = { "ns1/alpha", "ns2/alphabet" };
+	expect_strs(names, n, want, N(want), "ALP");
+	rc = storage_search(st, "alp", 1, ar, &names, &n, &err);
+	cr_assert(eq(int, rc, 0), "search limit: %s", err.msg);
+	expect_strs(names, n, want, 1, "limit 1");
+	rc = storage_search(st, "(", 0, ar, &names, &n, &err);
+	cr_assert(eq(int, rc, 0), "a regex metacharacter is plain text: %s", err.msg);
+	cr_assert(eq(sz, n, (size_t)0), "( matches nothing");
+	rc = storage_search(st, "%", 0, ar, &names, &n, &err);
+	cr_assert(eq(int, rc, 0), "a LIKE wildcard is plain text: %s", err.msg);
+	cr_assert(eq(sz, n, (size_t)0), "%% matches nothing");
+	rc = storage_search(st, "S2/G", 0, ar, &names, &n, &err);
+	cr_assert(eq(int, rc, 0), "search across slash: %s", err.msg);
+	static const char *const g[] = { "ns2/gamma" };
+	expect_strs(names, n, g, N(g), "S2/G");
+	rc = storage_search(st, "", 0, ar, &names, &n, &err);
+	cr_assert(eq(int, rc, 0), "empty text: %s", err.msg);
+	cr_assert(eq(sz, n, (size_t)5), "empty text matches all");
+}
+
+/* ---- channels ---- */
+
+Test(storage, channels_add_remove_delete)
+{
+	struct appr_error err = { 0 };
+	struct storage_channel c, *cs;
+	struct storage_manifest m;
+	size_t n;
+	int rc;
+
+	rc = storage_list_channels(st, "ns", "p", ar, &cs, &n, &err);
+	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "list channels of absent package");
+	rc = storage_channel_add(st, "ns", "p", "stable", "1.0.0", ar, &c, &err);
+	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "add to absent package");
+
+	push_ok("ns", "p", "1.0.0", "helm", "1");
+	push_ok("ns", "p", "2.0.0", "helm", "2");
+	push_ok("ns", "p", "3.0.0", "helm", "3");
+	rc = storage_list_channels(st, "ns", "p", ar, &cs, &n, &err);
+	cr_assert(eq(int, rc, 0), "list: %s", err.msg);
+	cr_assert(eq(sz, n, (size_t)0), "no channels yet");
+	rc = storage_channel_add(st, "ns", "p", "stable", "4.0.0", ar, &c, &err);
+	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "add absent release");
+	cr_assert(eq(str, err.release, (char *)"4.0.0"), "details.release");
+	cr_assert(not(has_channel("ns", "p", "stable")), "failed add creates no channel");
+
+	rc = storage_channel_add(st, "ns", "p", "stable", "1.0.0", ar, &c, &err);
+	cr_assert(eq(int, rc, 0), "add 1.0.0: %s", err.msg);
+	cr_assert(eq(str, (char *)c.name, (char *)"stable"), "name");
+	cr_assert(eq(str, (char *)c.current, (char *)"1.0.0"), "current 1.0.0");
+	rc = storage_channel_add(st, "ns", "p", "stable", "2.0.0", ar, &c, &err);
+	cr_assert(eq(int, rc, 0), "add 2.0.0: %s", err.msg);
+	cr_assert(eq(str, (char *)c.current, (char *)"2.0.0"), "promotion");
+	rc = storage_channel_add(st, "ns", "p", "stable", "1.0.0", ar, &c, &err);
+	cr_assert(eq(int, rc, 0), "add 1.0.0 again: %s", err.msg);
+	cr_assert(eq(str, (char *)c.current, (char *)"1.0.0"), "re-adding makes current");
+	static const char *const both[] = { "2.0.0", "1.0.0" };
+	expect_strs(c.releases, c.n_releases, both, N(both), "members once, highest first");
+
+	rc = storage_get_manifest(st, "ns", "p", "1.0.0", "helm", ar, &m, &err);
+	cr_assert(eq(int, rc, 0), "get 1.0.0: %s", err.msg);
+	static const char *const cur1[] = { "stable" };
+	expect_strs(m.channels, m.n_channels, cur1, N(cur1), "channels of 1.0.0");
+	rc = storage_get_manifest(st, "ns", "p", "2.0.0", "helm", ar, &m, &err);
+	cr_assert(eq(int, rc, 0), "get 2.0.0: %s", err.msg);
+	cr_assert(eq(sz, m.n_channels, (size_t)0), "2.0.0 is a member but not current");
+
+	rc = storage_channel_add(st, "ns", "p", "zeta", "3.0.0", ar, &c, &err);
+	cr_assert(eq(int, rc, 0), "add zeta: %s", err.msg);
+	rc = storage_channel_add(st, "ns", "p", "beta", "3.0.0", ar, &c, &err);
+	cr_assert(eq(int, rc, 0), "add beta: %s", err.msg);
+	rc = storage_get_manifest(st, "ns", "p", "3.0.0", "helm", ar, &m, &err);
+	cr_assert(eq(int, rc, 0), "get 3.0.0: %s", err.msg);
+	static const char *const cur3[] = { "beta", "zeta" };
+	expect_strs(m.channels, m.n_channels, cur3, N(cur3), "channels of 3.0.0 sorted");
+
+	rc = storage_list_channels(st, "ns", "p", ar, &cs, &n, &err);
+	cr_assert(eq(int, rc, 0), "list: %s", err.msg);
+	cr_assert(eq(sz, n, (size_t)3), "three channels");
+	cr_assert(eq(str, (char *)cs[0].name, (char *)"beta"), "sorted 0");
+	cr_assert(eq(str, (char *)cs[1].name, (char *)"stable"), "sorted 1");
+	cr_assert(eq(str, (char *)cs[2].name, (char *)"zeta"), "sorted 2");
+	expect_strs(cs[1].releases, cs[1].n_releases, both, N(both), "stable members in list");
+	cr_assert(eq(str, (char *)cs[1].current, (char *)"1.0.0"), "stable current in list");
+
+	rc = storage_get_channel(st, "ns", "p", "nope", ar, &c, &err);
+	expect_err(rc, &err, 404, APPR_E_CHANNEL_NOT_FOUND, "get absent channel");
+	rc = storage_get_channel(st, "ns", "q", "stable", ar, &c, &err);
+	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "get channel of absent package");
+
+	rc = storage_channel_remove(st, "ns", "p", "nope", "1.0.0", &err);
+	expect_err(rc, &err, 404, APPR_E_CHANNEL_NOT_FOUND, "remove from absent channel");
+	rc = storage_channel_remove(st, "ns", "p", "stable", "3.0.0", &err);
+	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "remove a non-member");
+	rc = storage_channel_remove(st, "ns", "p", "stable", "7.0.0", &err);
+	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "remove an absent release");
+
+	rc = storage_channel_remove(st, "ns", "p", "stable", "1.0.0", &err);
+	cr_assert(eq(int, rc, 0), "remove current: %s", err.msg);
+	rc = storage_get_channel(st, "ns", "p", "stable", ar, &c, &err);
+	cr_assert(eq(int, rc, 0), "get stable: %s", err.msg);
+	cr_assert(eq(str, (char *)c.current, (char *)"2.0.0"), "current moved to highest remaining");
+	cr_assert(eq(sz, c.n_releases, (size_t)1), "one member left");
+
+	rc = storage_channel_remove(st, "ns", "p", "beta", "3.0.0", &err);
+	cr_assert(eq(int, rc, 0), "remove beta's last: %s", err.msg);
+	cr_assert(not(has_channel("ns", "p", "beta")), "emptied channel deleted");
+
+	rc = storage_channel_delete(st, "ns", "p", "stable", &err);
+	cr_assert(eq(int, rc, 0), "delete stable: %s", err.msg);
+	cr_assert(not(has_channel("ns", "p", "stable")), "stable deleted");
+	rc = storage_channel_delete(st, "ns", "p", "stable", &err);
+	expect_err(rc, &err, 404, APPR_E_CHANNEL_NOT_FOUND, "delete again");
+	rc = storage_channel_delete(st, "ns", "q", "stable", &err);
+	expect_err(rc, &err, 404, APPR_E_CHANNEL_NOT_FOUND, "delete in absent package");
+	rc = storage_list_channels(st, "ns", "p", ar, &cs, &n, &err);
+	cr_assert(eq(int, rc, 0), "list: %s", err.msg);
+	cr_assert(eq(sz, n, (size_t)1), "zeta remains");
+	expect_releases("ns", "p", (const char *const[]){ "3.0.0", "2.0.0", "1.0.0" }, 3,
+			"channel operations leave releases alone");
+}
+
+/* ---- blobs ---- */
+
+Test(storage, blob_open_read_byte_exact)
+{
+	struct appr_error err = { 0 };
+	struct storage_blob_reader *r = NULL;
+	struct storage_blob_writer *w = NULL;
+	struct storage_push p = { .ns = "ns", .name = "bin", .release = "1.0.0",
+				  .media_type = "helm" };
+	unsigned char data[70000], back[70000 + 16];
+	long long size = 0;
+	size_t got = 0;
+
+	for (size_t i = 0; i < sizeof data; i++)
+		data[i] = (unsigned char)(i * 7 + i / 251);
+	digest_sha256_hex(data, sizeof data, p.digest);
+	cr_assert(eq(int, storage_blob_begin(st, &w, &err), 0), "begin: %s", err.msg);
+	for (size_t off = 0; off < sizeof data; off += 4096) {
+		size_t len = sizeof data - off < 4096 ? sizeof data - off : 4096;
+		cr_assert(eq(int, storage_blob_write(w, data + off, len, &err), 0), "write");
+	}
+	cr_assert(eq(int, storage_put_release(st, &p, w, &err), 0), "put: %s", err.msg);
+
+	int rc = storage_blob_open(st, p.digest, &r, &size, &err);
+	cr_assert(eq(int, rc, 0), "blob_open: %s", err.msg);
+	cr_assert(eq(llong, size, (long long)sizeof data), "size");
+	for (;;) {
+		long n = storage_blob_read(r, back + got, sizeof back - got);
+		cr_assert(ge(long, n, 0L), "blob_read");
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	storage_blob_close(r);
+	storage_blob_close(NULL);
+	cr_assert(eq(sz, got, sizeof data), "read every byte");
+	cr_assert(eq(int, memcmp(back, data, sizeof data), 0), "bytes identical");
+
+	rc = storage_blob_lookup(st, "ns", "bin", p.digest, &size, &err);
+	cr_assert(eq(int, rc, 0), "lookup: %s", err.msg);
+	cr_assert(eq(llong, size, (long long)sizeof data), "lookup size");
+
+	char absent[DIGEST_HEX_LEN + 1];
+	memset(absent, 'a', DIGEST_HEX_LEN);
+	absent[DIGEST_HEX_LEN] = '\0';
+	rc = storage_blob_open(st, absent, &r, &size, &err);
+	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "absent blob");
+	rc = storage_blob_open(st, "../../appr.db", &r, &size, &err);
+	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "path-like digest refused");
+	absent[0] = 'A';
+	rc = storage_blob_open(st, absent, &r, &size, &err);
+	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "uppercase digest refused");
+}
+
+/* ---- crash leftovers ---- */
+
+Test(storage, open_cleans_tmp_and_restores_interrupted_deletes)
+{
+	char path[512], final[512], trash[512], d[DIGEST_HEX_LEN + 1];
+	struct timespec old[2] = { { time(NULL) - 7200, 0 }, { time(NULL) - 7200, 0 } };
+	struct stat sb;
+	int fd;
+
+	push_ok("ns", "p", "1.0.0", "helm", "keep me");
+	storage_close(st);
+	st = NULL;
+
+	/* an abandoned upload (2 h old), a fresh one, a crash between the rename of a
+	 * dropped blob and COMMIT (still referenced), and an unreferenced leftover */
+	snprintf(path, sizeof path, "%s/blobs/tmp/blob-OLD123", data_dir);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	cr_assert(ge(int, fd, 0), "create old temp");
+	close(fd);
+	cr_assert(eq(int, utimensat(AT_FDCWD, path, old, 0), 0), "age old temp");
+	snprintf(path, sizeof path, "%s/blobs/tmp/blob-NEW123", data_dir);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	cr_assert(ge(int, fd, 0), "create fresh temp");
+	close(fd);
+	blob_file("keep me", final, sizeof final);
+	digest_sha256_hex("keep me", 7, d);
+	snprintf(trash, sizeof trash, "%s/blobs/tmp/%s.1.1.del", data_dir, d);
+	cr_assert(eq(int, rename(final, trash), 0), "simulate an interrupted delete");
+	digest_sha256_hex("gone", 4, d);
+	snprintf(path, sizeof path, "%s/blobs/tmp/%s.2.9.del", data_dir, d);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	cr_assert(ge(int, fd, 0), "create unreferenced trash");
+	close(fd);
+
+	open_store();
+	snprintf(path, sizeof path, "%s/blobs/tmp/blob-OLD123", data_dir);
+	cr_assert(ne(int, stat(path, &sb), 0), "abandoned temp removed");
+	snprintf(path, sizeof path, "%s/blobs/tmp/blob-NEW123", data_dir);
+	cr_assert(eq(int, stat(path, &sb), 0), "fresh temp kept (an upload in progress)");
+	cr_assert(eq(int, stat(final, &sb), 0), "referenced blob restored");
+	cr_assert(ne(int, stat(trash, &sb), 0), "its trash name is gone");
+	cr_assert(eq(sz, files_under("blobs/tmp"), (size_t)1), "only the fresh temp is left");
+}
+
+/* ---- concurrency ---- */
+
+Test(storage, busy_writer_gives_409_and_readers_proceed)
+{
+	struct appr_error err = { 0 };
+	char db[512];
+	sqlite3 *raw;
+	const char **rels;
+	size_t n;
+
+	push_ok("ns", "p", "1.0.0", "helm", "one");
+	storage_close(st);
+	cfg.busy_timeout_ms = 200;
+	open_store();
+
+	snprintf(db, sizeof db, "%s/appr.db", data_dir);
+	cr_assert(eq(int, sqlite3_open(db, &raw), SQLITE_OK), "raw open");
+	cr_assert(eq(int, sqlite3_exec(raw, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK),
+		  "another process holds the write lock");
+	int rc = push_to(st, "ns", "p", "2.0.0", "helm", "two", false, NULL, &err);
+	expect_err(rc, &err, 409, APPR_E_RESOURCE_IN_USE, "push while locked");
+	cr_assert(eq(sz, files_under("blobs/tmp"), (size_t)0), "busy push leaves no temp file");
+	cr_assert(not(blob_stored("two")), "busy push stores no blob");
+	rc = storage_list_releases(st, "ns", "p", ar, &rels, &n, &err);
+	cr_assert(eq(int, rc, 0), "reads proceed during a write (WAL): %s", err.msg);
+	cr_assert(eq(sz, n, (size_t)1), "one release");
+	rc = storage_channel_add(st, "ns", "p", "stable", "1.0.0", ar,
+				 &(struct storage_channel){ 0 }, &err);
+	expect_err(rc, &err, 409, APPR_E_RESOURCE_IN_USE, "channel add while locked");
+
+	cr_assert(eq(int, sqlite3_exec(raw, "COMMIT", NULL, NULL, NULL), SQLITE_OK), "unlock");
+	sqlite3_close(raw);
+	push_ok("ns", "p", "2.0.0", "helm", "two");
+	static const char *const want[] = { "2.0.0", "1.0.0" };
+	expect_releases("ns", "p", want, N(want), "push after the lock is released");
+}
+
+Test(storage, two_handles_see_each_other)
+{
+	struct appr_error err = { 0 };
+	struct storage *other = NULL;
+	const char **rels;
+	size_t n;
+
+	int rc = storage_open(&cfg, &other, &err);
+	cr_assert(eq(int, rc, 0), "second handle: %s", err.msg);
+	push_ok("ns", "p", "1.0.0", "helm", "from first");
+	rc = storage_list_releases(other, "ns", "p", ar, &rels, &n, &err);
+	cr_assert(eq(int, rc, 0), "second sees first's push: %s", err.msg);
+	cr_assert(eq(sz, n, (size_t)1), "one release");
+	rc = push_to(other, "ns", "p", "2.0.0", "helm", "from second", false, NULL, &err);
+	cr_assert(eq(int, rc, 0), "push through second: %s", err.msg);
+	rc = push_to(other, "ns", "p", "1.0.0", "helm", "dup", false, NULL, &err);
+	expect_err(rc, &err, 409, APPR_E_PACKAGE_EXISTS, "second sees the first's release");
+	static const char *const want[] = { "2.0.0", "1.0.0" };
+	expect_releases("ns", "p", want, N(want), "first sees second's push");
+	rc = storage_delete_manifest(other, "ns", "p", "2.0.0", "helm", &err);
+	cr_assert(eq(int, rc, 0), "delete through second: %s", err.msg);
+	static const char *const left[] = { "1.0.0" };
+	expect_releases("ns", "p", left, N(left), "first sees second's delete");
+	storage_close(other);
+}
+
+/* Child process body: its own handle (never one opened before fork). Exit status
+ * is the number of failed operations (capped). */
+static void child_pushes(const char *prefix, int count)
+{
+	struct appr_error err = { 0 };
+	struct storage *s = NULL;
+	char rel[32], content[64];
+	int bad = 0;
+
+	if (storage_open(&cfg, &s, &err) < 0) {
+		fprintf(stderr, "child %s: open: %s\n", prefix, err.msg);
+		_exit(100);
+	}
+	for (int i = 0; i < count; i++) {
+		snprintf(rel, sizeof rel, "%s.%d.0", prefix, i);
+		snprintf(content, sizeof content, "blob %s %d", prefix, i);
+		if (push_to(s, "conc", "pkg", rel, "helm", content, false, NULL, &err) < 0) {
+			fprintf(stderr, "child %s: push %s: %s\n", prefix, rel, err.msg);
+			bad++;
+		}
+	}
+	storage_close(s);
+	_exit(bad > 99 ? 99 : bad);
+}
+
+Test(storage, forked_writers_lose_nothing)
+{
+	enum { PROCS = 3, PUSHES = 20 };
+	static const char *const prefixes[PROCS] = { "1", "2", "3" };
+	struct appr_error err = { 0 };
+	pid_t pids[PROCS];
+	const char **rels;
+	size_t n;
+
+	storage_close(st);                /* no connection may cross fork() */
+	st = NULL;
+	for (int p = 0; p < PROCS; p++) {
+		pids[p] = fork();
+		cr_assert(ge(int, pids[p], 0), "fork");
+		if (pids[p] == 0)
+			child_pushes(prefixes[p], PUSHES);
+	}
+	int exits[PROCS];
+	for (int p = 0; p < PROCS; p++)           /* reap all before any assertion */
+		exits[p] = wait_exit(pids[p]);
+	for (int p = 0; p < PROCS; p++)
+		cr_assert(eq(int, exits[p], 0), "child %d: exit status (failed pushes)", p);
+	open_store();
+	int rc = storage_list_releases(st, "conc", "pkg", ar, &rels, &n, &err);
+	cr_assert(eq(int, rc, 0), "list: %s", err.msg);
+	cr_assert(eq(sz, n, (size_t)(PROCS * PUSHES)), "every acknowledged push is there");
+	for (int p = 0; p < PROCS; p++)
+		for (int i = 0; i < PUSHES; i++) {
+			char content[64];
+			snprintf(content, sizeof content, "blob %s %d", prefixes[p], i);
+			cr_assert(blob_stored(content), "blob of %s.%d.0 stored", prefixes[p], i);
+		}
+	cr_assert(eq(sz, files_under("blobs/tmp"), (size_t)0), "no temp files left");
+}
+
+/* One process pushes blob i and deletes it again while another pushes the same
+ * blob i into a package that keeps it: whatever the interleaving, every blob the
+ * keeper was acknowledged must stay readable (a lost blob i is never re-pushed,
+ * so a loss stays visible). A stress test: the guarantee itself comes from
+ * creating and deleting blob files only under SQLite's write lock. */
+Test(storage, delete_never_races_a_push_of_the_same_blob)
+{
+	enum { ROUNDS = 40 };
+	struct appr_error err = { 0 };
+	struct storage_manifest *ms;
+	size_t n;
+	pid_t pid;
+	int status = 0;
+
+	storage_close(st);
+	st = NULL;
+	pid = fork();
+	cr_assert(ge(int, pid, 0), "fork");
+	if (pid == 0) {
+		struct storage *s = NULL;
+		char rel[32], content[64];
+		int bad = 0;
+		if (storage_open(&cfg, &s, &err) < 0)
+			_exit(100);
+		for (int i = 0; i < ROUNDS; i++) {
+			snprintf(rel, sizeof rel, "1.0.%d", i);
+			snprintf(content, sizeof content, "shared blob %d", i);
+			if (push_to(s, "churn", "pkg", rel, "helm", content, false, NULL, &err) < 0 ||
+			    storage_delete_manifest(s, "churn", "pkg", rel, "helm", &err) < 0)
+				bad++;
+		}
+		storage_close(s);
+		_exit(bad > 99 ? 99 : bad);
+	}
+	/* no assertion until the child is reaped: teardown must not race it */
+	int failed = -1, rc = storage_open(&cfg, &st, &err);
+	char first_err[200] = "";
+	if (rc == 0)
+		failed = 0;
+	for (int i = 0; rc == 0 && i < ROUNDS; i++) {
+		char rel[32], content[64];
+		snprintf(rel, sizeof rel, "2.0.%d", i);
+		snprintf(content, sizeof content, "shared blob %d", i);
+		if (push_to(st, "keep", "pkg", rel, "helm", content, false, NULL, &err) < 0 &&
+		    failed++ == 0)
+			snprintf(first_err, sizeof first_err, "%s: %s", rel, err.msg);
+	}
+	status = wait_exit(pid);
+	cr_assert(eq(int, rc, 0), "keeper open: %s", err.msg);
+	cr_assert(eq(int, failed, 0), "keeper pushes all acknowledged (first failure %s)",
+		  first_err);
+	cr_assert(eq(int, status, 0), "churn child succeeded");
+	rc = storage_get_manifests(st, "keep", "pkg", NULL, NULL, ar, &ms, &n, &err);
+	cr_assert(eq(int, rc, 0), "keeper manifests: %s", err.msg);
+	cr_assert(eq(sz, n, (size_t)ROUNDS), "every keeper release");
+	for (size_t i = 0; i < n; i++) {
+		struct storage_blob_reader *r = NULL;
+		long long size = 0;
+		rc = storage_blob_open(st, ms[i].digest, &r, &size, &err);
+		cr_assert(eq(int, rc, 0), "blob of %s readable: %s", ms[i].release, err.msg);
+		cr_assert(eq(llong, size, ms[i].size), "blob of %s has its size", ms[i].release);
+		storage_blob_close(r);
+	}
+	cr_assert(eq(sz, files_under("blobs/sha256"), (size_t)ROUNDS), "one file per blob");
+	cr_assert(eq(sz, files_under("blobs/tmp"), (size_t)0), "no temp or trash left");
+}
+
+/* Several processes starting at once on an empty data_dir (a fresh install under
+ * a process manager): one creates the schema, every one of them works. */
+Test(storage, concurrent_first_open)
+{
+	enum { PROCS = 4, PUSHES = 5 };
+	static const char *const prefixes[PROCS] = { "1", "2", "3", "4" };
+	struct appr_error err = { 0 };
+	pid_t pids[PROCS];
+	const char **rels;
+	size_t n;
+
+	storage_close(st);
+	st = NULL;
+	nftw(data_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	struct stat sb;
+	cr_assert(ne(int, stat(data_dir, &sb), 0), "data_dir removed before the race");
+	for (int p = 0; p < PROCS; p++) {
+		pids[p] = fork();
+		cr_assert(ge(int, pids[p], 0), "fork");
+		if (pids[p] == 0)
+			child_pushes(prefixes[p], PUSHES);
+	}
+	int exits[PROCS];
+	for (int p = 0; p < PROCS; p++)           /* reap all before any assertion */
+		exits[p] = wait_exit(pids[p]);
+	for (int p = 0; p < PROCS; p++)
+		cr_assert(eq(int, exits[p], 0), "child %d opened and pushed", p);
+	open_store();
+	int rc = storage_list_releases(st, "conc", "pkg", ar, &rels, &n, &err);
+	cr_assert(eq(int, rc, 0), "list: %s", err.msg);
+	cr_assert(eq(sz, n, (size_t)(PROCS * PUSHES)), "every push of every process");
+}
