@@ -14,7 +14,8 @@
 size_t b64_encode(const void *in, size_t len, char *out);
 
 /* Streaming decoder: whitespace (space, \t, \r, \n) is skipped anywhere; '='
- * padding is accepted only at the end; a missing final padding is accepted; any
+ * padding is accepted only at the end, complete ("Zg==") or absent ("Zg"),
+ * never half ("Zg="); any
  * other character, data after padding, or a dangling single character is an error. */
 struct b64_decoder {
 	unsigned char quad[4];

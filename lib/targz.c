@@ -105,6 +105,8 @@ static void printable(char *out, size_t cap, const char *s, size_t len)
 	out[o] = '\0';
 }
 
+/* A verifier owned by the caller (targz_free). A limit of 0 means no limit, except
+ * ratio_floor where 0 means 1 MiB. Aborts if zlib cannot be set up. */
 struct targz *targz_new(const struct targz_limits *lim)
 {
 	struct targz *t = xcalloc(1, sizeof *t);
@@ -121,6 +123,7 @@ struct targz *targz_new(const struct targz_limits *lim)
 	return t;
 }
 
+/* Release everything; NULL is a no-op. */
 void targz_free(struct targz *t)
 {
 	if (!t)
@@ -136,11 +139,13 @@ void targz_free(struct targz *t)
 	free(t);
 }
 
+/* Tar bytes inflated so far (at a refusal: how far it got). */
 uint64_t targz_uncompressed_size(const struct targz *t)
 {
 	return t->uncompressed;
 }
 
+/* Tar entries seen so far, not counting long name and pax headers. */
 uint64_t targz_entry_count(const struct targz *t)
 {
 	return t->entries;

@@ -16,13 +16,15 @@ struct targz_limits {
 	uint64_t ratio_floor;        /* bytes; 0 means 1 MiB */
 	uint64_t max_entries;        /* refuse archives with more tar entries */
 };
+/* max_uncompressed, max_ratio, max_entries: 0 means no limit. */
 
 /* Checks performed: a valid gzip stream (concatenated members allowed) that ends
  * properly; a tar stream of 512-byte blocks whose headers carry a correct checksum
  * (ustar or old v7/GNU headers), entry names (including GNU long names and pax
  * path records) that are neither absolute nor contain a ".." component, entry data
  * fully present; end: either the two zero blocks or a clean end at a header
- * boundary; trailing zero padding allowed. Anything else fails with a 400
+ * boundary; zero padding of the tar after its end is allowed, but nothing may
+ * follow the last gzip member. Anything else fails with a 400
  * invalid-usage error saying what is wrong; limits fail with 413 payload-too-large. */
 struct targz;
 struct targz *targz_new(const struct targz_limits *lim);
