@@ -75,7 +75,7 @@ int names_media_type(const char *in, char *out, size_t cap)
 		len = (size_t)(dot - rest);
 		break;
 	}
-	if (len == 0 || len > NAMES_MEDIA_TYPE_MAX || len + 1 > cap)
+	if (len == 0 || len > NAMES_MEDIA_TYPE_MAX || len + 1 > cap || !lower_alnum(start[0]))
 		return -1;
 	for (size_t i = 0; i < len; i++)
 		if (!name_char(start[i]))

@@ -17,8 +17,8 @@ bool names_valid_digest(const char *s);
 /* Reduce a media type to its short form into out (cap >= NAMES_MEDIA_TYPE_MAX + 1):
  * "helm" stays "helm"; "application/vnd.appr.package-manifest.helm.v0.json" and the
  * vnd.cnr. and package.<type>.<v>.tar+gzip forms give "helm". The short form must
- * match [a-z0-9._-]+ (1-64 chars). Returns 0, or -1 if invalid. "-" is not a media
- * type: callers handle it before. */
+ * match [a-z0-9] then [a-z0-9._-] (1-64 chars). Returns 0, or -1 if invalid; so "-"
+ * ("the only media type" in a GET) is never a media type. */
 int names_media_type(const char *in, char *out, size_t cap);
 
 #endif

@@ -54,7 +54,7 @@ Test(names, media_types)
 		cr_assert(eq(int, names_media_type(ok[i].in, out, sizeof out), 0), "accepts %s", ok[i].in);
 		cr_assert(eq(str, out, (char *)ok[i].want), "short form of %s", ok[i].in);
 	}
-	const char *bad[] = { "", "Helm", "he lm", "a/b", "application/vnd.appr.package-manifest.json",
+	const char *bad[] = { "", "-", ".helm", "Helm", "he lm", "a/b", "application/vnd.appr.package-manifest.json",
 			      "application/vnd.appr.package-manifest.helm.v0.xml",
 			      "application/json" };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
