@@ -54,7 +54,7 @@ int h_channel_remove(struct request *req, struct response *resp)
 		return -1;
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "status", json_object_new_string("deleted"));
-	json_object_object_add(o, "package", json_object_new_string(req->err.package));
+	json_object_object_add(o, "package", json_object_new_string(req->package));
 	json_object_object_add(o, "name", json_object_new_string(channel));
 	json_object_object_add(o, "release", json_object_new_string(release));
 	h_ok(resp, o);
@@ -70,7 +70,7 @@ int h_channel_delete(struct request *req, struct response *resp)
 		return -1;
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "channel", json_object_new_string(channel));
-	json_object_object_add(o, "package", json_object_new_string(req->err.package));
+	json_object_object_add(o, "package", json_object_new_string(req->package));
 	json_object_object_add(o, "action", json_object_new_string("delete"));
 	h_ok(resp, o);
 	return 0;

@@ -325,7 +325,7 @@ int h_delete_manifest(struct request *req, struct response *resp)
 		return -1;
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "status", json_object_new_string("deleted"));
-	json_object_object_add(o, "package", json_object_new_string(req->err.package));
+	json_object_object_add(o, "package", json_object_new_string(req->package));
 	json_object_object_add(o, "release", json_object_new_string(release));
 	h_ok(resp, o);
 	return 0;

@@ -14,11 +14,8 @@ int h_package_args(struct request *req, const char **ns, const char **name)
 		return appr_err(&req->err, 400, APPR_E_INVALID_USAGE,
 				"invalid package name \"%.64s/%.64s\": each part is [a-z0-9] then [a-z0-9._-], 1-64 characters",
 				*ns, *name);
-	char pkg[2 * NAMES_PART_MAX + 2];
-	strcpy(pkg, *ns);
-	strcat(pkg, "/");
-	strcat(pkg, *name);
-	appr_err_details(&req->err, pkg, NULL, NULL);
+	req->package = arena_printf(req->arena, "%s/%s", *ns, *name);
+	appr_err_details(&req->err, req->package, NULL, NULL);
 	return 0;
 }
 
@@ -120,7 +117,7 @@ int h_send_blob(struct request *req, struct response *resp, const char *digest,
 	if (json) {
 		/* every string here is validated: names, semver, media type, hex */
 		resp->content_type = "application/json";
-		sb_printf(&resp->body, "{\"package\":\"%s\",\"release\":\"%s\",", req->err.package,
+		sb_printf(&resp->body, "{\"package\":\"%s\",\"release\":\"%s\",", req->package,
 			  release);
 		if (media_type)
 			sb_printf(&resp->body, "\"media_type\":\"%s\",", media_type);

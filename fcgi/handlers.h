@@ -39,7 +39,7 @@ int h_channel_delete(struct request *req, struct response *resp);
 /* handlers.c: shared argument checks. Each returns 0 or -1 with req->err filled. */
 
 /* args[0], args[1] as a valid namespace and name (400 invalid-usage otherwise);
- * sets req->err details to "ns/name" for later errors. */
+ * sets req->package and the err details to "ns/name". */
 int h_package_args(struct request *req, const char **ns, const char **name);
 /* A channel name (400 otherwise). */
 int h_channel_arg(struct request *req, const char *channel);

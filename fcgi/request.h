@@ -51,6 +51,7 @@ struct request {
 	long long content_length;       /* -1 when absent */
 	long long body_read;            /* body bytes consumed so far */
 	const char *args[REQUEST_MAX_ARGS]; /* route parameters, in pattern order */
+	const char *package;            /* "ns/name", once h_package_args checked it */
 	struct appr_error err;          /* what a failing handler reports */
 };
 
