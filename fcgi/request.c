@@ -6,17 +6,6 @@
 
 #include "request.h"
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decode s[0..n) into a new arena string; plus_space turns '+' into ' '
  * (query strings only). Returns NULL on a bad escape or an encoded NUL. */
 static char *decode(struct arena *a, const char *s, size_t n, bool plus_space)
@@ -27,7 +16,7 @@ static char *decode(struct arena *a, const char *s, size_t n, bool plus_space)
 		if (c == '%') {
 			if (i + 2 >= n)
 				return NULL;
-			int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+			int h = util_hexval(s[i + 1]), l = util_hexval(s[i + 2]);
 			if (h < 0 || l < 0 || (h == 0 && l == 0))
 				return NULL;
 			c = (char)(h * 16 + l);

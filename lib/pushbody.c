@@ -173,17 +173,6 @@ static int valid_token(const char *s, size_t n)
 	return i == n;
 }
 
-static int hex_val(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* UTF-8 of cp (a lone surrogate gets the 3-byte form, for the next layer to refuse). */
 static void put_utf8(struct strbuf *sb, unsigned cp)
 {
@@ -247,7 +236,7 @@ static int esc_byte(struct pushbody *p, unsigned char c, struct strbuf *sink, si
 		p->esc = 0;
 		return 0;
 	}
-	int v = hex_val(c);
+	int v = util_hexval(c);
 	if (v < 0)
 		return invalid(p, err, at, "\\u must be followed by 4 hex digits");
 	p->ucode = p->ucode * 16 + (unsigned)v;

@@ -246,6 +246,17 @@ void util_utc_now(char out[32])
 	snprintf(out + n, 32 - n, ".%06u", (unsigned)(tv.tv_usec % 1000000));
 }
 
+int util_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 int util_parse_size(const char *s, unsigned long long *out)
 {
 	if (!s || *s < '0' || *s > '9')

@@ -42,6 +42,9 @@ void sb_free(struct strbuf *sb);
 /* Current UTC time as "YYYY-MM-DDTHH:MM:SS.ffffff" (26 chars + NUL). */
 void util_utc_now(char out[32]);
 
+/* The value of hex digit c (either case), or -1. */
+int util_hexval(int c);
+
 /* Parse a size with an optional K/M/G suffix (powers of 1024) into *out.
  * Returns 0, or -1 on anything else (empty, negative, overflow, junk). */
 int util_parse_size(const char *s, unsigned long long *out);
