@@ -76,6 +76,10 @@ static void serve(struct app *app, const struct request_io *io, struct arena *a,
 		resp_error(resp, &req.err);
 	else
 		routes_dispatch(&req, resp);
+	if (resp->status >= 400)      /* one line per error, to the web server's error log */
+		fprintf(stderr, "appr: %s %s: %d %s: %s\n", req.method ? req.method : "-",
+			req.path ? req.path : "-", resp->status,
+			req.err.code ? req.err.code : "", req.err.msg);
 	if (response_send(resp, io, req.head) < 0)
 		fprintf(stderr, "appr: %s %s: client went away during the response\n",
 			req.method ? req.method : "-", req.path ? req.path : "-");

@@ -101,7 +101,4 @@ void routes_dispatch(struct request *req, struct response *resp)
 	appr_err(&req->err, 404, APPR_E_PACKAGE_NOT_FOUND, "no route for %s", req->path);
 fail:
 	resp_error(resp, &req->err);
-	if (resp->status >= 500)
-		fprintf(stderr, "appr: %s %s: %d %s: %s\n", req->method, req->path, resp->status,
-			req->err.code ? req->err.code : "", req->err.msg);
 }
