@@ -11,10 +11,14 @@ int h_channels_list(struct request *req, struct response *resp)
 	if (h_package_args(req, &ns, &name) < 0 ||
 	    storage_list_channels(req->app->store, ns, name, req->arena, &c, &n, &req->err) < 0)
 		return -1;
-	struct json_object *a = json_object_new_array_ext((int)n);
-	for (size_t i = 0; i < n; i++)
-		json_object_array_add(a, manifest_channel_json(&c[i]));
-	h_ok(resp, a);
+	sb_putc(&resp->body, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			sb_putc(&resp->body, ',');
+		manifest_write_channel(&resp->body, &c[i]);
+	}
+	sb_putc(&resp->body, ']');
+	resp_json_written(resp, 200);
 	return 0;
 }
 
@@ -26,7 +30,8 @@ int h_channel_show(struct request *req, struct response *resp)
 	if (h_package_args(req, &ns, &name) < 0 || h_channel_arg(req, channel) < 0 ||
 	    storage_get_channel(req->app->store, ns, name, channel, req->arena, &c, &req->err) < 0)
 		return -1;
-	h_ok(resp, manifest_channel_json(&c));
+	manifest_write_channel(&resp->body, &c);
+	resp_json_written(resp, 200);
 	return 0;
 }
 
@@ -40,7 +45,8 @@ int h_channel_add(struct request *req, struct response *resp)
 	    storage_channel_add(req->app->store, ns, name, channel, release, req->arena, &c,
 				&req->err) < 0)
 		return -1;
-	h_ok(resp, manifest_channel_json(&c));
+	manifest_write_channel(&resp->body, &c);
+	resp_json_written(resp, 200);
 	return 0;
 }
 

@@ -59,10 +59,14 @@ int h_list(struct request *req, struct response *resp)
 	size_t n;
 	if (storage_list_packages(req->app->store, &q, req->arena, &p, &n, &req->err) < 0)
 		return -1;
-	struct json_object *a = json_object_new_array_ext((int)n);
-	for (size_t i = 0; i < n; i++)
-		json_object_array_add(a, manifest_package_json(&p[i]));
-	h_ok(resp, a);
+	sb_putc(&resp->body, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			sb_putc(&resp->body, ',');
+		manifest_write_package(&resp->body, &p[i]);
+	}
+	sb_putc(&resp->body, ']');
+	resp_json_written(resp, 200);
 	return 0;
 }
 
@@ -253,10 +257,14 @@ out:
 
 static void manifests_json(struct response *resp, const struct storage_manifest *m, size_t n)
 {
-	struct json_object *a = json_object_new_array_ext((int)n);
-	for (size_t i = 0; i < n; i++)
-		json_object_array_add(a, manifest_json(&m[i], false));
-	h_ok(resp, a);
+	sb_putc(&resp->body, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			sb_putc(&resp->body, ',');
+		manifest_write(&resp->body, &m[i], false);
+	}
+	sb_putc(&resp->body, ']');
+	resp_json_written(resp, 200);
 }
 
 /* GET /api/v1/packages/{ns}/{name}?media_type= */
@@ -311,7 +319,8 @@ int h_show_manifest(struct request *req, struct response *resp)
 	struct storage_manifest m;
 	if (find_manifest(req, &m) < 0)
 		return -1;
-	h_ok(resp, manifest_json(&m, true));
+	manifest_write(&resp->body, &m, true);
+	resp_json_written(resp, 200);
 	return 0;
 }
 

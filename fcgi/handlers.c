@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "handlers.h"
+#include "manifest.h"
 #include "names.h"
 #include "semver.h"
 
@@ -115,13 +116,19 @@ int h_send_blob(struct request *req, struct response *resp, const char *digest,
 			stored, size);
 	resp_blob(resp, r, stored, json);
 	if (json) {
-		/* every string here is validated: names, semver, media type, hex */
+		struct strbuf *b = &resp->body;
 		resp->content_type = "application/json";
-		sb_printf(&resp->body, "{\"package\":\"%s\",\"release\":\"%s\",", req->package,
-			  release);
-		if (media_type)
-			sb_printf(&resp->body, "\"media_type\":\"%s\",", media_type);
-		sb_printf(&resp->body, "\"filename\":\"%s\",\"blob\":\"", filename);
+		sb_puts(b, "{\"package\":");
+		manifest_write_string(b, req->package);
+		sb_puts(b, ",\"release\":");
+		manifest_write_string(b, release);
+		if (media_type) {
+			sb_puts(b, ",\"media_type\":");
+			manifest_write_string(b, media_type);
+		}
+		sb_puts(b, ",\"filename\":");
+		manifest_write_string(b, filename);
+		sb_puts(b, ",\"blob\":\"");
 		sb_puts(&resp->tail, "\"}");
 	} else {
 		resp->content_type = "application/x-gzip";

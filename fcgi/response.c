@@ -59,6 +59,12 @@ void resp_json(struct response *r, int status, struct json_object *o)
 	json_object_put(o);
 }
 
+void resp_json_written(struct response *r, int status)
+{
+	r->status = status;
+	r->content_type = "application/json";
+}
+
 void resp_error(struct response *r, const struct appr_error *err)
 {
 	int status = err->http ? err->http : 500;

@@ -34,6 +34,9 @@ void resp_header(struct response *r, const char *name, const char *fmt, ...)
 /* Status + application/json body from o (o is released). */
 void resp_json(struct response *r, int status, struct json_object *o);
 
+/* Status + application/json for a body the handler wrote into r->body itself. */
+void resp_json_written(struct response *r, int status);
+
 /* The JSON error body of the spec from err: {"code","message","details"}. */
 void resp_error(struct response *r, const struct appr_error *err);
 

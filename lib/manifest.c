@@ -1,61 +1,100 @@
-/* manifest.c - JSON rendering of manifests, package lists and channels (wire shapes). */
+/* manifest.c - JSON rendering of manifests, package lists and channels. */
 #include <stdio.h>
+#include <string.h>
 
 #include "manifest.h"
 
-static struct json_object *string_array(const char *const *v, size_t n)
+void manifest_write_string(struct strbuf *sb, const char *s)
 {
-	struct json_object *a = json_object_new_array_ext((int)n);
-	for (size_t i = 0; i < n; i++)
-		json_object_array_add(a, json_object_new_string(v[i]));
-	return a;
+	static const char hex[] = "0123456789abcdef";
+	sb_putc(sb, '"');
+	const char *run = s;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		sb_append(sb, run, (size_t)(s - run));
+		run = s + 1;
+		switch (c) {
+		case '"': sb_puts(sb, "\\\""); break;
+		case '\\': sb_puts(sb, "\\\\"); break;
+		case '\n': sb_puts(sb, "\\n"); break;
+		case '\r': sb_puts(sb, "\\r"); break;
+		case '\t': sb_puts(sb, "\\t"); break;
+		default: {
+			char u[7] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0 };
+			sb_puts(sb, u);
+		}
+		}
+	}
+	sb_append(sb, run, (size_t)(s - run));
+	sb_putc(sb, '"');
 }
 
-struct json_object *manifest_json(const struct storage_manifest *m, bool with_channels)
+static void write_strings(struct strbuf *sb, const char *const *v, size_t n)
 {
-	char mt[128];
-	struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "package", json_object_new_string(m->package));
-	json_object_object_add(o, "release", json_object_new_string(m->release));
-	snprintf(mt, sizeof mt, "application/vnd.appr.package-manifest.%s.v0.json", m->media_type);
-	json_object_object_add(o, "mediaType", json_object_new_string(mt));
-
-	struct json_object *c = json_object_new_object();
-	snprintf(mt, sizeof mt, "application/vnd.appr.package.%s.v0.tar+gzip", m->media_type);
-	json_object_object_add(c, "mediaType", json_object_new_string(mt));
-	json_object_object_add(c, "digest", json_object_new_string(m->digest));
-	json_object_object_add(c, "size", json_object_new_int64(m->size));
-	json_object_object_add(c, "urls", json_object_new_array());
-	json_object_object_add(o, "content", c);
-
-	struct json_object *meta = NULL;
-	if (m->metadata)
-		meta = json_tokener_parse(m->metadata);   /* stored as validated JSON */
-	json_object_object_add(o, "metadata", meta);
-	json_object_object_add(o, "created_at", json_object_new_string(m->created_at));
-	if (with_channels)
-		json_object_object_add(o, "channels", string_array(m->channels, m->n_channels));
-	return o;
+	sb_putc(sb, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			sb_putc(sb, ',');
+		manifest_write_string(sb, v[i]);
+	}
+	sb_putc(sb, ']');
 }
 
-struct json_object *manifest_package_json(const struct storage_package *p)
+/* "key":"value" (null for NULL), after a comma unless first */
+static void member(struct strbuf *sb, const char *key, const char *value, bool first)
 {
-	struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "name", json_object_new_string(p->package));
-	json_object_object_add(o, "default", json_object_new_string(p->default_release));
-	json_object_object_add(o, "releases", string_array(p->releases, p->n_releases));
-	json_object_object_add(o, "manifests", string_array(p->media_types, p->n_media_types));
-	json_object_object_add(o, "visibility",
-			       json_object_new_string(p->visibility ? p->visibility : "public"));
-	json_object_object_add(o, "created_at", json_object_new_string(p->created_at));
-	return o;
+	sb_puts(sb, first ? "\"" : ",\"");
+	sb_puts(sb, key);
+	sb_puts(sb, "\":");
+	if (value)
+		manifest_write_string(sb, value);
+	else
+		sb_puts(sb, "null");
 }
 
-struct json_object *manifest_channel_json(const struct storage_channel *c)
+void manifest_write(struct strbuf *sb, const struct storage_manifest *m, bool with_channels)
 {
-	struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "name", json_object_new_string(c->name));
-	json_object_object_add(o, "current", c->current ? json_object_new_string(c->current) : NULL);
-	json_object_object_add(o, "releases", string_array(c->releases, c->n_releases));
-	return o;
+	sb_putc(sb, '{');
+	member(sb, "package", m->package, true);
+	member(sb, "release", m->release, false);
+	sb_puts(sb, ",\"mediaType\":\"application/vnd.appr.package-manifest.");
+	sb_puts(sb, m->media_type);         /* validated [a-z0-9._-] */
+	sb_puts(sb, ".v0.json\",\"content\":{\"mediaType\":\"application/vnd.appr.package.");
+	sb_puts(sb, m->media_type);
+	sb_printf(sb, ".v0.tar+gzip\",\"digest\":\"%s\",\"size\":%lld,\"urls\":[]}", m->digest,
+		  m->size);
+	sb_puts(sb, ",\"metadata\":");
+	sb_puts(sb, m->metadata ? m->metadata : "null");   /* JSON text, validated on push */
+	member(sb, "created_at", m->created_at, false);
+	if (with_channels) {
+		sb_puts(sb, ",\"channels\":");
+		write_strings(sb, m->channels, m->n_channels);
+	}
+	sb_putc(sb, '}');
+}
+
+void manifest_write_package(struct strbuf *sb, const struct storage_package *p)
+{
+	sb_putc(sb, '{');
+	member(sb, "name", p->package, true);
+	member(sb, "default", p->default_release, false);
+	sb_puts(sb, ",\"releases\":");
+	write_strings(sb, p->releases, p->n_releases);
+	sb_puts(sb, ",\"manifests\":");
+	write_strings(sb, p->media_types, p->n_media_types);
+	member(sb, "visibility", p->visibility ? p->visibility : "public", false);
+	member(sb, "created_at", p->created_at, false);
+	sb_putc(sb, '}');
+}
+
+void manifest_write_channel(struct strbuf *sb, const struct storage_channel *c)
+{
+	sb_putc(sb, '{');
+	member(sb, "name", c->name, true);
+	member(sb, "current", c->current, false);
+	sb_puts(sb, ",\"releases\":");
+	write_strings(sb, c->releases, c->n_releases);
+	sb_putc(sb, '}');
 }
