@@ -30,7 +30,10 @@ static char *decode(struct arena *a, const char *s, size_t n, bool plus_space)
 	return out;
 }
 
-static int parse_path(struct request *req, const char *path, size_t len)
+/* Split path into segments; raw (REQUEST_URI) segments are percent-decoded, while
+ * PATH_INFO and SCRIPT_NAME arrive decoded already and are taken as they are
+ * (decoding twice would turn "%2541" into "A"). */
+static int parse_path(struct request *req, const char *path, size_t len, bool raw)
 {
 	size_t i = 0;
 	req->nseg = 0;
@@ -44,7 +47,8 @@ static int parse_path(struct request *req, const char *path, size_t len)
 			break;
 		if (req->nseg == REQUEST_MAX_SEGMENTS)
 			return appr_err(&req->err, 404, APPR_E_PACKAGE_NOT_FOUND, "no such route");
-		char *s = decode(req->arena, path + start, i - start, false);
+		char *s = raw ? decode(req->arena, path + start, i - start, false)
+			      : arena_strndup(req->arena, path + start, i - start);
 		if (!s)
 			return appr_err(&req->err, 400, APPR_E_INVALID_USAGE,
 					"bad percent-encoding in the request path");
@@ -130,7 +134,7 @@ int request_parse(struct request *req)
 	if (plen > REQUEST_MAX_URI || (query && strlen(query) > REQUEST_MAX_URI))
 		return appr_err(&req->err, 400, APPR_E_INVALID_USAGE, "request URI too long");
 	req->path = arena_strndup(req->arena, path, plen);
-	if (parse_path(req, path, plen) < 0)
+	if (parse_path(req, path, plen, path == uri) < 0)
 		return -1;
 	return parse_query(req, query ? query : "");
 }

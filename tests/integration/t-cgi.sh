@@ -4,7 +4,7 @@
 # tests drive cgit: set the CGI variables, feed the body on stdin, read stdout.
 . "${APPR_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-plan 16
+plan 18
 
 T=$APPR_TMP
 export APPR_CONFIG=$T/appr.conf APPR_DATA_DIR=$T/cgi-data
@@ -38,6 +38,14 @@ is "$CGI_BODY" '{"status":"ok"}' "push answers status ok"
 cgi GET /cnr/api/v1/packages/web/cgichart/1.2.3/helm
 is "$CGI_STATUS" 200 "show the manifest under /cnr"
 is "$(printf '%s' "$CGI_BODY" | jq -r .content.digest)" "$(digest_of "$tgz")" "its digest is the tar's SHA-256"
+
+# REQUEST_URI is raw and gets decoded; PATH_INFO arrives decoded and is not decoded again
+OUT=$(env REQUEST_METHOD=GET REQUEST_URI='/api/v1/packages/web/cgichart/%3E%3D1.0/helm' \
+	timeout 30 "$APPR_FCGI" </dev/null 2>/dev/null)
+like "$OUT" '"release":"1\.2\.3"' "REQUEST_URI only: %3E%3D1.0 is decoded to the query >=1.0"
+OUT=$(env REQUEST_METHOD=GET PATH_INFO='/api/v1/packages/web/cgichart/%3E%3D1.0/helm' \
+	timeout 30 "$APPR_FCGI" </dev/null 2>/dev/null)
+like "$OUT" '^Status: 422' "PATH_INFO is not decoded twice: a literal %3E%3D1.0 is no release"
 
 cgi GET "/api/v1/packages?namespace=web"
 is "$(printf '%s' "$CGI_BODY" | jq -c '[.[].name]')" '["web/cgichart"]' "list with a query string"
