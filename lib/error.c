@@ -5,15 +5,21 @@
 
 #include "error.h"
 
-int appr_err(struct appr_error *err, int http, const char *code, const char *fmt, ...)
+int appr_verr(struct appr_error *err, int http, const char *code, const char *fmt, va_list ap)
 {
 	if (!err)
 		return -1;
 	err->http = http;
 	err->code = code;
+	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+	return -1;
+}
+
+int appr_err(struct appr_error *err, int http, const char *code, const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+	appr_verr(err, http, code, fmt, ap);
 	va_end(ap);
 	return -1;
 }

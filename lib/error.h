@@ -2,6 +2,8 @@
 #ifndef APPR_ERROR_H
 #define APPR_ERROR_H
 
+#include <stdarg.h>
+
 /* Codes of the wire contract (../shared/spec/appr-api.md, "Responses"). */
 #define APPR_E_INVALID_USAGE      "invalid-usage"             /* 400 */
 #define APPR_E_UNAUTHORIZED       "unauthorized-access"       /* 401 */
@@ -32,6 +34,10 @@ struct appr_error {
  * Always returns -1, so `return appr_err(err, 404, APPR_E_..., "...")` reads well. */
 int appr_err(struct appr_error *err, int http, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* The same with a va_list. */
+int appr_verr(struct appr_error *err, int http, const char *code, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
 
 /* Set the details fields (each may be NULL). */
 void appr_err_details(struct appr_error *err, const char *package, const char *release,

@@ -77,24 +77,18 @@ static int fail(struct pushbody *p, struct appr_error *err, int http, const char
 		const char *fmt, ...)
 {
 	memset(&p->fail, 0, sizeof p->fail);
-	p->fail.http = http;
-	p->fail.code = code;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(p->fail.msg, sizeof p->fail.msg, fmt, ap);
+	appr_verr(&p->fail, http, code, fmt, ap);
 	va_end(ap);
 	p->st = ST_FAILED;
-	if (err)
-		*err = p->fail;
-	return -1;
+	return appr_err(err, http, code, "%s", p->fail.msg);   /* keeps err's details */
 }
 
 /* The earlier failure again. */
 static int repeat_fail(const struct pushbody *p, struct appr_error *err)
 {
-	if (err)
-		*err = p->fail;
-	return -1;
+	return appr_err(err, p->fail.http, p->fail.code, "%s", p->fail.msg);
 }
 
 static int invalid(struct pushbody *p, struct appr_error *err, size_t at, const char *what)

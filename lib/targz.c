@@ -75,11 +75,9 @@ static int tz_fail(struct targz *t, struct appr_error *err, int http, const char
 		   const char *fmt, ...)
 {
 	t->failed = 1;
-	t->err.http = http;
-	t->err.code = code;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(t->err.msg, sizeof t->err.msg, fmt, ap);
+	appr_verr(&t->err, http, code, fmt, ap);
 	va_end(ap);
 	return appr_err(err, http, code, "%s", t->err.msg);
 }
