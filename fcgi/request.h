@@ -56,8 +56,8 @@ struct request {
 };
 
 /* Read method, path and query from req->io into req (app, arena, io already set).
- * Returns 0, or -1 with req->err filled (400: bad percent-encoding, NUL bytes,
- * oversized URI or too many segments count as not found, i.e. 404). */
+ * Returns 0, or -1 with req->err filled: 400 for a bad Content-Length, bad
+ * percent-encoding, an encoded NUL or an oversized URI; 404 for too many segments. */
 int request_parse(struct request *req);
 
 /* The first value of query parameter key, or NULL. */
