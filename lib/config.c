@@ -18,7 +18,7 @@
 #define APPR_LOCALSTATEDIR "/usr/local/var"
 #endif
 
-enum key_type { K_STRING, K_SIZE, K_COUNT, K_BOOL, K_STORAGE };
+enum key_type { K_STRING, K_SIZE, K_COUNT, K_BOOL, K_STORAGE, K_DELIVERY };
 
 /* The table of keys: name, type, where it lives in struct appr_config. */
 static const struct key {
@@ -34,9 +34,23 @@ static const struct key {
 	{ "max_tar_entries", K_COUNT, offsetof(struct appr_config, max_tar_entries) },
 	{ "busy_timeout_ms", K_COUNT, offsetof(struct appr_config, busy_timeout_ms) },
 	{ "fsync", K_BOOL, offsetof(struct appr_config, fsync) },
+	{ "etcd_endpoints", K_STRING, offsetof(struct appr_config, etcd_endpoints) },
+	{ "redis_url", K_STRING, offsetof(struct appr_config, redis_url) },
+	{ "key_prefix", K_STRING, offsetof(struct appr_config, key_prefix) },
+	{ "kv_timeout_ms", K_COUNT, offsetof(struct appr_config, kv_timeout_ms) },
+	{ "blob_delivery", K_DELIVERY, offsetof(struct appr_config, blob_delivery) },
+	{ "x_accel_location", K_STRING, offsetof(struct appr_config, x_accel_location) },
+};
+
+/* Variables of the original server, read when the APPR_ form is not set. */
+static const struct { const char *var, *key; } legacy_env[] = {
+	{ "STORAGE", "storage" },
+	{ "ETCD_ENDPOINTS", "etcd_endpoints" },
+	{ "REDIS_URL", "redis_url" },
 };
 
 static const char *const storage_names[] = { "filesystem", "sqlite", "etcd", "redis" };
+static const char *const delivery_names[] = { "stream", "x-sendfile", "x-accel-redirect" };
 
 static void set_defaults(struct appr_config *cfg)
 {
@@ -49,6 +63,12 @@ static void set_defaults(struct appr_config *cfg)
 	cfg->max_tar_entries = 10000;
 	cfg->busy_timeout_ms = 10000;
 	cfg->fsync = true;
+	cfg->etcd_endpoints = xstrdup("http://127.0.0.1:2379");
+	cfg->redis_url = xstrdup("redis://127.0.0.1:6379/0");
+	cfg->key_prefix = xstrdup("/appr/");
+	cfg->kv_timeout_ms = 5000;
+	cfg->blob_delivery = xstrdup("stream");
+	cfg->x_accel_location = xstrdup("/_appr_blobs/");
 }
 
 static int parse_bool(const char *v, bool *out)
@@ -89,6 +109,17 @@ int config_set(struct appr_config *cfg, const char *key, const char *value,
 			return appr_err(err, 422, APPR_E_INVALID_PARAMETERS,
 					"%s: unknown storage \"%.40s\" (filesystem, etcd or redis)", key, value);
 	}
+		/* fall through */
+	case K_DELIVERY:
+		if (k->type == K_DELIVERY) {
+			bool known = false;
+			for (size_t i = 0; i < sizeof delivery_names / sizeof delivery_names[0]; i++)
+				known |= strcmp(value, delivery_names[i]) == 0;
+			if (!known)
+				return appr_err(err, 422, APPR_E_INVALID_PARAMETERS,
+						"%s: unknown delivery \"%.40s\" (stream, x-sendfile or x-accel-redirect)",
+						key, value);
+		}
 		/* fall through */
 	case K_STRING:
 		if (!*value)
@@ -171,10 +202,21 @@ static int read_file(struct appr_config *cfg, const char *path, struct appr_erro
 
 static int read_env(struct appr_config *cfg, struct appr_error *err)
 {
-	const char *legacy = getenv("STORAGE");
-	if (legacy && !getenv("APPR_STORAGE") && config_set(cfg, "storage", legacy, err) < 0)
-		return appr_err(err, 422, APPR_E_INVALID_PARAMETERS,
-				"STORAGE: unknown storage \"%.40s\" (filesystem, etcd or redis)", legacy);
+	for (size_t i = 0; i < sizeof legacy_env / sizeof legacy_env[0]; i++) {
+		const char *v = getenv(legacy_env[i].var);
+		char var[64] = "APPR_";
+		for (size_t j = 0; legacy_env[i].key[j] && j + 6 < sizeof var; j++)
+			var[5 + j] = (char)toupper((unsigned char)legacy_env[i].key[j]);
+		if (v && !getenv(var) && config_set(cfg, legacy_env[i].key, v, err) < 0) {
+			if (err) {
+				char msg[sizeof err->msg];
+				snprintf(msg, sizeof msg, "%s", err->msg);
+				appr_err(err, 422, APPR_E_INVALID_PARAMETERS, "environment %s: %s",
+					 legacy_env[i].var, msg);
+			}
+			return -1;
+		}
+	}
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
 		char var[64] = "APPR_";
 		for (size_t j = 0; keys[i].name[j] && j + 6 < sizeof var; j++)
@@ -221,6 +263,11 @@ void config_free(struct appr_config *cfg)
 		return;
 	free(cfg->data_dir);
 	free(cfg->storage);
+	free(cfg->etcd_endpoints);
+	free(cfg->redis_url);
+	free(cfg->key_prefix);
+	free(cfg->blob_delivery);
+	free(cfg->x_accel_location);
 	free(cfg->source);
 	memset(cfg, 0, sizeof *cfg);
 }

@@ -7,8 +7,9 @@
 struct appr_error;
 
 /* Every key is documented in etc/appr.conf. Key `some_key` is also read from the
- * environment as APPR_SOME_KEY (the environment wins); STORAGE is an alias of
- * APPR_STORAGE, as in the original server. */
+ * environment as APPR_SOME_KEY (the environment wins); STORAGE, ETCD_ENDPOINTS and
+ * REDIS_URL are aliases of APPR_STORAGE, APPR_ETCD_ENDPOINTS and APPR_REDIS_URL, as in
+ * the original server (the APPR_ form wins). */
 struct appr_config {
 	char *data_dir;                       /* data_dir: SQLite file + blobs/ */
 	char *storage;                        /* storage: "filesystem" (aliases: sqlite) */
@@ -18,6 +19,12 @@ struct appr_config {
 	unsigned long long max_tar_entries;   /* max_tar_entries */
 	unsigned long long busy_timeout_ms;   /* busy_timeout_ms: SQLite lock wait before 409 */
 	bool fsync;                           /* fsync: fsync blobs and directories */
+	char *etcd_endpoints;                 /* etcd_endpoints: "http://h:p,http://h:p" (ETCD_ENDPOINTS) */
+	char *redis_url;                      /* redis_url: redis://[:pw@]host:port/db (REDIS_URL) */
+	char *key_prefix;                     /* key_prefix: prefix of every etcd/redis key */
+	unsigned long long kv_timeout_ms;     /* kv_timeout_ms: one etcd/redis request's time limit */
+	char *blob_delivery;                  /* blob_delivery: stream | x-sendfile | x-accel-redirect */
+	char *x_accel_location;               /* x_accel_location: nginx internal location of blobs/ */
 	char *source;                         /* the file read, or NULL: for messages only */
 };
 

@@ -18,6 +18,7 @@
 #define APPR_E_INVALID_PARAMETERS "invalid-parameters"        /* 422 */
 #define APPR_E_UNSUPPORTED        "unsupported"               /* 501 */
 #define APPR_E_INTERNAL           "internal-error"            /* 500 */
+#define APPR_E_UNAVAILABLE        "storage-unavailable"       /* 503: etcd/redis unreachable */
 
 /* Filled by the failing function; handlers pass one down and render it once.
  * The details fields are optional ("" = absent) and become the "details" object. */

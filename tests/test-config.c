@@ -16,7 +16,8 @@ static void clear_env(void)
 	const char *vars[] = { "APPR_CONFIG", "APPR_DATA_DIR", "APPR_STORAGE", "STORAGE",
 			       "APPR_MAX_BODY_SIZE", "APPR_FSYNC", "APPR_BUSY_TIMEOUT_MS",
 			       "APPR_MAX_UNCOMPRESSED_SIZE", "APPR_MAX_COMPRESSION_RATIO",
-			       "APPR_MAX_TAR_ENTRIES" };
+			       "APPR_MAX_TAR_ENTRIES", "ETCD_ENDPOINTS", "APPR_ETCD_ENDPOINTS",
+			       "REDIS_URL", "APPR_REDIS_URL", "APPR_BLOB_DELIVERY" };
 	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
 		unsetenv(vars[i]);
 }
@@ -85,6 +86,39 @@ Test(config, storage_alias)
 	cr_assert(eq(int, config_load(NULL, &c, &e), 0), "both set: %s", e.msg);
 	cr_assert(eq(str, c.storage, (char *)"filesystem"), "APPR_STORAGE wins over STORAGE");
 	config_free(&c);
+}
+
+Test(config, kv_and_delivery_keys)
+{
+	struct appr_config c;
+	struct appr_error e = { 0 };
+	setenv("APPR_CONFIG", "", 1);
+	cr_assert(eq(int, config_load(NULL, &c, &e), 0), "defaults load: %s", e.msg);
+	cr_assert(eq(str, c.etcd_endpoints, (char *)"http://127.0.0.1:2379"), "etcd default");
+	cr_assert(eq(str, c.redis_url, (char *)"redis://127.0.0.1:6379/0"), "redis default");
+	cr_assert(eq(str, c.key_prefix, (char *)"/appr/"), "key prefix default");
+	cr_assert(eq(str, c.blob_delivery, (char *)"stream"), "delivery default");
+	config_free(&c);
+
+	setenv("ETCD_ENDPOINTS", "http://127.0.0.1:1,http://127.0.0.1:2", 1);
+	setenv("REDIS_URL", "redis://127.0.0.1:7/1", 1);
+	setenv("APPR_BLOB_DELIVERY", "x-accel-redirect", 1);
+	cr_assert(eq(int, config_load(NULL, &c, &e), 0), "aliases load: %s", e.msg);
+	cr_assert(eq(str, c.etcd_endpoints, (char *)"http://127.0.0.1:1,http://127.0.0.1:2"),
+		  "ETCD_ENDPOINTS is read");
+	cr_assert(eq(str, c.redis_url, (char *)"redis://127.0.0.1:7/1"), "REDIS_URL is read");
+	cr_assert(eq(str, c.blob_delivery, (char *)"x-accel-redirect"), "delivery set");
+	config_free(&c);
+
+	setenv("APPR_ETCD_ENDPOINTS", "http://127.0.0.1:3", 1);
+	cr_assert(eq(int, config_load(NULL, &c, &e), 0), "both forms: %s", e.msg);
+	cr_assert(eq(str, c.etcd_endpoints, (char *)"http://127.0.0.1:3"), "the APPR_ form wins");
+	config_free(&c);
+
+	setenv("APPR_BLOB_DELIVERY", "carrier-pigeon", 1);
+	cr_assert(eq(int, config_load(NULL, &c, &e), -1), "unknown delivery refused");
+	cr_assert(not(eq(ptr, strstr(e.msg, "APPR_BLOB_DELIVERY"), NULL)), "names the variable: %s", e.msg);
+	clear_env();
 }
 
 Test(config, bad_values_name_the_key)

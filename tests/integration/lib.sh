@@ -5,6 +5,11 @@
 # APPR_BUILDDIR (where contrib/appr-serve was built). By hand, from a build dir:
 #   APPR_BUILDDIR=$PWD ../main/tests/integration/t-basic.sh
 # APPR_TEST_TIMEOUT (seconds, default 120) bounds a whole script.
+# Variants (set by the generated wrappers tests/integration/<variant>/t-X.sh):
+#   APPR_TEST_STORAGE=etcd|redis  the registry uses that driver; a real server is
+#       started by backend_start of tests/integration/backend-<name>.sh (below)
+#   APPR_TEST_SERVER=nginx|apache-fcgid|apache-cgi  appr-serve --server <name>
+#       instead of lighttpd
 #
 # TAP:       plan N; ok RC MSG; is GOT WANT MSG; like GOT ERE MSG; diag TEXT
 # HTTP:      req METHOD PATH [curl args]  -> STATUS, BODY, HEADERS, BODYFILE
@@ -15,6 +20,7 @@
 #            push NS/NAME FILE RELEASE [MEDIA_TYPE [JQ-FILTER...]] -> req POST
 #            digest_of FILE (sha256 of the gunzipped file), blob_files (in APPR_DATA)
 # Registry:  appr_start [VAR=VALUE...] (SERVE_PROCS responders, default 2);
+#            (APPR_TEST_STORAGE given: the backend server is started first, once)
 #            appr_stop; appr_restart; appr_pids; count_running PID...; exports BASE,
 #            APPR_DATA (the data directory), APPR_TMP (this test's temp dir).
 # Everything started is stopped and APPR_TMP removed when the script exits.
@@ -111,10 +117,38 @@ APPR_SERVE=${APPR_SERVE:-$APPR_BUILDDIR/contrib/appr-serve}
 for _v in $(compgen -e); do
 	case $_v in
 	APPR_FCGI|APPR_SRCDIR|APPR_BUILDDIR|APPR_SERVE|APPR_TEST_TIMEOUT) ;;
+	APPR_TEST_STORAGE|APPR_TEST_SERVER) ;;
 	APPR_*|STORAGE) unset "$_v" ;;
 	esac
 done
 unset _v
+
+# ---- the variant ----
+APPR_TEST_STORAGE=${APPR_TEST_STORAGE:-filesystem}
+APPR_TEST_SERVER=${APPR_TEST_SERVER:-lighttpd}
+# A backend file defines (and owns everything it starts under $APPR_TMP):
+#   backend_start        start the server on a free loopback port; fill the array
+#                        BACKEND_ENV with what the registry needs (STORAGE=..., APPR_...)
+#   backend_stop         stop it (called once at exit; must not fail when not started)
+#   backend_blob_count   print how many blobs the store holds, unfinished uploads
+#                        included (what blob_files counts in blobs/ for filesystem)
+BACKEND_ENV=()
+_backend_started=
+case $APPR_TEST_STORAGE in
+filesystem | sqlite) ;;
+etcd | redis)
+	. "$APPR_SRCDIR/tests/integration/backend-$APPR_TEST_STORAGE.sh" ||
+		bail "cannot read tests/integration/backend-$APPR_TEST_STORAGE.sh"
+	_backend_fns=1
+	;;
+*) bail "APPR_TEST_STORAGE=$APPR_TEST_STORAGE: no such variant (etcd, redis)" ;;
+esac
+case $APPR_TEST_SERVER in
+lighttpd) ;;
+nginx) _need nginx nginx; _need spawn-fcgi spawn-fcgi ;;
+apache-fcgid | apache-cgi) _need apache2 apache2 ;;
+*) bail "APPR_TEST_SERVER=$APPR_TEST_SERVER: no such variant (nginx, apache-fcgid, apache-cgi)" ;;
+esac
 
 APPR_TMP=$(mktemp -d "${TMPDIR:-/tmp}/appr-test.XXXXXX") || bail "mktemp -d failed"
 : >"$APPR_TMP/appr.conf"
@@ -154,7 +188,13 @@ _tree() {
 # GET /version answers; export BASE. Fails the script when it cannot.
 appr_start() {
 	local try port i code log=$APPR_TMP/serve.log data_arg=(--data "$APPR_DATA") a
+	local server_arg=()
 	_serve_env=("$@")
+	if [ -n "${_backend_fns:-}" ] && [ -z "$_backend_started" ]; then
+		backend_start || bail "backend_start ($APPR_TEST_STORAGE) failed"
+		_backend_started=1
+	fi
+	[ "$APPR_TEST_SERVER" = lighttpd ] || server_arg=(--server "$APPR_TEST_SERVER")
 	for a in "$@"; do
 		case $a in
 		APPR_DATA_DIR=*)
@@ -170,8 +210,8 @@ appr_start() {
 			port=$((20000 + (RANDOM * 32768 + RANDOM) % 40001))
 		fi
 		printf '=== appr-serve --port %s %s\n' "$port" "$*" >>"$log"
-		env APPR_CONFIG="$APPR_TMP/appr.conf" TMPDIR="$APPR_TMP" "$@" \
-			"$APPR_SERVE" --port "$port" --procs "${SERVE_PROCS:-2}" --host 127.0.0.1 "${data_arg[@]}" \
+		env APPR_CONFIG="$APPR_TMP/appr.conf" TMPDIR="$APPR_TMP" "${BACKEND_ENV[@]}" "$@" \
+			"$APPR_SERVE" "${server_arg[@]}" --port "$port" --procs "${SERVE_PROCS:-2}" --host 127.0.0.1 "${data_arg[@]}" \
 			>>"$log" 2>&1 &
 		_serve_pid=$!
 		# appr-serve says "registry on" once lighttpd itself listens.
@@ -264,6 +304,7 @@ _appr_exit() {
 	local rc=0
 	kill "$_watchdog" 2>/dev/null
 	appr_stop >/dev/null
+	[ -z "$_backend_started" ] || backend_stop >/dev/null 2>&1
 	if [ "$_tap_failed" -gt 0 ] && [ -s "$APPR_TMP/serve.log" ]; then
 		diag "last lines of the registry's log:"
 		diag "$(tail -n 30 "$APPR_TMP/serve.log")"
@@ -419,7 +460,12 @@ digest_of() {
 	gzip -dc "$1" | sha256sum | cut -d' ' -f1
 }
 
-# blob_files: how many files the data directory's blobs/ holds.
+# blob_files: how many files the data directory's blobs/ holds (with etcd or redis:
+# how many blobs the store holds, unfinished uploads included).
 blob_files() {
+	if [ -n "${_backend_fns:-}" ]; then
+		backend_blob_count
+		return
+	fi
 	find "$APPR_DATA/blobs" -type f 2>/dev/null | wc -l | tr -d ' '
 }

@@ -18,8 +18,13 @@ req GET /api/v1/packages/ns/keep/1.0.0/helm
 is "$STATUS" 200 "show the manifest"
 jq -S . "$BODYFILE" >"$T/before.json"
 
-[ -n "$(find "$T/custom-data" -type f 2>/dev/null | head -n 1)" ] && [ "$(blob_files)" -ge 1 ]
-ok $? "APPR_DATA_DIR holds the database and the blob"
+if [ "$APPR_TEST_STORAGE" = filesystem ]; then
+	[ -n "$(find "$T/custom-data" -type f 2>/dev/null | head -n 1)" ] && [ "$(blob_files)" -ge 1 ]
+	ok $? "APPR_DATA_DIR holds the database and the blob"
+else
+	[ "$(blob_files)" -ge 1 ]
+	ok $? "the $APPR_TEST_STORAGE server holds the blob"
+fi
 
 mapfile -t procs < <(appr_pids)
 appr_restart
