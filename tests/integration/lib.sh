@@ -79,10 +79,10 @@ like() {
 
 # Fail the whole script now (a precondition, not a test): one "not ok", then exit 1.
 bail() {
-	_tap_plan=
-	if [ "$_tap_n" -eq 0 ]; then
+	if [ -z "$_tap_plan" ]; then
 		printf '1..1\n'
 	fi
+	_tap_plan=
 	_tap_n=$((_tap_n + 1))
 	printf 'not ok %d - %s\n' "$_tap_n" "$1"
 	_tap_failed=$((_tap_failed + 1))
@@ -126,21 +126,28 @@ unset _v
 # ---- the variant ----
 APPR_TEST_STORAGE=${APPR_TEST_STORAGE:-filesystem}
 APPR_TEST_SERVER=${APPR_TEST_SERVER:-lighttpd}
-# A backend file defines (and owns everything it starts under $APPR_TMP):
-#   backend_start        start the server on a free loopback port; fill the array
-#                        BACKEND_ENV with what the registry needs (STORAGE=..., APPR_...)
-#   backend_stop         stop it (called once at exit; must not fail when not started)
-#   backend_blob_count   print how many blobs the store holds, unfinished uploads
-#                        included (what blob_files counts in blobs/ for filesystem)
-BACKEND_ENV=()
+# tests/integration/backend-<name>.sh (etcd, redis) defines, for <name>:
+#   <name>_start [ARGS]   start a server on a free loopback port (data under $APPR_TMP)
+#                         and fill the array <name>_env with what the registry needs
+#                         to use it (STORAGE=<name> APPR_...=...); bails on failure
+#   <name>_stop           stop everything <name>_start started (no-op when nothing)
+#   <name>_blob_count     print how many blobs the store holds, unfinished uploads
+#                         included (what blob_files counts in blobs/ for filesystem)
+# A script may source backend files itself (`backend etcd`) to use a server
+# directly; stopping is registered with at_exit by <name>_start.
+backend() {
+	case $1 in
+	etcd | redis) ;;
+	*) bail "no backend \"$1\" (etcd, redis)" ;;
+	esac
+	declare -F "$1_start" >/dev/null && return 0
+	. "$APPR_SRCDIR/tests/integration/backend-$1.sh" ||
+		bail "cannot read tests/integration/backend-$1.sh"
+}
 _backend_started=
 case $APPR_TEST_STORAGE in
 filesystem | sqlite) ;;
-etcd | redis)
-	. "$APPR_SRCDIR/tests/integration/backend-$APPR_TEST_STORAGE.sh" ||
-		bail "cannot read tests/integration/backend-$APPR_TEST_STORAGE.sh"
-	_backend_fns=1
-	;;
+etcd | redis) backend "$APPR_TEST_STORAGE" ;;
 *) bail "APPR_TEST_STORAGE=$APPR_TEST_STORAGE: no such variant (etcd, redis)" ;;
 esac
 case $APPR_TEST_SERVER in
@@ -190,10 +197,17 @@ appr_start() {
 	local try port i code log=$APPR_TMP/serve.log data_arg=(--data "$APPR_DATA") a
 	local server_arg=()
 	_serve_env=("$@")
-	if [ -n "${_backend_fns:-}" ] && [ -z "$_backend_started" ]; then
-		backend_start || bail "backend_start ($APPR_TEST_STORAGE) failed"
-		_backend_started=1
-	fi
+	local backend_env=()
+	case $APPR_TEST_STORAGE in
+	etcd | redis)
+		if [ -z "$_backend_started" ]; then
+			"${APPR_TEST_STORAGE}_start"
+			_backend_started=1
+		fi
+		local -n _benv=${APPR_TEST_STORAGE}_env
+		backend_env=("${_benv[@]}")
+		;;
+	esac
 	[ "$APPR_TEST_SERVER" = lighttpd ] || server_arg=(--server "$APPR_TEST_SERVER")
 	for a in "$@"; do
 		case $a in
@@ -210,7 +224,7 @@ appr_start() {
 			port=$((20000 + (RANDOM * 32768 + RANDOM) % 40001))
 		fi
 		printf '=== appr-serve --port %s %s\n' "$port" "$*" >>"$log"
-		env APPR_CONFIG="$APPR_TMP/appr.conf" TMPDIR="$APPR_TMP" "${BACKEND_ENV[@]}" "$@" \
+		env APPR_CONFIG="$APPR_TMP/appr.conf" TMPDIR="$APPR_TMP" "${backend_env[@]}" "$@" \
 			"$APPR_SERVE" "${server_arg[@]}" --port "$port" --procs "${SERVE_PROCS:-2}" --host 127.0.0.1 "${data_arg[@]}" \
 			>>"$log" 2>&1 &
 		_serve_pid=$!
@@ -300,11 +314,20 @@ appr_restart() {
 	return $rc
 }
 
+# at_exit COMMAND: run COMMAND (eval) when the script exits, after the registry
+# stopped; the last registered runs first.
+_at_exit=()
+at_exit() {
+	_at_exit+=("$*")
+}
+
 _appr_exit() {
-	local rc=0
+	local rc=0 i
 	kill "$_watchdog" 2>/dev/null
 	appr_stop >/dev/null
-	[ -z "$_backend_started" ] || backend_stop >/dev/null 2>&1
+	for ((i = ${#_at_exit[@]} - 1; i >= 0; i--)); do
+		eval "${_at_exit[i]}" >/dev/null 2>&1
+	done
 	if [ "$_tap_failed" -gt 0 ] && [ -s "$APPR_TMP/serve.log" ]; then
 		diag "last lines of the registry's log:"
 		diag "$(tail -n 30 "$APPR_TMP/serve.log")"
@@ -463,9 +486,11 @@ digest_of() {
 # blob_files: how many files the data directory's blobs/ holds (with etcd or redis:
 # how many blobs the store holds, unfinished uploads included).
 blob_files() {
-	if [ -n "${_backend_fns:-}" ]; then
-		backend_blob_count
+	case $APPR_TEST_STORAGE in
+	etcd | redis)
+		"${APPR_TEST_STORAGE}_blob_count"
 		return
-	fi
+		;;
+	esac
 	find "$APPR_DATA/blobs" -type f 2>/dev/null | wc -l | tr -d ' '
 }
