@@ -1,9 +1,93 @@
-/* storage-kv.h - the storage interface built on a kv client (kv.h): shared by the
- * etcd and redis drivers. (Being written: issue 3.) */
+/* storage-kv.h - every storage operation (storage.h) built once on a kv client (kv.h),
+ * for the etcd and redis drivers. A driver file defines its kv_ops and its table:
+ *
+ *   static int etcd_open(const struct appr_config *cfg, struct storage **out,
+ *                        struct appr_error *err)
+ *   { return storage_kv_open(cfg, &kv_etcd_ops, out, err); }
+ *   const struct storage_ops storage_etcd_ops = STORAGE_KV_TABLE("etcd", etcd_open);
+ *
+ * The operations' contracts are storage.h's; storage-kv.c documents the key layout. */
 #ifndef APPR_STORAGE_KV_H
 #define APPR_STORAGE_KV_H
 
 #include "kv.h"
 #include "storage.h"
+
+/* Open a kv with ops (kv->open), and the storage on it. */
+int storage_kv_open(const struct appr_config *cfg, const struct kv_ops *ops,
+		    struct storage **out, struct appr_error *err);
+
+void storage_kv_close(struct storage *s);
+int storage_kv_blob_begin(struct storage *s, struct storage_blob_writer **out,
+			  struct appr_error *err);
+int storage_kv_blob_write(struct storage_blob_writer *w, const void *data, size_t len,
+			  struct appr_error *err);
+void storage_kv_blob_abort(struct storage_blob_writer *w);
+int storage_kv_blob_lookup(struct storage *s, const char *ns, const char *name,
+			   const char *digest, long long *size, struct appr_error *err);
+int storage_kv_blob_open(struct storage *s, const char *digest,
+			 struct storage_blob_reader **out, long long *size,
+			 struct appr_error *err);
+long storage_kv_blob_read(struct storage_blob_reader *r, void *buf, size_t len);
+void storage_kv_blob_close(struct storage_blob_reader *r);
+int storage_kv_put_release(struct storage *s, const struct storage_push *p,
+			   struct storage_blob_writer *w, struct appr_error *err);
+int storage_kv_list_releases(struct storage *s, const char *ns, const char *name,
+			     struct arena *a, const char ***out, size_t *n,
+			     struct appr_error *err);
+int storage_kv_get_manifests(struct storage *s, const char *ns, const char *name,
+			     const char *release, const char *media_type, struct arena *a,
+			     struct storage_manifest **out, size_t *n, struct appr_error *err);
+int storage_kv_get_manifest(struct storage *s, const char *ns, const char *name,
+			    const char *release, const char *media_type, struct arena *a,
+			    struct storage_manifest *out, struct appr_error *err);
+int storage_kv_delete_manifest(struct storage *s, const char *ns, const char *name,
+			       const char *release, const char *media_type,
+			       struct appr_error *err);
+int storage_kv_list_packages(struct storage *s, const struct storage_list_query *q,
+			     struct arena *a, struct storage_package **out, size_t *n,
+			     struct appr_error *err);
+int storage_kv_search(struct storage *s, const char *text, size_t limit, struct arena *a,
+		      const char ***out, size_t *n, struct appr_error *err);
+int storage_kv_list_channels(struct storage *s, const char *ns, const char *name,
+			     struct arena *a, struct storage_channel **out, size_t *n,
+			     struct appr_error *err);
+int storage_kv_get_channel(struct storage *s, const char *ns, const char *name,
+			   const char *channel, struct arena *a, struct storage_channel *out,
+			   struct appr_error *err);
+int storage_kv_channel_add(struct storage *s, const char *ns, const char *name,
+			   const char *channel, const char *release, struct arena *a,
+			   struct storage_channel *out, struct appr_error *err);
+int storage_kv_channel_remove(struct storage *s, const char *ns, const char *name,
+			      const char *channel, const char *release, struct appr_error *err);
+int storage_kv_channel_delete(struct storage *s, const char *ns, const char *name,
+			      const char *channel, struct appr_error *err);
+
+/* The driver table of a kv driver called NAME whose open function is OPEN. */
+#define STORAGE_KV_TABLE(NAME, OPEN) {                        \
+	.version = STORAGE_OPS_VERSION,                       \
+	.name = NAME,                                         \
+	.open = OPEN,                                         \
+	.close = storage_kv_close,                            \
+	.blob_begin = storage_kv_blob_begin,                  \
+	.blob_write = storage_kv_blob_write,                  \
+	.blob_abort = storage_kv_blob_abort,                  \
+	.blob_lookup = storage_kv_blob_lookup,                \
+	.blob_open = storage_kv_blob_open,                    \
+	.blob_read = storage_kv_blob_read,                    \
+	.blob_close = storage_kv_blob_close,                  \
+	.put_release = storage_kv_put_release,                \
+	.list_releases = storage_kv_list_releases,            \
+	.get_manifests = storage_kv_get_manifests,            \
+	.get_manifest = storage_kv_get_manifest,              \
+	.delete_manifest = storage_kv_delete_manifest,        \
+	.list_packages = storage_kv_list_packages,            \
+	.search = storage_kv_search,                          \
+	.list_channels = storage_kv_list_channels,            \
+	.get_channel = storage_kv_get_channel,                \
+	.channel_add = storage_kv_channel_add,                \
+	.channel_remove = storage_kv_channel_remove,          \
+	.channel_delete = storage_kv_channel_delete,          \
+}
 
 #endif

@@ -11,10 +11,9 @@ static const struct {
 } drivers[] = {
 	{ "filesystem", &storage_sqlite_ops },   /* the embedded store: SQLite + blob files */
 	{ "sqlite",     &storage_sqlite_ops },   /* alias */
+	{ "etcd",       &storage_etcd_ops },     /* etcd v3 cluster (storage-etcd.c) */
+	{ "redis",      &storage_redis_ops },    /* one redis server (storage-redis.c) */
 };
-
-/* Drivers the protocol knows but this build does not have yet (501, not 422). */
-static const char *const planned[] = { "etcd", "redis" };
 
 const struct storage_ops *storage_find(const char *name)
 {
@@ -33,14 +32,9 @@ int storage_open(const struct appr_config *cfg, struct storage **out,
 	const struct storage_ops *ops = storage_find(name);
 
 	*out = NULL;
-	if (!ops) {
-		for (size_t i = 0; i < sizeof planned / sizeof planned[0]; i++)
-			if (strcmp(planned[i], name) == 0)
-				return appr_err(err, 501, APPR_E_UNSUPPORTED,
-						"storage driver \"%s\" is not built yet", name);
+	if (!ops)
 		return appr_err(err, 422, APPR_E_INVALID_PARAMETERS,
-				"unknown storage driver \"%.64s\" (use \"filesystem\")", name);
-	}
+				"unknown storage driver \"%.64s\" (filesystem, etcd or redis)", name);
 	if (ops->version != STORAGE_OPS_VERSION)
 		return appr_err(err, 500, APPR_E_INTERNAL,
 				"storage driver \"%s\" has interface version %d, expected %d",

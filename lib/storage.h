@@ -277,5 +277,7 @@ static inline int storage_channel_delete(struct storage *s, const char *ns, cons
 
 /* Driver tables (defined in storage-<name>.c). */
 extern const struct storage_ops storage_sqlite_ops;
+extern const struct storage_ops storage_etcd_ops;
+extern const struct storage_ops storage_redis_ops;
 
 #endif
