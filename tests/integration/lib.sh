@@ -158,6 +158,8 @@ apache-fcgid | apache-cgi) _need apache2 apache2 ;;
 esac
 
 APPR_TMP=$(mktemp -d "${TMPDIR:-/tmp}/appr-test.XXXXXX") || bail "mktemp -d failed"
+# Readable by the web server's user too (Apache and nginx switch to www-data as root).
+chmod 755 "$APPR_TMP"
 : >"$APPR_TMP/appr.conf"
 APPR_DATA=$APPR_TMP/data
 BASE=
