@@ -1,4 +1,15 @@
-/* test-storage.c - the embedded SQLite + blob-file store, through the storage.h wrappers. */
+/* test-storage.c - the storage drivers through the storage.h wrappers: sqlite by default, etcd or redis when APPR_TEST_STORAGE says. */
+
+/*
+ * Driver selection (tests/integration/t-storage-kv.sh runs this binary once per server):
+ *   APPR_TEST_STORAGE unset or filesystem   the embedded SQLite + blob-file store
+ *   APPR_TEST_STORAGE=etcd    APPR_ETCD_ENDPOINTS (or ETCD_ENDPOINTS): a running etcd
+ *   APPR_TEST_STORAGE=redis   APPR_REDIS_URL (or REDIS_URL): a running redis-server
+ * With etcd/redis every test works under its own random key_prefix and deletes it in
+ * teardown; "blob files" are then blob/ records and "temp files" uploads whose chunk/
+ * keys no blob record names. Tests named sqlite_only_* check the SQLite file itself
+ * and are skipped (saying so) with the other drivers.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -16,16 +27,37 @@
 #include <sqlite3.h>
 
 #include "digest.h"
+#include "kv.h"
 #include "storage.h"
 
 extern const size_t appr_schema_count;
 
 static char root[256];          /* mkdtemp directory, removed by teardown */
 static char data_dir[300];      /* root/data: created by the storage */
-static char driver[] = "filesystem";
+static char driver[16] = "filesystem";
+static char key_prefix[96];
 static struct appr_config cfg;
 static struct storage *st;
 static struct arena *ar;
+static struct kv *rawkv;        /* kv drivers: a client of its own to inspect and clean */
+
+static bool is_fs(void)
+{
+	return strcmp(driver, "filesystem") == 0;
+}
+
+static const char *env2(const char *a, const char *b)
+{
+	const char *v = getenv(a);
+	if (!v || !*v)
+		v = getenv(b);
+	return v && *v ? v : NULL;
+}
+
+#define SQLITE_ONLY() do { \
+	if (!is_fs()) \
+		cr_skip_test("sqlite-specific test: not run with the %s driver", driver); \
+} while (0)
 
 /* ---- fixture ---- */
 
@@ -33,6 +65,8 @@ static void open_store(void)
 {
 	struct appr_error err = { 0 };
 	int rc = storage_open(&cfg, &st, &err);
+	if (rc < 0)
+		fprintf(stderr, "storage_open (%s): %s\n", driver, err.msg);
 	cr_assert(eq(int, rc, 0), "storage_open %s: %s", data_dir, err.msg);
 }
 
@@ -44,11 +78,46 @@ static void setup(void)
 	snprintf(data_dir, sizeof data_dir, "%s/data", root);
 	memset(&cfg, 0, sizeof cfg);
 	cfg.data_dir = data_dir;
+	const char *d = getenv("APPR_TEST_STORAGE");
+	snprintf(driver, sizeof driver, "%s", d && *d && strcmp(d, "sqlite") != 0 ? d
+										  : "filesystem");
 	cfg.storage = driver;
 	cfg.busy_timeout_ms = 10000;
 	cfg.fsync = true;
 	digest_global_init();
 	ar = arena_new();
+	if (!is_fs()) {
+		const struct kv_ops *ops = NULL;
+		struct appr_error err = { 0 };
+		char tok[DIGEST_HEX_LEN + 1];
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		snprintf(key_prefix, sizeof key_prefix, "%ld.%ld.%ld", (long)getpid(),
+			 (long)ts.tv_sec, ts.tv_nsec);
+		digest_sha256_hex(key_prefix, strlen(key_prefix), tok);
+		snprintf(key_prefix, sizeof key_prefix, "/appr-test-%.16s/", tok);
+		cfg.key_prefix = key_prefix;
+		cfg.kv_timeout_ms = 5000;
+		cfg.etcd_endpoints = (char *)env2("APPR_ETCD_ENDPOINTS", "ETCD_ENDPOINTS");
+		cfg.redis_url = (char *)env2("APPR_REDIS_URL", "REDIS_URL");
+		if (strcmp(driver, "etcd") == 0) {
+			ops = &kv_etcd_ops;
+			cr_assert(not(eq(ptr, cfg.etcd_endpoints, NULL)),
+				  "APPR_ETCD_ENDPOINTS is set for APPR_TEST_STORAGE=etcd");
+		} else if (strcmp(driver, "redis") == 0) {
+			ops = &kv_redis_ops;
+			cr_assert(not(eq(ptr, cfg.redis_url, NULL)),
+				  "APPR_REDIS_URL is set for APPR_TEST_STORAGE=redis");
+		}
+		cr_assert(not(eq(ptr, (void *)ops, NULL)),
+			  "APPR_TEST_STORAGE=%s is filesystem, etcd or redis", driver);
+		if (ops->open(&cfg, &rawkv, &err) < 0) {
+			rawkv = NULL;
+			fprintf(stderr, "setup: %s client (%s): %s\n", driver,
+				ops == &kv_etcd_ops ? cfg.etcd_endpoints : cfg.redis_url, err.msg);
+			cr_assert(eq(int, -1, 0), "raw %s client: %s", driver, err.msg);
+		}
+	}
 	open_store();
 }
 
@@ -62,6 +131,14 @@ static void teardown(void)
 {
 	storage_close(st);
 	st = NULL;
+	if (rawkv) {
+		struct kv_op op = { .type = KV_DELETE_PREFIX, .key = "" };
+		struct appr_error err = { 0 };
+		if (kv_txn(rawkv, NULL, 0, &op, 1, &err) != KV_COMMITTED)
+			fprintf(stderr, "teardown: could not delete %s: %s\n", key_prefix, err.msg);
+		kv_close(rawkv);
+		rawkv = NULL;
+	}
 	arena_free(ar);
 	ar = NULL;
 	if (root[0])
@@ -109,10 +186,21 @@ static void blob_file(const char *content, char *out, size_t cap)
 	snprintf(out, cap, "%s/blobs/sha256/%.2s/%s", data_dir, d, d);
 }
 
+/* Is the blob of content stored (a file, or a blob/ record of the kv)? */
 static bool blob_stored(const char *content)
 {
 	char path[512];
 	struct stat sb;
+	if (!is_fs()) {
+		char d[DIGEST_HEX_LEN + 1];
+		struct kv_pair kp;
+		struct appr_error err = { 0 };
+		digest_sha256_hex(content, strlen(content), d);
+		snprintf(path, sizeof path, "blob/%s", d);
+		int r = kv_get(rawkv, path, ar, &kp, &err);
+		cr_assert(ge(int, r, 0), "kv get %s: %s", path, err.msg);
+		return r == 0;
+	}
 	blob_file(content, path, sizeof path);
 	return stat(path, &sb) == 0;
 }
@@ -134,6 +222,52 @@ static size_t files_under(const char *sub)
 	n_files = 0;
 	nftw(path, count_entry, 16, FTW_PHYS);
 	return n_files;
+}
+
+/* kv drivers: the keys under prefix. */
+static struct kv_pair *kv_keys(const char *prefix, bool values, size_t *n)
+{
+	struct kv_pair *kp = NULL;
+	struct appr_error err = { 0 };
+	int r = kv_range(rawkv, prefix, NULL, 0, !values, ar, &kp, n, NULL, &err);
+	cr_assert(eq(int, r, 0), "kv range %s: %s", prefix, err.msg);
+	return kp;
+}
+
+/* Stored blobs: files in blobs/sha256, or blob/ records. */
+static size_t stored_blobs(void)
+{
+	size_t n;
+	if (is_fs())
+		return files_under("blobs/sha256");
+	kv_keys("blob/", false, &n);
+	return n;
+}
+
+/* Blob bytes no manifest can reach: temp and trash files in blobs/tmp, or uploads
+ * whose chunk/ keys no blob record names. */
+static size_t stray_uploads(void)
+{
+	size_t n_chunks, n_blobs, strays = 0;
+	if (is_fs())
+		return files_under("blobs/tmp");
+	struct kv_pair *chunks = kv_keys("chunk/", false, &n_chunks);
+	struct kv_pair *blobs = kv_keys("blob/", true, &n_blobs);
+	const char *last = "";
+	for (size_t i = 0; i < n_chunks; i++) {
+		const char *id = chunks[i].key + 6;
+		const char *slash = strchr(id, '/');
+		size_t len = slash ? (size_t)(slash - id) : strlen(id);
+		if (strlen(last) == len && strncmp(last, id, len) == 0)
+			continue;             /* chunks of one upload are adjacent */
+		last = arena_strndup(ar, id, len);
+		bool named = false;
+		for (size_t j = 0; j < n_blobs && !named; j++)
+			named = strstr(blobs[j].value, last) != NULL;
+		if (!named)
+			strays++;
+	}
+	return strays;
 }
 
 static void expect_err(int rc, const struct appr_error *err, int http, const char *code,
@@ -183,13 +317,24 @@ static int wait_exit(pid_t pid)
 
 /* ---- open, schema, registry ---- */
 
-Test(storage, open_creates_schema_and_reopen_keeps_data)
+Test(storage, reopen_keeps_data)
+{
+	push_ok("ns", "pkg", "1.0.0", "helm", "content one");
+	storage_close(st);
+	open_store();
+	static const char *const want[] = { "1.0.0" };
+	expect_releases("ns", "pkg", want, N(want), "after reopen");
+	cr_assert(blob_stored("content one"), "blob still stored after reopen");
+}
+
+Test(storage, sqlite_only_open_creates_schema_and_reopen_keeps_data)
 {
 	char db[512];
 	struct stat sb;
 	sqlite3 *raw;
 	sqlite3_stmt *q;
 
+	SQLITE_ONLY();
 	snprintf(db, sizeof db, "%s/appr.db", data_dir);
 	cr_assert(eq(int, stat(db, &sb), 0), "appr.db created");
 	snprintf(db, sizeof db, "%s/blobs/tmp", data_dir);
@@ -220,13 +365,14 @@ Test(storage, open_creates_schema_and_reopen_keeps_data)
 	sqlite3_close(raw);
 }
 
-Test(storage, newer_database_is_refused)
+Test(storage, sqlite_only_newer_database_is_refused)
 {
 	char db[512];
 	sqlite3 *raw;
 	struct appr_error err = { 0 };
 	struct storage *s2 = NULL;
 
+	SQLITE_ONLY();
 	storage_close(st);
 	st = NULL;
 	snprintf(db, sizeof db, "%s/appr.db", data_dir);
@@ -290,7 +436,7 @@ Test(storage, put_get_manifest_round_trip)
 	cr_assert(ge(int, strcmp(after, m.created_at), 0), "created_at not after the push");
 	cr_assert(eq(sz, m.n_channels, (size_t)0), "no channels");
 	cr_assert(blob_stored(content), "blob file stored under its digest");
-	cr_assert(eq(sz, files_under("blobs/tmp"), (size_t)0), "no temp file left");
+	cr_assert(eq(sz, stray_uploads(), (size_t)0), "no temp file left");
 
 	/* metadata NULL round trips as NULL */
 	push_ok("myns", "chart", "2.0.0", "kpm", "other");
@@ -330,8 +476,8 @@ Test(storage, duplicate_push_is_409_and_changes_nothing)
 	cr_assert(eq(str, m.digest, orig), "digest unchanged");
 	cr_assert(eq(str, (char *)m.metadata, (char *)"{\"v\":1}"), "metadata unchanged");
 	cr_assert(not(blob_stored("second")), "refused blob not stored");
-	cr_assert(eq(sz, files_under("blobs/tmp"), (size_t)0), "no stray temp file");
-	cr_assert(eq(sz, files_under("blobs/sha256"), (size_t)1), "one blob file");
+	cr_assert(eq(sz, stray_uploads(), (size_t)0), "no stray temp file");
+	cr_assert(eq(sz, stored_blobs(), (size_t)1), "one blob file");
 
 	/* a refused push of a new package leaves no package behind either */
 	rc = push_to(st, "ns", "bad", "not-a-version", "helm", "x", false, NULL, &err);
@@ -340,7 +486,7 @@ Test(storage, duplicate_push_is_409_and_changes_nothing)
 	size_t n;
 	rc = storage_list_releases(st, "ns", "bad", ar, &rels, &n, &err);
 	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "no package after refused push");
-	cr_assert(eq(sz, files_under("blobs/tmp"), (size_t)0), "no temp file after 422");
+	cr_assert(eq(sz, stray_uploads(), (size_t)0), "no temp file after 422");
 }
 
 Test(storage, force_push_replaces_and_collects_old_blob)
@@ -375,8 +521,8 @@ Test(storage, force_push_replaces_and_collects_old_blob)
 	rc = storage_get_manifest(st, "ns", "c", "1.0.0", "helm", ar, &m, &err);
 	cr_assert(eq(int, rc, 0), "get c: %s", err.msg);
 	cr_assert(eq(str, (char *)m.metadata, (char *)"{\"again\":1}"), "metadata updated");
-	cr_assert(eq(sz, files_under("blobs/tmp"), (size_t)0), "no temp or trash files");
-	cr_assert(eq(sz, files_under("blobs/sha256"), (size_t)3), "new-a, new-b, shared");
+	cr_assert(eq(sz, stray_uploads(), (size_t)0), "no temp or trash files");
+	cr_assert(eq(sz, stored_blobs(), (size_t)3), "new-a, new-b, shared");
 }
 
 Test(storage, identical_blob_stored_once)
@@ -387,8 +533,8 @@ Test(storage, identical_blob_stored_once)
 
 	push_ok("one", "pkg", "1.0.0", "helm", "same bytes");
 	push_ok("two", "pkg", "3.0.0", "kpm", "same bytes");
-	cr_assert(eq(sz, files_under("blobs/sha256"), (size_t)1), "stored once");
-	cr_assert(eq(sz, files_under("blobs/tmp"), (size_t)0), "second temp file dropped");
+	cr_assert(eq(sz, stored_blobs(), (size_t)1), "stored once");
+	cr_assert(eq(sz, stray_uploads(), (size_t)0), "second temp file dropped");
 
 	digest_sha256_hex("same bytes", 10, d);
 	int rc = storage_blob_lookup(st, "two", "pkg", d, &size, &err);
@@ -406,7 +552,7 @@ Test(storage, identical_blob_stored_once)
 	rc = storage_delete_manifest(st, "two", "pkg", "3.0.0", "kpm", &err);
 	cr_assert(eq(int, rc, 0), "delete two: %s", err.msg);
 	cr_assert(not(blob_stored("same bytes")), "last reference gone: file deleted");
-	cr_assert(eq(sz, files_under("blobs/tmp"), (size_t)0), "no trash left");
+	cr_assert(eq(sz, stray_uploads(), (size_t)0), "no trash left");
 }
 
 Test(storage, aborted_writer_leaves_nothing)
@@ -414,15 +560,25 @@ Test(storage, aborted_writer_leaves_nothing)
 	struct appr_error err = { 0 };
 	struct storage_blob_writer *w = NULL;
 
+	long long want = 7;
+
 	int rc = storage_blob_begin(st, &w, &err);
 	cr_assert(eq(int, rc, 0), "blob_begin: %s", err.msg);
+	if (!is_fs()) {
+		/* kv writers buffer one chunk: fill one so that something is stored */
+		char *big = xcalloc(1, KV_MAX_VALUE);
+		rc = storage_blob_write(w, big, KV_MAX_VALUE, &err);
+		free(big);
+		cr_assert(eq(int, rc, 0), "blob_write of a whole chunk: %s", err.msg);
+		want += KV_MAX_VALUE;
+	}
 	rc = storage_blob_write(w, "partial", 7, &err);
 	cr_assert(eq(int, rc, 0), "blob_write: %s", err.msg);
-	cr_assert(eq(llong, w->size, 7LL), "writer counts bytes");
-	cr_assert(eq(sz, files_under("blobs/tmp"), (size_t)1), "temp file while writing");
+	cr_assert(eq(llong, w->size, want), "writer counts bytes");
+	cr_assert(eq(sz, stray_uploads(), (size_t)1), "temp file (or chunk) while writing");
 	storage_blob_abort(w);
-	cr_assert(eq(sz, files_under("blobs/tmp"), (size_t)0), "abort removes the temp file");
-	cr_assert(eq(sz, files_under("blobs/sha256"), (size_t)0), "nothing stored");
+	cr_assert(eq(sz, stray_uploads(), (size_t)0), "abort removes the temp file");
+	cr_assert(eq(sz, stored_blobs(), (size_t)0), "nothing stored");
 	storage_blob_abort(NULL);
 }
 
@@ -560,8 +716,8 @@ Test(storage, delete_manifest_cascades)
 	rc = storage_list_packages(st, &q, ar, &ps, &n, &err);
 	cr_assert(eq(int, rc, 0), "list: %s", err.msg);
 	cr_assert(eq(sz, n, (size_t)0), "no packages listed");
-	cr_assert(eq(sz, files_under("blobs/sha256"), (size_t)0), "every blob collected");
-	cr_assert(eq(sz, files_under("blobs/tmp"), (size_t)0), "no trash left");
+	cr_assert(eq(sz, stored_blobs(), (size_t)0), "every blob collected");
+	cr_assert(eq(sz, stray_uploads(), (size_t)0), "no trash left");
 
 	rc = storage_delete_manifest(st, "ns", "p", "2.0.0", "helm", &err);
 	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "delete in absent package");
@@ -879,13 +1035,14 @@ Test(storage, blob_open_read_byte_exact)
 
 /* ---- crash leftovers ---- */
 
-Test(storage, open_cleans_tmp_and_restores_interrupted_deletes)
+Test(storage, sqlite_only_open_cleans_tmp_and_restores_interrupted_deletes)
 {
 	char path[512], final[512], trash[512], d[DIGEST_HEX_LEN + 1];
 	struct timespec old[2] = { { time(NULL) - 7200, 0 }, { time(NULL) - 7200, 0 } };
 	struct stat sb;
 	int fd;
 
+	SQLITE_ONLY();
 	push_ok("ns", "p", "1.0.0", "helm", "keep me");
 	storage_close(st);
 	st = NULL;
@@ -918,12 +1075,12 @@ Test(storage, open_cleans_tmp_and_restores_interrupted_deletes)
 	cr_assert(eq(int, stat(path, &sb), 0), "fresh temp kept (an upload in progress)");
 	cr_assert(eq(int, stat(final, &sb), 0), "referenced blob restored");
 	cr_assert(ne(int, stat(trash, &sb), 0), "its trash name is gone");
-	cr_assert(eq(sz, files_under("blobs/tmp"), (size_t)1), "only the fresh temp is left");
+	cr_assert(eq(sz, stray_uploads(), (size_t)1), "only the fresh temp is left");
 }
 
 /* ---- concurrency ---- */
 
-Test(storage, busy_writer_gives_409_and_readers_proceed)
+Test(storage, sqlite_only_busy_writer_gives_409_and_readers_proceed)
 {
 	struct appr_error err = { 0 };
 	char db[512];
@@ -931,6 +1088,7 @@ Test(storage, busy_writer_gives_409_and_readers_proceed)
 	const char **rels;
 	size_t n;
 
+	SQLITE_ONLY();
 	push_ok("ns", "p", "1.0.0", "helm", "one");
 	storage_close(st);
 	cfg.busy_timeout_ms = 200;
@@ -942,7 +1100,7 @@ Test(storage, busy_writer_gives_409_and_readers_proceed)
 		  "another process holds the write lock");
 	int rc = push_to(st, "ns", "p", "2.0.0", "helm", "two", false, NULL, &err);
 	expect_err(rc, &err, 409, APPR_E_RESOURCE_IN_USE, "push while locked");
-	cr_assert(eq(sz, files_under("blobs/tmp"), (size_t)0), "busy push leaves no temp file");
+	cr_assert(eq(sz, stray_uploads(), (size_t)0), "busy push leaves no temp file");
 	cr_assert(not(blob_stored("two")), "busy push stores no blob");
 	rc = storage_list_releases(st, "ns", "p", ar, &rels, &n, &err);
 	cr_assert(eq(int, rc, 0), "reads proceed during a write (WAL): %s", err.msg);
@@ -1041,7 +1199,7 @@ Test(storage, forked_writers_lose_nothing)
 			snprintf(content, sizeof content, "blob %s %d", prefixes[p], i);
 			cr_assert(blob_stored(content), "blob of %s.%d.0 stored", prefixes[p], i);
 		}
-	cr_assert(eq(sz, files_under("blobs/tmp"), (size_t)0), "no temp files left");
+	cr_assert(eq(sz, stray_uploads(), (size_t)0), "no temp files left");
 }
 
 /* One process pushes blob i and deletes it again while another pushes the same
@@ -1107,8 +1265,8 @@ Test(storage, delete_never_races_a_push_of_the_same_blob)
 		cr_assert(eq(llong, size, ms[i].size), "blob of %s has its size", ms[i].release);
 		storage_blob_close(r);
 	}
-	cr_assert(eq(sz, files_under("blobs/sha256"), (size_t)ROUNDS), "one file per blob");
-	cr_assert(eq(sz, files_under("blobs/tmp"), (size_t)0), "no temp or trash left");
+	cr_assert(eq(sz, stored_blobs(), (size_t)ROUNDS), "one file per blob");
+	cr_assert(eq(sz, stray_uploads(), (size_t)0), "no temp or trash left");
 }
 
 /* Several processes starting at once on an empty data_dir (a fresh install under
@@ -1142,4 +1300,100 @@ Test(storage, concurrent_first_open)
 	int rc = storage_list_releases(st, "conc", "pkg", ar, &rels, &n, &err);
 	cr_assert(eq(int, rc, 0), "list: %s", err.msg);
 	cr_assert(eq(sz, n, (size_t)(PROCS * PUSHES)), "every push of every process");
+}
+
+/* A blob bigger than several kv chunks (and than etcd's request limit) round-trips
+ * byte-exact, read back in odd-sized pieces. */
+Test(storage, blob_10mib_round_trip)
+{
+	enum { SIZE = 10 * 1024 * 1024 + 12345 };
+	struct appr_error err = { 0 };
+	struct storage_blob_writer *w = NULL;
+	struct storage_blob_reader *r = NULL;
+	struct storage_push p = { .ns = "big", .name = "blob", .release = "1.0.0",
+				  .media_type = "helm" };
+	unsigned char *data = xmalloc(SIZE), *back = xmalloc(SIZE + 16);
+	unsigned long long x = 88172645463325252ULL;
+	long long size = 0;
+	size_t got = 0;
+
+	for (size_t i = 0; i < SIZE; i++) {      /* xorshift: incompressible, no pattern */
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		data[i] = (unsigned char)x;
+	}
+	digest_sha256_hex(data, SIZE, p.digest);
+	cr_assert(eq(int, storage_blob_begin(st, &w, &err), 0), "begin: %s", err.msg);
+	for (size_t off = 0; off < SIZE; off += 65536) {
+		size_t len = SIZE - off < 65536 ? SIZE - off : 65536;
+		cr_assert(eq(int, storage_blob_write(w, data + off, len, &err), 0),
+			  "write at %zu: %s", off, err.msg);
+	}
+	cr_assert(eq(int, storage_put_release(st, &p, w, &err), 0), "put: %s", err.msg);
+	int rc = storage_blob_open(st, p.digest, &r, &size, &err);
+	cr_assert(eq(int, rc, 0), "blob_open: %s", err.msg);
+	cr_assert(eq(llong, size, (long long)SIZE), "size of the 10 MiB blob");
+	for (;;) {
+		size_t want = SIZE + 16 - got < 777777 ? SIZE + 16 - got : 777777;
+		long n = storage_blob_read(r, back + got, want);
+		cr_assert(ge(long, n, 0L), "blob_read at %zu", got);
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	storage_blob_close(r);
+	cr_assert(eq(sz, got, (size_t)SIZE), "read every byte back");
+	cr_assert(eq(int, memcmp(back, data, SIZE), 0), "bytes identical");
+	free(data);
+	free(back);
+	cr_assert(eq(sz, stray_uploads(), (size_t)0), "no stray upload");
+	rc = storage_delete_manifest(st, "big", "blob", "1.0.0", "helm", &err);
+	cr_assert(eq(int, rc, 0), "delete: %s", err.msg);
+	cr_assert(eq(sz, stored_blobs(), (size_t)0), "blob collected with its chunks");
+	cr_assert(eq(sz, stray_uploads(), (size_t)0), "no chunk left");
+}
+
+/* Many processes push the same new release at once: exactly one wins, every other
+ * gets 409 package-exists, and only the winner's blob stays. */
+Test(storage, concurrent_pushes_of_one_release_one_wins)
+{
+	enum { PROCS = 16 };
+	pid_t pids[PROCS];
+	int exits[PROCS], wins = 0, exists = 0;
+
+	storage_close(st);                /* no connection may cross fork() */
+	st = NULL;
+	for (int p = 0; p < PROCS; p++) {
+		pids[p] = fork();
+		cr_assert(ge(int, pids[p], 0), "fork");
+		if (pids[p] == 0) {
+			struct appr_error err = { 0 };
+			struct storage *s = NULL;
+			char content[64];
+			if (storage_open(&cfg, &s, &err) < 0)
+				_exit(100);
+			snprintf(content, sizeof content, "racer %d", p);
+			int rc = push_to(s, "race", "pkg", "1.0.0", "helm", content, false, NULL,
+					 &err);
+			storage_close(s);
+			if (rc == 0)
+				_exit(0);
+			if (err.http == 409 && strcmp(err.code, APPR_E_PACKAGE_EXISTS) == 0)
+				_exit(1);
+			fprintf(stderr, "racer %d: %d %s\n", p, err.http, err.msg);
+			_exit(2);
+		}
+	}
+	for (int p = 0; p < PROCS; p++)           /* reap all before any assertion */
+		exits[p] = wait_exit(pids[p]);
+	for (int p = 0; p < PROCS; p++) {
+		wins += exits[p] == 0;
+		exists += exits[p] == 1;
+	}
+	cr_assert(eq(int, wins, 1), "exactly one push succeeds");
+	cr_assert(eq(int, exists, PROCS - 1), "every other push is 409 package-exists");
+	open_store();
+	cr_assert(eq(sz, stored_blobs(), (size_t)1), "only the winner's blob is stored");
+	cr_assert(eq(sz, stray_uploads(), (size_t)0), "the losers left nothing");
 }
