@@ -81,6 +81,7 @@ rps() {
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
 targets=(show blob)
+declare -A label=([show]="show manifest" [blob]="blob by digest (3.3 KB)")
 path_show=/cnr/api/v1/packages/bench/chart/1.0.0/helm
 path_blob=/cnr/api/v1/packages/bench/chart/blobs/sha256/$digest
 declare -A runs
@@ -93,7 +94,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	done
 done
 
-echo "wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS rounds, $PROCS appr-fcgi per registry, medians"
+echo "wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS rounds, $PROCS appr-fcgi per registry, medians (req/s)"
+echo "show: $path_show"
 printf '%-34s %12s %12s %12s\n' target filesystem etcd redis
 for t in "${targets[@]}"; do
 	p=path_$t
@@ -101,7 +103,7 @@ for t in "${targets[@]}"; do
 	for d in "${drivers[@]}"; do
 		med[$d]=$(printf '%s\n' ${runs[$t,$d]} | median)
 	done
-	printf '%-34s %12s %12s %12s\n' "GET ${!p:0:30}" "${med[filesystem]}" "${med[etcd]}" "${med[redis]}"
+	printf '%-34s %12s %12s %12s\n' "${label[$t]}" "${med[filesystem]}" "${med[etcd]}" "${med[redis]}"
 	printf '%-34s %12s %12s %12s\n' "  ratio to filesystem" 1.00 \
 		"$(awk -v a="${med[etcd]}" -v b="${med[filesystem]}" 'BEGIN { printf "%.2f", a / b }')" \
 		"$(awk -v a="${med[redis]}" -v b="${med[filesystem]}" 'BEGIN { printf "%.2f", a / b }')"
