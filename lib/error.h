@@ -19,6 +19,10 @@
 #define APPR_E_UNSUPPORTED        "unsupported"               /* 501 */
 #define APPR_E_INTERNAL           "internal-error"            /* 500 */
 #define APPR_E_UNAVAILABLE        "storage-unavailable"       /* 503: etcd/redis unreachable */
+/* Users and tokens (auth = tokens; not in the reference server) */
+#define APPR_E_USER_NOT_FOUND     "user-not-found"            /* 404 */
+#define APPR_E_USER_EXISTS        "user-exists"               /* 409 */
+#define APPR_E_TOKEN_NOT_FOUND    "token-not-found"           /* 404 */
 
 /* Filled by the failing function; handlers pass one down and render it once.
  * The details fields are optional ("" = absent) and become the "details" object. */
