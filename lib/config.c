@@ -18,7 +18,7 @@
 #define APPR_LOCALSTATEDIR "/usr/local/var"
 #endif
 
-enum key_type { K_STRING, K_SIZE, K_COUNT, K_BOOL, K_STORAGE, K_DELIVERY };
+enum key_type { K_STRING, K_SIZE, K_COUNT, K_BOOL, K_STORAGE, K_DELIVERY, K_AUTH };
 
 /* The table of keys: name, type, where it lives in struct appr_config. */
 static const struct key {
@@ -40,6 +40,8 @@ static const struct key {
 	{ "kv_timeout_ms", K_COUNT, offsetof(struct appr_config, kv_timeout_ms) },
 	{ "blob_delivery", K_DELIVERY, offsetof(struct appr_config, blob_delivery) },
 	{ "x_accel_location", K_STRING, offsetof(struct appr_config, x_accel_location) },
+	{ "auth", K_AUTH, offsetof(struct appr_config, auth) },
+	{ "anonymous_read", K_BOOL, offsetof(struct appr_config, anonymous_read) },
 };
 
 /* Variables of the original server, read when the APPR_ form is not set. */
@@ -69,6 +71,8 @@ static void set_defaults(struct appr_config *cfg)
 	cfg->kv_timeout_ms = 5000;
 	cfg->blob_delivery = xstrdup("stream");
 	cfg->x_accel_location = xstrdup("/_appr_blobs/");
+	cfg->auth = xstrdup("none");
+	cfg->anonymous_read = true;
 }
 
 static int parse_bool(const char *v, bool *out)
@@ -109,6 +113,11 @@ int config_set(struct appr_config *cfg, const char *key, const char *value,
 			return appr_err(err, 422, APPR_E_INVALID_PARAMETERS,
 					"%s: unknown storage \"%.40s\" (filesystem, etcd or redis)", key, value);
 	}
+		/* fall through */
+	case K_AUTH:
+		if (k->type == K_AUTH && strcmp(value, "none") != 0 && strcmp(value, "tokens") != 0)
+			return appr_err(err, 422, APPR_E_INVALID_PARAMETERS,
+					"%s: unknown mode \"%.40s\" (none or tokens)", key, value);
 		/* fall through */
 	case K_DELIVERY:
 		if (k->type == K_DELIVERY) {
@@ -268,6 +277,7 @@ void config_free(struct appr_config *cfg)
 	free(cfg->key_prefix);
 	free(cfg->blob_delivery);
 	free(cfg->x_accel_location);
+	free(cfg->auth);
 	free(cfg->source);
 	memset(cfg, 0, sizeof *cfg);
 }

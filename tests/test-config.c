@@ -17,7 +17,8 @@ static void clear_env(void)
 			       "APPR_MAX_BODY_SIZE", "APPR_FSYNC", "APPR_BUSY_TIMEOUT_MS",
 			       "APPR_MAX_UNCOMPRESSED_SIZE", "APPR_MAX_COMPRESSION_RATIO",
 			       "APPR_MAX_TAR_ENTRIES", "ETCD_ENDPOINTS", "APPR_ETCD_ENDPOINTS",
-			       "REDIS_URL", "APPR_REDIS_URL", "APPR_BLOB_DELIVERY" };
+			       "REDIS_URL", "APPR_REDIS_URL", "APPR_BLOB_DELIVERY", "APPR_AUTH",
+			       "APPR_ANONYMOUS_READ" };
 	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
 		unsetenv(vars[i]);
 }
@@ -118,6 +119,27 @@ Test(config, kv_and_delivery_keys)
 	setenv("APPR_BLOB_DELIVERY", "carrier-pigeon", 1);
 	cr_assert(eq(int, config_load(NULL, &c, &e), -1), "unknown delivery refused");
 	cr_assert(not(eq(ptr, strstr(e.msg, "APPR_BLOB_DELIVERY"), NULL)), "names the variable: %s", e.msg);
+	clear_env();
+}
+
+Test(config, auth_keys)
+{
+	struct appr_config c;
+	struct appr_error e = { 0 };
+	setenv("APPR_CONFIG", "", 1);
+	cr_assert(eq(int, config_load(NULL, &c, &e), 0), "defaults: %s", e.msg);
+	cr_assert(eq(str, c.auth, (char *)"none"), "auth is off by default");
+	cr_assert(c.anonymous_read, "anonymous reads by default");
+	config_free(&c);
+	setenv("APPR_AUTH", "tokens", 1);
+	setenv("APPR_ANONYMOUS_READ", "false", 1);
+	cr_assert(eq(int, config_load(NULL, &c, &e), 0), "set: %s", e.msg);
+	cr_assert(eq(str, c.auth, (char *)"tokens"));
+	cr_assert(not(c.anonymous_read));
+	config_free(&c);
+	setenv("APPR_AUTH", "ldap", 1);
+	cr_assert(eq(int, config_load(NULL, &c, &e), -1), "unknown mode refused");
+	cr_assert(not(eq(ptr, strstr(e.msg, "APPR_AUTH"), NULL)), "names the variable: %s", e.msg);
 	clear_env();
 }
 
