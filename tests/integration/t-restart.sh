@@ -64,8 +64,10 @@ is "$(find "$T" -maxdepth 1 -name 'appr-serve.*' | wc -l)" 0 "no appr-serve temp
 # ---- a bad configuration stops appr-serve with a message ----
 port=$((20000 + (RANDOM * 32768 + RANDOM) % 40001))
 start=$(date +%s)
+srv=()
+[ "$APPR_TEST_SERVER" = lighttpd ] || srv=(--server "$APPR_TEST_SERVER")
 TMPDIR=$T APPR_CONFIG="$T/appr.conf" APPR_MAX_BODY_SIZE=lots \
-	timeout 20 "$APPR_SERVE" --port "$port" --data "$T/custom-data" >"$T/bad.log" 2>&1
+	timeout 20 "$APPR_SERVE" "${srv[@]}" --port "$port" --data "$T/custom-data" >"$T/bad.log" 2>&1
 rc=$?
 is "$rc" 1 "appr-serve with APPR_MAX_BODY_SIZE=lots exits with status 1 ($(($(date +%s) - start)) s)"
 grep -q 'APPR_MAX_BODY_SIZE' "$T/bad.log"
