@@ -15,15 +15,13 @@ static int blob(struct request *req, struct response *resp, bool json)
 				"invalid digest \"%.70s\": expected 64 lowercase hex characters", digest);
 	if (storage_blob_lookup(req->app->store, ns, name, digest, &size, &req->err) < 0)
 		return -1;
-	const char *filename = arena_printf(req->arena, "%s_%s_%.8s.tar.gz", ns, name, digest);
-	if (h_send_blob(req, resp, digest, size, filename, digest, NULL, json) < 0)
-		return -1;
-	if (!json) {
-		/* content-addressed: never changes */
-		resp_header(resp, "ETag", "\"%s\"", digest);
-		resp_header(resp, "Cache-Control", "public, max-age=31536000, immutable");
-	}
-	return 0;
+	char short_digest[9];
+	memcpy(short_digest, digest, 8);
+	short_digest[8] = '\0';
+	const char *filename = h_concat(req->arena, req->package, "_", short_digest, ".tar.gz");
+	*strchr((char *)filename, '/') = '_';            /* ns_name_DIGEST8.tar.gz */
+	/* content-addressed: never changes */
+	return h_send_blob(req, resp, digest, size, filename, digest, NULL, json, true);
 }
 
 int h_blob(struct request *req, struct response *resp)

@@ -347,9 +347,11 @@ static int pull(struct request *req, struct response *resp, bool json)
 	struct storage_manifest m;
 	if (find_manifest(req, &m) < 0)
 		return -1;
-	const char *filename = arena_printf(req->arena, "%s_%s.tar.gz", m.package, m.release);
+	const char *filename = h_concat(req->arena, m.package, "_", m.release, ".tar.gz");
 	*strchr((char *)filename, '/') = '_';
-	return h_send_blob(req, resp, m.digest, m.size, filename, m.release, m.media_type, json);
+	/* a release or channel may move to another blob: revalidate (ETag) every time */
+	return h_send_blob(req, resp, m.digest, m.size, filename, m.release, m.media_type, json,
+			   false);
 }
 
 /* GET .../{release}/{media_type}/pull[?format=json] */

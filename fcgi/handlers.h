@@ -38,6 +38,10 @@ int h_channel_delete(struct request *req, struct response *resp);
 
 /* handlers.c: shared argument checks. Each returns 0 or -1 with req->err filled. */
 
+/* s1 s2 s3 s4 concatenated in a (s2..s4 may be NULL: the list ends there), without
+ * printf: for names and file names on the hot paths. */
+char *h_concat(struct arena *a, const char *s1, const char *s2, const char *s3,
+	       const char *s4);
 /* args[0], args[1] as a valid namespace and name (400 invalid-usage otherwise);
  * sets req->package and the err details to "ns/name". */
 int h_package_args(struct request *req, const char **ns, const char **name);
@@ -55,10 +59,16 @@ int h_select_media_type(struct request *req, const char *ns, const char *name,
 			const char *release, const char *spec, const char **out);
 /* Answer with the blob digest (size from its manifest): raw gzip with Content-Disposition
  * filename, or json: {"package", "release", ["media_type",] "filename", "blob"} with the
- * blob base64-encoded, streamed. media_type may be NULL. */
+ * blob base64-encoded, streamed. media_type may be NULL.
+ * The raw answer carries ETag "<digest>" and Cache-Control (immutable: long-lived, for
+ * URLs naming the digest; otherwise no-cache, revalidated by ETag); an If-None-Match
+ * naming the digest (or "*") gets 304 without a body. With blob_delivery x-sendfile
+ * or x-accel-redirect and a driver keeping blob files, only headers are answered and
+ * the web server sends the file (Range included); with stream the whole blob is sent
+ * (Range is ignored: 200, Accept-Ranges: none). */
 int h_send_blob(struct request *req, struct response *resp, const char *digest,
 		long long size, const char *filename, const char *release, const char *media_type,
-		bool json);
+		bool json, bool immutable);
 /* Answer {"status": "ok"}-like objects: build with json-c, send 200. */
 void h_ok(struct response *resp, struct json_object *o);
 

@@ -21,6 +21,7 @@ void response_reset(struct response *r)
 	r->blob = NULL;
 	r->blob_size = 0;
 	r->blob_base64 = false;
+	r->delegated = false;
 	r->status = 200;
 	r->content_type = NULL;
 	sb_reset(&r->headers);
@@ -45,6 +46,19 @@ void resp_header(struct response *r, const char *name, const char *fmt, ...)
 	sb_vprintf(&r->headers, fmt, ap);
 	va_end(ap);
 	sb_puts(&r->headers, "\r\n");
+}
+
+void resp_header_cat(struct response *r, const char *name, const char *a, const char *b,
+		     const char *c)
+{
+	sb_puts(&r->headers, name);
+	sb_append(&r->headers, ": ", 2);
+	sb_puts(&r->headers, a);
+	if (b)
+		sb_puts(&r->headers, b);
+	if (c)
+		sb_puts(&r->headers, c);
+	sb_append(&r->headers, "\r\n", 2);
 }
 
 void resp_json(struct response *r, int status, struct json_object *o)
@@ -82,6 +96,7 @@ void resp_error(struct response *r, const struct appr_error *err)
 	json_object_object_add(o, "details", d);
 	storage_blob_close(r->blob);
 	r->blob = NULL;
+	r->delegated = false;
 	sb_reset(&r->headers);
 	sb_reset(&r->tail);
 	resp_json(r, status, o);
@@ -93,6 +108,24 @@ void resp_blob(struct response *r, struct storage_blob_reader *blob, long long s
 	r->blob = blob;
 	r->blob_size = size;
 	r->blob_base64 = base64;
+}
+
+void resp_delegated(struct response *r)
+{
+	storage_blob_close(r->blob);
+	r->blob = NULL;
+	r->delegated = true;
+}
+
+void resp_not_modified(struct response *r)
+{
+	storage_blob_close(r->blob);
+	r->blob = NULL;
+	r->delegated = false;
+	r->status = 304;
+	r->content_type = NULL;
+	sb_reset(&r->body);
+	sb_reset(&r->tail);
 }
 
 static const char *reason(int status)
@@ -150,17 +183,70 @@ static int send_blob(struct response *r, const struct request_io *io)
 	return 0;
 }
 
+/* Append s at top + n; returns the new length (the caller sized top). */
+static size_t put_str(char *top, size_t n, const char *s)
+{
+	size_t len = strlen(s);
+	memcpy(top + n, s, len);
+	return n + len;
+}
+
+/* Append the decimal v (>= 0) at top + n. */
+static size_t put_num(char *top, size_t n, long long v)
+{
+	char d[24];
+	size_t k = 0;
+	do
+		d[k++] = (char)('0' + v % 10);
+	while ((v /= 10) > 0);
+	while (k > 0)
+		top[n++] = d[--k];
+	return n;
+}
+
+/* "Status: NNN Reason\r\n" and, except for 304, "Content-Type: ...\r\n" into top
+ * (cap bytes, at least 64 more than the content type); returns the length. */
+static size_t status_line(const struct response *r, char *top, size_t cap)
+{
+	const char *ct = r->content_type ? r->content_type : "application/json";
+	size_t n = put_str(top, 0, "Status: ");
+	n = put_num(top, n, r->status < 100 || r->status > 999 ? 500 : r->status);
+	top[n++] = ' ';
+	n = put_str(top, n, reason(r->status));
+	n = put_str(top, n, "\r\n");
+	if (r->status == 304 || strlen(ct) > cap - n - 32)
+		return n;
+	n = put_str(top, n, "Content-Type: ");
+	n = put_str(top, n, ct);
+	return put_str(top, n, "\r\n");
+}
+
+/* Status line and the handler's headers only (304, delegated bodies). */
+static int send_head_only(struct response *r, const struct request_io *io)
+{
+	char top[256];
+	size_t n = status_line(r, top, sizeof top);
+	if (io->write(io->ctx, top, n) < 0 ||
+	    (r->headers.len && io->write(io->ctx, r->headers.buf, r->headers.len) < 0) ||
+	    io->write(io->ctx, "\r\n", 2) < 0)
+		return -1;
+	return 0;
+}
+
 int response_send(struct response *r, const struct request_io *io, bool head)
 {
+	if (r->status == 304 || r->delegated)
+		return send_head_only(r, io);
 	long long blob_len = !r->blob ? 0
 		: r->blob_base64 ? (long long)B64_ENCODED_LEN((unsigned long long)r->blob_size)
 		: r->blob_size;
 	long long length = (long long)r->body.len + blob_len + (long long)r->tail.len;
 	char top[256];
-	int n = snprintf(top, sizeof top, "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %lld\r\n",
-			 r->status, reason(r->status),
-			 r->content_type ? r->content_type : "application/json", length);
-	if (io->write(io->ctx, top, (size_t)n) < 0 ||
+	size_t n = status_line(r, top, sizeof top - 48);
+	n = put_str(top, n, "Content-Length: ");
+	n = put_num(top, n, length);
+	n = put_str(top, n, "\r\n");
+	if (io->write(io->ctx, top, n) < 0 ||
 	    (r->headers.len && io->write(io->ctx, r->headers.buf, r->headers.len) < 0) ||
 	    io->write(io->ctx, "\r\n", 2) < 0)
 		return -1;

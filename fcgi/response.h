@@ -1,5 +1,6 @@
 /* response.h - what a handler answers: status, headers, and a JSON body, or a blob
- * streamed from storage (raw, or base64 between a JSON prefix and suffix). */
+ * streamed from storage (raw, or base64 between a JSON prefix and suffix), or only
+ * headers for the web server to send a blob file itself. */
 #ifndef APPR_RESPONSE_H
 #define APPR_RESPONSE_H
 
@@ -20,6 +21,8 @@ struct response {
 	long long blob_size;
 	bool blob_base64;                /* ... encoded as base64 */
 	struct strbuf tail;              /* then this */
+	bool delegated;                  /* the web server sends the body (X-Sendfile, */
+					 /*   X-Accel-Redirect in headers): none here */
 };
 
 /* Buffers are kept across requests: init once, reset after each request. */
@@ -30,6 +33,11 @@ void response_free(struct response *r);
 /* Add a header line. */
 void resp_header(struct response *r, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* Add a header line "name: a b c" (b, c may be NULL), without printf: for the hot
+ * paths (blob and pull answers). */
+void resp_header_cat(struct response *r, const char *name, const char *a, const char *b,
+		     const char *c);
 
 /* Status + application/json body from o (o is released). */
 void resp_json(struct response *r, int status, struct json_object *o);
@@ -43,6 +51,15 @@ void resp_error(struct response *r, const struct appr_error *err);
 /* A blob body: r takes the reader. */
 void resp_blob(struct response *r, struct storage_blob_reader *blob, long long size,
 	       bool base64);
+
+/* The web server sends the body named by a header the handler added (X-Sendfile,
+ * X-Accel-Redirect): only status, Content-Type and headers are written, no
+ * Content-Length (the web server sets it from the file). */
+void resp_delegated(struct response *r);
+
+/* 304 Not Modified: status and the headers added (ETag, Cache-Control), no
+ * Content-Type, no Content-Length, no body. Drops a blob set before. */
+void resp_not_modified(struct response *r);
 
 /* Write status line, headers and (unless head) the body to io.
  * Returns 0, or -1 when the client went away or the blob could not be read. */

@@ -1019,6 +1019,33 @@ static int sq_blob_open(struct storage *s, const char *digest,
 	return 0;
 }
 
+static int sq_blob_path(struct storage *s, const char *digest, char *out, size_t cap,
+			struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	char path[PATHBUF], cwd[PATHBUF];
+	struct stat sb;
+	int n;
+
+	if (blob_path(ss, digest, path, false) < 0)
+		return appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND, "blob not found");
+	if (stat(path, &sb) < 0) {
+		if (errno == ENOENT)
+			return appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND,
+					"blob sha256:%s not found", digest);
+		return sys_fail("stat", path, errno, err);
+	}
+	if (path[0] == '/')
+		n = snprintf(out, cap, "%s", path);
+	else if (getcwd(cwd, sizeof cwd))
+		n = snprintf(out, cap, "%s/%s", cwd, path);
+	else
+		return sys_fail("getcwd", path, errno, err);
+	if (n < 0 || (size_t)n >= cap)
+		return sys_fail("blob path", path, ENAMETOOLONG, err);
+	return 0;
+}
+
 static long sq_blob_read(struct storage_blob_reader *br, void *buf, size_t len)
 {
 	struct sq_reader *r = (struct sq_reader *)br;
@@ -1724,4 +1751,5 @@ const struct storage_ops storage_sqlite_ops = {
 	.channel_add = sq_channel_add,            /* write tx: insert/upsert + current */
 	.channel_remove = sq_channel_remove,      /* write tx: remove + repair currents */
 	.channel_delete = sq_channel_delete,      /* write tx: delete (cascade members) */
+	.blob_path = sq_blob_path,                /* absolute blobs/sha256/xx/<digest> */
 };

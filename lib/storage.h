@@ -73,12 +73,21 @@ struct storage_channel {
 	size_t n_releases;
 };
 
+/* Whose view a listing is (auth = tokens): a private package is listed only when
+ * `all` is set or its namespace is one of `namespaces`. */
+struct storage_readers {
+	bool all;
+	const char *const *namespaces;
+	size_t n;
+};
+
 struct storage_list_query {
 	const char *namespace;           /* exact namespace, or NULL for all */
 	const char *query;               /* case-insensitive substring of "ns/name", or NULL */
 	const char *media_type;          /* only packages with a manifest of it, or NULL */
 	size_t limit;                    /* packages per page, 0 = all */
 	size_t offset;                   /* packages to skip (ordered by ns, name) */
+	const struct storage_readers *readers;  /* NULL: private packages listed too */
 };
 
 struct storage_push {
@@ -89,6 +98,38 @@ struct storage_push {
 	const char *visibility;          /* for a new package; NULL = "public" */
 	char digest[DIGEST_HEX_LEN + 1]; /* SHA-256 of the uncompressed tar */
 	bool force;                      /* replace an existing release+media type */
+};
+
+/* Permission levels, each including the ones below it. */
+enum storage_level {
+	STORAGE_LEVEL_NONE = 0,
+	STORAGE_LEVEL_READ = 1,          /* see private packages of the namespace */
+	STORAGE_LEVEL_WRITE = 2,         /* push, delete, channels */
+	STORAGE_LEVEL_ADMIN = 3,         /* grant levels on the namespace to others */
+};
+
+struct storage_user {
+	const char *name;                /* validated by names.h rules for a namespace */
+	const char *password_hash;       /* auth.h format, or NULL: no password login */
+	char created_at[32];
+};
+
+/* A user's level on one namespace ("*" = every namespace). */
+struct storage_grant {
+	const char *user;
+	const char *namespace;
+	enum storage_level level;
+};
+
+/* An API token; only its SHA-256 is stored. */
+struct storage_token {
+	const char *id;                  /* public id: 16 hex chars, for list and revoke */
+	const char *user;
+	char hash[DIGEST_HEX_LEN + 1];   /* SHA-256 hex of the token */
+	const char *namespace;           /* only this namespace, or NULL: all of the user's */
+	enum storage_level scope;        /* at most this level */
+	long long expires_at;            /* unix seconds; 0 = never */
+	char created_at[32];
 };
 
 struct storage_ops {
@@ -188,6 +229,50 @@ struct storage_ops {
 	/* Delete a channel. 404 channel-not-found when absent. */
 	int (*channel_delete)(struct storage *s, const char *ns, const char *name,
 			      const char *channel, struct appr_error *err);
+
+	/* -- optional (NULL in a driver without blob files: etcd, redis) -- */
+
+	/* The absolute path of the stored blob digest's file, written to out (cap bytes),
+	 * for a web server to send it (X-Sendfile, X-Accel-Redirect). 404 when the blob
+	 * is absent; 500 when the path does not fit in cap. */
+	int (*blob_path)(struct storage *s, const char *digest, char *out, size_t cap,
+			 struct appr_error *err);
+
+	/* -- users, grants, tokens (auth = tokens); every driver has them -- */
+
+	/* Create (create = true: 409 user-exists when present) or update the password of
+	 * (create = false: 404 user-not-found when absent) user name. */
+	int (*user_put)(struct storage *s, const char *name, const char *password_hash,
+			bool create, struct appr_error *err);
+	/* 404 when absent. */
+	int (*user_get)(struct storage *s, const char *name, struct arena *a,
+			struct storage_user *out, struct appr_error *err);
+	/* Delete a user with all its grants and tokens. 404 when absent. */
+	int (*user_delete)(struct storage *s, const char *name, struct appr_error *err);
+	/* Every user, by name. */
+	int (*user_list)(struct storage *s, struct arena *a, struct storage_user **out,
+			 size_t *n, struct appr_error *err);
+	/* Set user's level on namespace; STORAGE_LEVEL_NONE removes the grant (absent: no-op).
+	 * 404 when the user is absent. */
+	int (*grant_set)(struct storage *s, const char *user, const char *ns,
+			 enum storage_level level, struct appr_error *err);
+	/* Grants of user (NULL: of everyone), by user then namespace. */
+	int (*grant_list)(struct storage *s, const char *user, struct arena *a,
+			  struct storage_grant **out, size_t *n, struct appr_error *err);
+	/* Store a new token (t->id unique, t->user existing: else 404). */
+	int (*token_add)(struct storage *s, const struct storage_token *t,
+			 struct appr_error *err);
+	/* The token whose hash is given. 404 when absent (expiry is the caller's check). */
+	int (*token_find)(struct storage *s, const char *hash, struct arena *a,
+			  struct storage_token *out, struct appr_error *err);
+	/* Tokens of user (NULL: of everyone), by user then created_at. */
+	int (*token_list)(struct storage *s, const char *user, struct arena *a,
+			  struct storage_token **out, size_t *n, struct appr_error *err);
+	/* Delete a token by id. 404 when absent. */
+	int (*token_revoke)(struct storage *s, const char *id, struct appr_error *err);
+	/* The visibility ("public"/"private") of package ns/name. 404 when absent. */
+	int (*package_visibility)(struct storage *s, const char *ns, const char *name,
+				  struct arena *a, const char **out, struct appr_error *err);
 };
 
 /* The driver table registered under name ("filesystem"/"sqlite"), or NULL. */
@@ -274,6 +359,56 @@ static inline int storage_channel_remove(struct storage *s, const char *ns, cons
 static inline int storage_channel_delete(struct storage *s, const char *ns, const char *name,
 					 const char *channel, struct appr_error *err)
 { return s->ops->channel_delete(s, ns, name, channel, err); }
+
+/* Whether the driver keeps blobs as files a web server can send (blob_path). */
+static inline bool storage_has_blob_files(const struct storage *s)
+{ return s->ops->blob_path != NULL; }
+/* The blob's file path (see blob_path); 500 when the driver has no files. */
+static inline int storage_blob_path(struct storage *s, const char *digest, char *out,
+				    size_t cap, struct appr_error *err)
+{
+	if (!s->ops->blob_path)
+		return appr_err(err, 500, APPR_E_INTERNAL, "storage %s keeps no blob files",
+				s->ops->name);
+	return s->ops->blob_path(s, digest, out, cap, err);
+}
+
+/* Auth operations: a driver that lacks one answers 501 (none should). */
+#define STORAGE_AUTH_CALL(s, op, ...) \
+	((s)->ops->op ? (s)->ops->op(__VA_ARGS__) \
+	 : appr_err(err, 501, APPR_E_UNSUPPORTED, "storage %s has no " #op, (s)->ops->name))
+static inline int storage_user_put(struct storage *s, const char *name, const char *hash,
+				   bool create, struct appr_error *err)
+{ return STORAGE_AUTH_CALL(s, user_put, s, name, hash, create, err); }
+static inline int storage_user_get(struct storage *s, const char *name, struct arena *a,
+				   struct storage_user *out, struct appr_error *err)
+{ return STORAGE_AUTH_CALL(s, user_get, s, name, a, out, err); }
+static inline int storage_user_delete(struct storage *s, const char *name, struct appr_error *err)
+{ return STORAGE_AUTH_CALL(s, user_delete, s, name, err); }
+static inline int storage_user_list(struct storage *s, struct arena *a, struct storage_user **out,
+				    size_t *n, struct appr_error *err)
+{ return STORAGE_AUTH_CALL(s, user_list, s, a, out, n, err); }
+static inline int storage_grant_set(struct storage *s, const char *user, const char *ns,
+				    enum storage_level level, struct appr_error *err)
+{ return STORAGE_AUTH_CALL(s, grant_set, s, user, ns, level, err); }
+static inline int storage_grant_list(struct storage *s, const char *user, struct arena *a,
+				     struct storage_grant **out, size_t *n, struct appr_error *err)
+{ return STORAGE_AUTH_CALL(s, grant_list, s, user, a, out, n, err); }
+static inline int storage_token_add(struct storage *s, const struct storage_token *t,
+				    struct appr_error *err)
+{ return STORAGE_AUTH_CALL(s, token_add, s, t, err); }
+static inline int storage_token_find(struct storage *s, const char *hash, struct arena *a,
+				     struct storage_token *out, struct appr_error *err)
+{ return STORAGE_AUTH_CALL(s, token_find, s, hash, a, out, err); }
+static inline int storage_token_list(struct storage *s, const char *user, struct arena *a,
+				     struct storage_token **out, size_t *n, struct appr_error *err)
+{ return STORAGE_AUTH_CALL(s, token_list, s, user, a, out, n, err); }
+static inline int storage_token_revoke(struct storage *s, const char *id, struct appr_error *err)
+{ return STORAGE_AUTH_CALL(s, token_revoke, s, id, err); }
+static inline int storage_package_visibility(struct storage *s, const char *ns, const char *name,
+					     struct arena *a, const char **out,
+					     struct appr_error *err)
+{ return STORAGE_AUTH_CALL(s, package_visibility, s, ns, name, a, out, err); }
 
 /* Driver tables (defined in storage-<name>.c). */
 extern const struct storage_ops storage_sqlite_ops;
