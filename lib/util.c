@@ -150,16 +150,21 @@ char *arena_strdup(struct arena *a, const char *s)
 
 char *arena_printf(struct arena *a, const char *fmt, ...)
 {
+	/* One pass into a stack buffer for the usual short result; a second only for
+	 * a long one. */
+	char small[256];
 	va_list ap, ap2;
 	va_start(ap, fmt);
 	va_copy(ap2, ap);
-	char probe[1];
-	int n = vsnprintf(probe, sizeof probe, fmt, ap);
+	int n = vsnprintf(small, sizeof small, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		n = 0;
 	char *p = arena_alloc(a, (size_t)n + 1);
-	vsnprintf(p, (size_t)n + 1, fmt, ap2);
+	if ((size_t)n < sizeof small)
+		memcpy(p, small, (size_t)n + 1);
+	else
+		vsnprintf(p, (size_t)n + 1, fmt, ap2);
 	va_end(ap2);
 	return p;
 }
@@ -200,15 +205,20 @@ void sb_putc(struct strbuf *sb, char c)
 
 void sb_vprintf(struct strbuf *sb, const char *fmt, va_list ap)
 {
+	/* Format straight into the free space; again only when it did not fit. */
 	va_list ap2;
 	va_copy(ap2, ap);
-	char probe[1];
-	int n = vsnprintf(probe, sizeof probe, fmt, ap);
-	if (n > 0) {
+	sb_grow(sb, 64);
+	size_t room = sb->cap - sb->len;
+	int n = vsnprintf(sb->buf + sb->len, room, fmt, ap);
+	if (n > 0 && (size_t)n >= room) {
 		sb_grow(sb, (size_t)n);
 		vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap2);
-		sb->len += (size_t)n;
 	}
+	if (n > 0)
+		sb->len += (size_t)n;
+	else
+		sb->buf[sb->len] = '\0';
 	va_end(ap2);
 }
 
