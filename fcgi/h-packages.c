@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "access.h"
 #include "b64.h"
 #include "handlers.h"
 #include "manifest.h"
@@ -54,6 +55,9 @@ int h_list(struct request *req, struct response *resp)
 	}
 	if (query_count(req, "limit", &q.limit) < 0 || query_count(req, "offset", &q.offset) < 0)
 		return -1;
+	if (!auth_current(req))
+		return appr_err(&req->err, 500, APPR_E_INTERNAL, "no identity for the listing");
+	q.readers = auth_readers(auth_current(req), req->arena);
 
 	struct storage_package *p;
 	size_t n;
@@ -83,7 +87,11 @@ int h_search(struct request *req, struct response *resp)
 		return -1;
 	const char **names;
 	size_t n;
-	if (storage_search(req->app->store, text, limit, req->arena, &names, &n, &req->err) < 0)
+	if (!auth_current(req))
+		return appr_err(&req->err, 500, APPR_E_INTERNAL, "no identity for the search");
+	const struct storage_readers *readers = auth_readers(auth_current(req), req->arena);
+	if (storage_search(req->app->store, text, readers, limit, req->arena, &names, &n,
+			   &req->err) < 0)
 		return -1;
 	struct json_object *a = json_object_new_array_ext((int)n);
 	for (size_t i = 0; i < n; i++)
@@ -235,6 +243,14 @@ int h_push(struct request *req, struct response *resp)
 	p.metadata = meta ? json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN |
 							   JSON_C_TO_STRING_NOSLASHESCAPE) : NULL;
 	p.force = json_true(pushbody_get(pb, "force")) || request_query_true(req, "force");
+	if (body_string(req, pb, "visibility", &p.visibility) < 0)
+		goto out;
+	if (p.visibility && strcmp(p.visibility, "public") != 0 &&
+	    strcmp(p.visibility, "private") != 0) {
+		appr_err(&req->err, 400, APPR_E_INVALID_USAGE,
+			 "visibility must be \"public\" or \"private\"");
+		goto out;
+	}
 
 	struct storage_blob_writer *w = ps.w;
 	ps.w = NULL;                      /* put_release consumes it */

@@ -145,6 +145,8 @@ int main(int argc, char **argv)
 		return startup_failed(cgi, &err);
 	}
 	routes_init();
+	if (strcmp(app.cfg.auth, "tokens") != 0)
+		fprintf(stderr, "appr-fcgi: auth = none: no credentials are checked, anyone may read and write (set auth = tokens to require them)\n");
 
 	struct arena *arena = arena_new();
 	struct response resp;

@@ -5,31 +5,51 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "access.h"
 #include "handlers.h"
+#include "names.h"
 #include "routes.h"
+#include "semver.h"
+
+/* What a route needs (auth = tokens), checked before its handler runs; {ns} is the
+ * first capture. No or bad credentials where some are needed: 401 with a challenge;
+ * not enough: 403; a private package is 404 to whoever may not read its namespace. */
+enum perm {
+	P_NONE,      /* nothing: no credentials are even read */
+	P_LIST,      /* may read (anyone when anonymous_read); private packages filtered */
+	P_READ,      /* may read; private packages only with read on {ns} */
+	P_WRITE,     /* write on {ns} */
+	P_ADMIN,     /* admin on {ns} ("*": on every namespace) */
+	P_USER,      /* any authenticated user: the handler checks the rest */
+};
 
 static const struct route {
 	const char *method;
 	const char *pattern;
 	handler_fn fn;
+	enum perm perm;
 } routes[] = {
-	{ "GET",    "version",                                          h_version },
-	{ "GET",    "api/v1/packages",                                  h_list },
-	{ "GET",    "api/v1/packages/search",                           h_search },
-	{ "POST",   "api/v1/packages/:ns/:name",                        h_push },
-	{ "GET",    "api/v1/packages/:ns/:name",                        h_show_package },
-	{ "GET",    "api/v1/packages/:ns/:name/channels",               h_channels_list },
-	{ "GET",    "api/v1/packages/:ns/:name/channels/:channel",      h_channel_show },
-	{ "DELETE", "api/v1/packages/:ns/:name/channels/:channel",      h_channel_delete },
-	{ "POST",   "api/v1/packages/:ns/:name/channels/:channel/:release", h_channel_add },
-	{ "DELETE", "api/v1/packages/:ns/:name/channels/:channel/:release", h_channel_remove },
-	{ "GET",    "api/v1/packages/:ns/:name/blobs/sha256/:digest",   h_blob },
-	{ "GET",    "api/v1/packages/:ns/:name/blobs/sha256/:digest/json", h_blob_json },
-	{ "GET",    "api/v1/packages/:ns/:name/:release",               h_show_release },
-	{ "GET",    "api/v1/packages/:ns/:name/:release/:media_type",   h_show_manifest },
-	{ "DELETE", "api/v1/packages/:ns/:name/:release/:media_type",   h_delete_manifest },
-	{ "GET",    "api/v1/packages/:ns/:name/:release/:media_type/pull", h_pull },
-	{ "GET",    "api/v1/packages/:ns/:name/:release/:media_type/pull/json", h_pull_json },
+	{ "GET",    "version",                                          h_version,          P_NONE },
+	{ "POST",   "api/v1/users/login",                               h_login,            P_NONE },
+	{ "POST",   "api/v1/tokens",                                    h_token_create,     P_USER },
+	{ "PUT",    "api/v1/namespaces/:ns/grants/:user",               h_grant_set,        P_ADMIN },
+	{ "DELETE", "api/v1/namespaces/:ns/grants/:user",               h_grant_delete,     P_ADMIN },
+	{ "GET",    "api/v1/packages",                                  h_list,             P_LIST },
+	{ "GET",    "api/v1/packages/search",                           h_search,           P_LIST },
+	{ "POST",   "api/v1/packages/:ns/:name",                        h_push,             P_WRITE },
+	{ "GET",    "api/v1/packages/:ns/:name",                        h_show_package,     P_READ },
+	{ "GET",    "api/v1/packages/:ns/:name/channels",               h_channels_list,    P_READ },
+	{ "GET",    "api/v1/packages/:ns/:name/channels/:channel",      h_channel_show,     P_READ },
+	{ "DELETE", "api/v1/packages/:ns/:name/channels/:channel",      h_channel_delete,   P_WRITE },
+	{ "POST",   "api/v1/packages/:ns/:name/channels/:channel/:release", h_channel_add,  P_WRITE },
+	{ "DELETE", "api/v1/packages/:ns/:name/channels/:channel/:release", h_channel_remove, P_WRITE },
+	{ "GET",    "api/v1/packages/:ns/:name/blobs/sha256/:digest",   h_blob,             P_READ },
+	{ "GET",    "api/v1/packages/:ns/:name/blobs/sha256/:digest/json", h_blob_json,     P_READ },
+	{ "GET",    "api/v1/packages/:ns/:name/:release",               h_show_release,     P_READ },
+	{ "GET",    "api/v1/packages/:ns/:name/:release/:media_type",   h_show_manifest,    P_READ },
+	{ "DELETE", "api/v1/packages/:ns/:name/:release/:media_type",   h_delete_manifest,  P_WRITE },
+	{ "GET",    "api/v1/packages/:ns/:name/:release/:media_type/pull", h_pull,          P_READ },
+	{ "GET",    "api/v1/packages/:ns/:name/:release/:media_type/pull/json", h_pull_json, P_READ },
 };
 
 #define NROUTES (sizeof routes / sizeof routes[0])
@@ -71,6 +91,91 @@ static int match(const struct request *req, size_t i, const char **args)
 	return 1;
 }
 
+/* A private package is absent to whoever may not read its namespace: the same answer
+ * as for a package that does not exist (arguments the handler refuses before it looks
+ * at storage are left to it; the error details are those of an absent package). */
+static int hide_private(struct request *req, const struct route *r, const struct auth_who *who)
+{
+	const char *ns = req->args[0], *name = req->args[1], *vis;
+	const char *a2 = req->args[2], *a3 = req->args[3], *release = NULL, *mt = NULL;
+	char mtbuf[NAMES_MEDIA_TYPE_MAX + 1];
+	struct appr_error e = { 0 };
+	struct semver v;
+	bool blob = r->fn == h_blob || r->fn == h_blob_json;
+	bool channel = r->fn == h_channel_show;
+	if (!ns || !name || !names_valid_part(ns) || !names_valid_part(name))
+		return 0;                     /* the handler answers 400 */
+	if ((blob && !names_valid_digest(a2)) || (channel && !names_valid_part(a2)))
+		return 0;
+	if (!blob && !channel && a2 && semver_parse(a2, &v) == 0)
+		release = a2;
+	if (!blob && !channel && a3 && strcmp(a3, "-") != 0) {
+		if (names_media_type(a3, mtbuf, sizeof mtbuf) < 0)
+			return 0;
+		mt = mtbuf;
+	}
+	if (auth_can_read(who, ns))
+		return 0;
+	if (storage_package_visibility(req->app->store, ns, name, req->arena, &vis, &e) < 0) {
+		if (e.http == 404)
+			return 0;             /* absent: the handler says so */
+		req->err = e;
+		return -1;
+	}
+	if (strcmp(vis, "public") == 0)
+		return 0;
+	const char *pkg = arena_printf(req->arena, "%s/%s", ns, name);
+	if (blob)
+		appr_err(&req->err, 404, APPR_E_PACKAGE_NOT_FOUND,
+			 "blob sha256:%.64s not found in %s", a2, pkg);
+	else
+		appr_err(&req->err, 404, APPR_E_PACKAGE_NOT_FOUND, "package %s not found", pkg);
+	appr_err_details(&req->err, pkg, release, mt);
+	return -1;
+}
+
+/* Whether req may run route r: 0, or -1 with req->err filled (401, 403, 404). */
+static int authorize(struct request *req, const struct route *r, struct auth_who *who)
+{
+	const struct appr_config *cfg = &req->app->cfg;
+	const char *ns = req->args[0];
+	if (r->perm == P_NONE) {
+		memset(who, 0, sizeof *who);
+		who->open = auth_is_open(cfg);
+		return 0;
+	}
+	if (auth_identify(req, who) < 0)
+		return -1;
+	if (who->open)
+		return 0;
+	switch (r->perm) {
+	case P_NONE:
+		return 0;
+	case P_LIST:
+	case P_READ:
+		if (!who->user && !cfg->anonymous_read)
+			return auth_unauthorized(req, "credentials required (anonymous reads are off)");
+		return r->perm == P_READ ? hide_private(req, r, who) : 0;
+	case P_USER:
+		if (!who->user)
+			return auth_unauthorized(req, "credentials required");
+		return 0;
+	case P_WRITE:
+	case P_ADMIN:
+		if (!who->user)
+			return auth_unauthorized(req, "credentials required");
+		enum storage_level need = r->perm == P_WRITE ? STORAGE_LEVEL_WRITE
+							     : STORAGE_LEVEL_ADMIN;
+		if (auth_level(who, ns) < need)
+			return appr_err(&req->err, 403, APPR_E_FORBIDDEN,
+					"%s %.64s lacks %s on namespace %.64s",
+					who->token ? "this token of user" : "user", who->user,
+					auth_level_name(need), ns);
+		return 0;
+	}
+	return 0;
+}
+
 void routes_dispatch(struct request *req, struct response *resp)
 {
 	const char *method = req->head ? "GET" : req->method;
@@ -80,8 +185,15 @@ void routes_dispatch(struct request *req, struct response *resp)
 		if (!match(req, i, args))
 			continue;
 		if (strcmp(routes[i].method, method) == 0) {
+			struct auth_who who;
+			int rc;
 			memcpy(req->args, args, sizeof args);
-			if (routes[i].fn(req, resp) < 0)
+			if (authorize(req, &routes[i], &who) < 0)
+				goto fail;
+			auth_set(req, &who);
+			rc = routes[i].fn(req, resp);
+			auth_set(NULL, NULL);
+			if (rc < 0)
 				goto fail;
 			return;
 		}
@@ -101,4 +213,6 @@ void routes_dispatch(struct request *req, struct response *resp)
 	appr_err(&req->err, 404, APPR_E_PACKAGE_NOT_FOUND, "no route for %s", req->path);
 fail:
 	resp_error(resp, &req->err);
+	if (req->err.http == 401)
+		resp_header(resp, "WWW-Authenticate", "%s", AUTH_CHALLENGE);
 }

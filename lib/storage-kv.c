@@ -14,6 +14,27 @@
  *                                        R = manifests (of any package) naming the blob
  *   chunk/<upload id>/<NNNNNNNN>         the gzipped bytes, KV_MAX_VALUE per chunk, at
  *                                        least one chunk per blob
+ *   priv/<ns>/<name>                     "1" while the package exists and is private
+ *                                        (written with the record that creates it,
+ *                                        deleted with the record): listings of a
+ *                                        reader drop private packages by this range
+ *
+ * Users, grants and tokens (auth = tokens):
+ *   user/<name>                          {"password_hash": "..." | null, "created_at": "...",
+ *                                        "txn": "<token of the last write>"}
+ *   grant/<user>/<ns>                    {"level": 1..3, "txn": "..."}  (ns "*": every one)
+ *   usertok/<user>/<id>                  the token record: {"id", "user", "hash",
+ *                                        "namespace": "..." | null, "scope", "expires_at",
+ *                                        "created_at", "txn"}; authoritative: a token
+ *                                        exists exactly while this key does
+ *   token/<hash>                         the same record: token_find's one key look-up
+ *   tokenid/<id>                         {"user", "hash"}: token_revoke's look-up
+ * A user delete is one transaction deleting user/<name> and the prefixes grant/<name>/
+ * and usertok/<name>/ (so every token of the user stops existing at once), plus the
+ * token/ and tokenid/ keys of as many tokens as fit; the rest are deleted by further
+ * transactions right after. Until then (or if those fail) they are inert: token_find
+ * and token_revoke accept a token/ or tokenid/ key only when usertok/<user>/<id>
+ * exists with the same hash.
  *
  * A push streams its bytes into chunk keys under a fresh random upload id BEFORE the
  * manifest transaction; that transaction writes the package record, the metadata and
@@ -299,6 +320,13 @@ static const char **record_releases(struct arena *a, json_object *rec, size_t *n
 static const char *pkg_key(struct arena *a, const char *ns, const char *name)
 {
 	return arena_printf(a, "pkg/%s/%s", ns, name);
+}
+
+/* Present (value "1") exactly while package ns/name exists and is private: the index
+ * that lets listings drop private packages before paging. */
+static const char *priv_key(struct arena *a, const char *ns, const char *name)
+{
+	return arena_printf(a, "priv/%s/%s", ns, name);
 }
 
 static const char *man_key(struct arena *a, const char *ns, const char *name,
@@ -890,6 +918,7 @@ int storage_kv_put_release(struct storage *s, const struct storage_push *p,
 			json_object_object_add(rec, "visibility", json_object_new_string(
 						       p->visibility ? p->visibility : "public"));
 		}
+		bool is_new = r == 0;
 		json_object *types = jobj(jobj(rec, "releases"), p->release);
 		json_object *old = jget(types, p->media_type);
 		if (old && !p->force) {
@@ -947,6 +976,10 @@ int storage_kv_put_release(struct storage *s, const struct storage_push *p,
 			txn_op(&t, KV_PUT, mkey, mval, strlen(mval));
 		else
 			txn_op(&t, KV_DELETE, mkey, NULL, 0);
+		if (is_new && p->visibility && strcmp(p->visibility, "private") == 0)
+			txn_op(&t, KV_PUT, priv_key(a, p->ns, p->name), "1", 1);
+		else if (is_new)
+			txn_op(&t, KV_DELETE, priv_key(a, p->ns, p->name), NULL, 0);
 		r = txn_put_record(&t, a, rec, prev, err);
 		json_object_put(rec);
 		if (r < 0)
@@ -1190,6 +1223,7 @@ int storage_kv_delete_manifest(struct storage *s, const char *ns, const char *na
 			txn_op(&t, KV_DELETE, pkey, NULL, 0);
 			txn_op(&t, KV_DELETE_PREFIX, arena_printf(a, "man/%s/%s/", ns, name),
 			       NULL, 0);
+			txn_op(&t, KV_DELETE, priv_key(a, ns, name), NULL, 0);
 		} else if (txn_put_record(&t, a, rec, rev, err) < 0) {
 			json_object_put(rec);
 			return -1;
@@ -1236,9 +1270,65 @@ static bool contains_ci(const char *hay, const char *needle)
 	return n == 0;
 }
 
+/* Do readers restrict what is listed (not NULL, not all, no "*")? */
+static bool readers_limited(const struct storage_readers *r)
+{
+	if (!r || r->all)
+		return false;
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(r->namespaces[i], "*") == 0)
+			return false;
+	return true;
+}
+
+/* May readers see the private packages of namespace ns? */
+static bool readers_see(const struct storage_readers *r, const char *ns)
+{
+	if (!readers_limited(r))
+		return true;
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(r->namespaces[i], ns) == 0)
+			return true;
+	return false;
+}
+
+/* Drop from v (k refs) the private packages readers may not see: a keys-only range
+ * over priv/ (or priv/<ns>/). *k is updated. */
+static int drop_unreadable(struct kvs *ks, const char *ns,
+			   const struct storage_readers *readers, struct arena *a,
+			   struct pkgref *v, size_t *k, struct appr_error *err)
+{
+	const char *prefix = ns ? arena_printf(a, "priv/%s/", ns) : "priv/";
+	struct kv_pair *keys = NULL;
+	size_t n_keys = 0, kept = 0;
+
+	if (!readers_limited(readers))
+		return 0;
+	if (kv_range(ks->kv, prefix, NULL, 0, true, a, &keys, &n_keys, NULL, err) < 0)
+		return -1;
+	if (n_keys == 0)
+		return 0;
+	const char **priv = arena_alloc(a, n_keys * sizeof *priv);
+	for (size_t i = 0; i < n_keys; i++)
+		priv[i] = keys[i].key + 5;        /* "ns/name" */
+	qsort(priv, n_keys, sizeof *priv, str_cmp);
+	for (size_t i = 0; i < *k; i++) {
+		const char *full = v[i].full;
+		if (bsearch(&full, priv, n_keys, sizeof *priv, str_cmp) &&
+		    !readers_see(readers, v[i].ns))
+			continue;
+		v[kept++] = v[i];
+	}
+	*k = kept;
+	return 0;
+}
+
 /* Packages under pkg/ (of namespace ns when not NULL) whose "ns/name" contains text
- * (NULL: all), ordered by namespace then name: a keys-only range. */
-static int package_refs(struct kvs *ks, const char *ns, const char *text, struct arena *a,
+ * (NULL: all) and that readers may see, ordered by namespace then name: keys-only
+ * ranges over pkg/ then priv/ (in that order: a package created in between is in
+ * neither, one deleted in between is skipped when its record is read). */
+static int package_refs(struct kvs *ks, const char *ns, const char *text,
+			const struct storage_readers *readers, struct arena *a,
 			struct pkgref **out, size_t *n, struct appr_error *err)
 {
 	const char *prefix = ns ? arena_printf(a, "pkg/%s/", ns) : "pkg/";
@@ -1261,6 +1351,8 @@ static int package_refs(struct kvs *ks, const char *ns, const char *text, struct
 		v[k].full = full;
 		k++;
 	}
+	if (drop_unreadable(ks, ns, readers, a, v, &k, err) < 0)
+		return -1;
 	qsort(v, k, sizeof *v, pkgref_cmp);
 	*out = v;
 	*n = k;
@@ -1311,7 +1403,7 @@ int storage_kv_list_packages(struct storage *s, const struct storage_list_query 
 	struct pkgref *refs;
 	size_t n_refs, skipped = 0, k = 0;
 
-	if (package_refs(ks, q->namespace, q->query, a, &refs, &n_refs, err) < 0)
+	if (package_refs(ks, q->namespace, q->query, q->readers, a, &refs, &n_refs, err) < 0)
 		return -1;
 	size_t want = q->limit ? q->limit : n_refs;
 	struct storage_package *v = arena_alloc(a, ((want < n_refs ? want : n_refs) + 1) *
@@ -1330,6 +1422,11 @@ int storage_kv_list_packages(struct storage *s, const struct storage_list_query 
 			return -1;
 		if (r == 0)
 			continue;             /* deleted since the range read */
+		const char *vis = jstr(rec, "visibility");
+		if (vis && strcmp(vis, "private") == 0 && !readers_see(q->readers, refs[i].ns)) {
+			json_object_put(rec);     /* re-created private since the ranges */
+			continue;
+		}
 		if (q->media_type && !has_media_type(rec, q->media_type)) {
 			json_object_put(rec);
 			continue;
@@ -1349,14 +1446,15 @@ int storage_kv_list_packages(struct storage *s, const struct storage_list_query 
 	return 0;
 }
 
-int storage_kv_search(struct storage *s, const char *text, size_t limit, struct arena *a,
+int storage_kv_search(struct storage *s, const char *text,
+		      const struct storage_readers *readers, size_t limit, struct arena *a,
 		      const char ***out, size_t *n, struct appr_error *err)
 {
 	struct kvs *ks = (struct kvs *)s;
 	struct pkgref *refs;
 	size_t n_refs;
 
-	if (package_refs(ks, NULL, text ? text : "", a, &refs, &n_refs, err) < 0)
+	if (package_refs(ks, NULL, text ? text : "", readers, a, &refs, &n_refs, err) < 0)
 		return -1;
 	if (limit && n_refs > limit)
 		n_refs = limit;
@@ -1550,4 +1648,644 @@ int storage_kv_channel_delete(struct storage *s, const char *ns, const char *nam
 		if (r != 1)
 			return r == 0 ? 0 : -1;
 	}
+}
+
+/* ---- users, grants, tokens ---- */
+
+/* One auth write: conditions, ops, and the key that settles a lost answer. */
+struct atxn {
+	struct kv_cond conds[4];
+	size_t n_conds;
+	struct kv_op ops[KV_MAX_OPS];
+	size_t n_ops;
+	char token[TOKEN_HEX + 1];       /* written as "txn" into the records it puts */
+	const char *check;               /* applied when this key is absent (check_absent) */
+	bool check_absent;               /*   or holds "txn" = token */
+};
+
+static void atxn_init(struct atxn *t, const char *check, bool check_absent)
+{
+	memset(t, 0, sizeof *t);
+	rand_hex(t->token);
+	t->check = check;
+	t->check_absent = check_absent;
+}
+
+static void atxn_cond(struct atxn *t, const char *key, long long rev)
+{
+	if (t->n_conds < sizeof t->conds / sizeof t->conds[0])
+		t->conds[t->n_conds++] = (struct kv_cond){ .key = key, .rev = rev };
+}
+
+static void atxn_op(struct atxn *t, enum kv_op_type type, const char *key, const char *value)
+{
+	if (t->n_ops < KV_MAX_OPS)
+		t->ops[t->n_ops++] = (struct kv_op){ .type = type, .key = key, .value = value,
+						     .len = value ? strlen(value) : 0 };
+}
+
+/* Put record o (with t's token as "txn") at key; o is consumed. */
+static void atxn_put(struct atxn *t, struct arena *a, const char *key, json_object *o)
+{
+	size_t len;
+
+	json_object_object_add(o, "txn", json_object_new_string(t->token));
+	atxn_op(t, KV_PUT, key, jtext(a, o, &len));
+	json_object_put(o);
+}
+
+/* Commit t: 0 applied, 1 not applied (retry), -1 error (err filled). */
+static int atxn_commit(struct kvs *ks, struct atxn *t, struct arena *a, struct appr_error *err)
+{
+	json_object *o;
+	long long rev;
+	int r = kv_txn(ks->kv, t->conds, t->n_conds, t->ops, t->n_ops, err);
+
+	if (r == KV_COMMITTED)
+		return 0;
+	if (r == KV_CONFLICT)
+		return 1;
+	if (r != KV_UNKNOWN)
+		return -1;
+	r = load_json(ks, t->check, a, &o, &rev, err);
+	if (r < 0)
+		return -1;
+	bool applied = t->check_absent ? r == 0
+		: r == 1 && jstr(o, "txn") && strcmp(jstr(o, "txn"), t->token) == 0;
+	json_object_put(o);
+	if (applied)
+		appr_err_clear(err);
+	return applied ? 0 : 1;
+}
+
+static int user_absent(const char *name, struct appr_error *err)
+{
+	return appr_err(err, 404, APPR_E_USER_NOT_FOUND, "user %.64s not found", name);
+}
+
+static int token_absent(struct appr_error *err)
+{
+	return appr_err(err, 404, APPR_E_TOKEN_NOT_FOUND, "token not found");
+}
+
+static int level_invalid(int level, struct appr_error *err)
+{
+	return appr_err(err, 422, APPR_E_INVALID_PARAMETERS, "invalid permission level %d",
+			level);
+}
+
+static const char *user_key(struct arena *a, const char *name)
+{
+	return arena_printf(a, "user/%s", name);
+}
+
+static const char *usertok_key(struct arena *a, const char *user, const char *id)
+{
+	return arena_printf(a, "usertok/%s/%s", user, id);
+}
+
+/* A name usable as one key component. */
+static bool key_part_ok(const char *s)
+{
+	return s && *s && !strchr(s, '/');
+}
+
+int storage_kv_user_put(struct storage *s, const char *name, const char *password_hash,
+			bool create, struct appr_error *err)
+{
+	struct kvs *ks = (struct kvs *)s;
+	struct arena *a = ks->tmp;
+	char now[32];
+
+	arena_reset(a);
+	if (!key_part_ok(name))
+		return appr_err(err, 422, APPR_E_INVALID_PARAMETERS, "invalid user name");
+	const char *key = user_key(a, name);
+	util_utc_now(now);
+	for (int attempt = 0;; attempt++) {
+		json_object *rec;
+		long long rev;
+		struct atxn t;
+		int r;
+
+		if (attempt == KV_MAX_TRIES)
+			return busy(err);
+		if (attempt)
+			backoff(attempt);
+		r = load_json(ks, key, a, &rec, &rev, err);
+		if (r < 0)
+			return -1;
+		if (create && r == 1) {
+			json_object_put(rec);
+			return appr_err(err, 409, APPR_E_USER_EXISTS, "user %.64s already exists",
+					name);
+		}
+		if (!create && r == 0)
+			return user_absent(name, err);
+		if (create) {
+			rec = json_object_new_object();
+			json_object_object_add(rec, "created_at", json_object_new_string(now));
+		}
+		json_object_object_add(rec, "password_hash", password_hash
+				       ? json_object_new_string(password_hash) : NULL);
+		atxn_init(&t, key, false);
+		atxn_cond(&t, key, rev);
+		atxn_put(&t, a, key, rec);
+		r = atxn_commit(ks, &t, a, err);
+		if (r != 1)
+			return r;
+	}
+}
+
+int storage_kv_user_get(struct storage *s, const char *name, struct arena *a,
+			struct storage_user *out, struct appr_error *err)
+{
+	struct kvs *ks = (struct kvs *)s;
+	json_object *rec;
+	long long rev;
+
+	arena_reset(ks->tmp);
+	if (!key_part_ok(name))
+		return user_absent(name ? name : "", err);
+	int r = load_json(ks, user_key(ks->tmp, name), ks->tmp, &rec, &rev, err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return user_absent(name, err);
+	memset(out, 0, sizeof *out);
+	out->name = arena_strdup(a, name);
+	out->password_hash = arena_strdup(a, jstr(rec, "password_hash"));
+	snprintf(out->created_at, sizeof out->created_at, "%s",
+		 jstr(rec, "created_at") ? jstr(rec, "created_at") : "");
+	json_object_put(rec);
+	return 0;
+}
+
+/* The tokens of a user as read from usertok/<user>/: ids and hashes. */
+struct tokref {
+	const char *id, *hash;
+};
+
+int storage_kv_user_delete(struct storage *s, const char *name, struct appr_error *err)
+{
+	struct kvs *ks = (struct kvs *)s;
+	struct arena *a = ks->tmp;
+	struct tokref *toks = NULL;
+	size_t n_toks = 0, done = 0;
+
+	arena_reset(a);
+	if (!key_part_ok(name))
+		return user_absent(name ? name : "", err);
+	const char *key = user_key(a, name);
+	const char *tprefix = arena_printf(a, "usertok/%s/", name);
+	for (int attempt = 0;; attempt++) {
+		json_object *rec;
+		long long rev;
+		struct kv_pair *kp;
+		struct atxn t;
+		int r;
+
+		if (attempt == KV_MAX_TRIES)
+			return busy(err);
+		if (attempt)
+			backoff(attempt);
+		r = load_json(ks, key, a, &rec, &rev, err);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return user_absent(name, err);
+		json_object_put(rec);
+		if (kv_range(ks->kv, tprefix, NULL, 0, false, a, &kp, &n_toks, NULL, err) < 0)
+			return -1;
+		toks = arena_alloc(a, (n_toks + 1) * sizeof *toks);
+		for (size_t i = 0; i < n_toks; i++) {
+			json_object *o = jparse(kp[i].value, kp[i].len);
+			toks[i].id = arena_strdup(a, jstr(o, "id"));
+			toks[i].hash = arena_strdup(a, jstr(o, "hash"));
+			json_object_put(o);
+		}
+		atxn_init(&t, key, true);
+		atxn_cond(&t, key, rev);
+		atxn_op(&t, KV_DELETE, key, NULL);
+		atxn_op(&t, KV_DELETE_PREFIX, arena_printf(a, "grant/%s/", name), NULL);
+		atxn_op(&t, KV_DELETE_PREFIX, tprefix, NULL);
+		for (done = 0; done < n_toks && t.n_ops + 2 <= KV_MAX_OPS; done++) {
+			if (toks[done].hash)
+				atxn_op(&t, KV_DELETE, arena_printf(a, "token/%s", toks[done].hash),
+					NULL);
+			if (toks[done].id)
+				atxn_op(&t, KV_DELETE, arena_printf(a, "tokenid/%s", toks[done].id),
+					NULL);
+		}
+		r = atxn_commit(ks, &t, a, err);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+	}
+	/* the user and its tokens are gone; now the look-up keys of the rest */
+	while (done < n_toks) {
+		struct atxn t;
+		struct appr_error e = { 0 };
+
+		atxn_init(&t, NULL, true);
+		for (; done < n_toks && t.n_ops + 2 <= KV_MAX_OPS; done++) {
+			if (toks[done].hash)
+				atxn_op(&t, KV_DELETE, arena_printf(a, "token/%s", toks[done].hash),
+					NULL);
+			if (toks[done].id)
+				atxn_op(&t, KV_DELETE, arena_printf(a, "tokenid/%s", toks[done].id),
+					NULL);
+		}
+		if (kv_txn(ks->kv, NULL, 0, t.ops, t.n_ops, &e) != KV_COMMITTED)
+			fprintf(stderr, "appr: storage: left token keys of deleted user"
+				" %.64s: %s\n", name, e.msg);
+	}
+	return 0;
+}
+
+static int user_name_cmp(const void *pa, const void *pb)
+{
+	const struct storage_user *a = pa, *b = pb;
+	return strcmp(a->name, b->name);
+}
+
+int storage_kv_user_list(struct storage *s, struct arena *a, struct storage_user **out,
+			 size_t *n, struct appr_error *err)
+{
+	struct kvs *ks = (struct kvs *)s;
+	struct kv_pair *kp;
+	size_t n_kp, k = 0;
+
+	arena_reset(ks->tmp);
+	if (kv_range(ks->kv, "user/", NULL, 0, false, ks->tmp, &kp, &n_kp, NULL, err) < 0)
+		return -1;
+	struct storage_user *v = arena_alloc(a, (n_kp + 1) * sizeof *v);
+	for (size_t i = 0; i < n_kp; i++) {
+		json_object *o = jparse(kp[i].value, kp[i].len);
+		if (!o)
+			return corrupt("user", kp[i].key, err);
+		v[k].name = arena_strdup(a, kp[i].key + 5);
+		v[k].password_hash = arena_strdup(a, jstr(o, "password_hash"));
+		snprintf(v[k].created_at, sizeof v[k].created_at, "%s",
+			 jstr(o, "created_at") ? jstr(o, "created_at") : "");
+		json_object_put(o);
+		k++;
+	}
+	qsort(v, k, sizeof *v, user_name_cmp);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+int storage_kv_grant_set(struct storage *s, const char *user, const char *ns,
+			 enum storage_level level, struct appr_error *err)
+{
+	struct kvs *ks = (struct kvs *)s;
+	struct arena *a = ks->tmp;
+
+	arena_reset(a);
+	if ((int)level < STORAGE_LEVEL_NONE || (int)level > STORAGE_LEVEL_ADMIN)
+		return level_invalid((int)level, err);
+	if (!key_part_ok(user))
+		return user_absent(user ? user : "", err);
+	if (!key_part_ok(ns))
+		return appr_err(err, 422, APPR_E_INVALID_PARAMETERS, "invalid namespace");
+	const char *ukey = user_key(a, user);
+	const char *gkey = arena_printf(a, "grant/%s/%s", user, ns);
+	for (int attempt = 0;; attempt++) {
+		json_object *rec;
+		long long rev;
+		struct atxn t;
+		int r;
+
+		if (attempt == KV_MAX_TRIES)
+			return busy(err);
+		if (attempt)
+			backoff(attempt);
+		r = load_json(ks, ukey, a, &rec, &rev, err);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return user_absent(user, err);
+		json_object_put(rec);
+		atxn_init(&t, gkey, level == STORAGE_LEVEL_NONE);
+		atxn_cond(&t, ukey, rev);                 /* the user still exists */
+		if (level == STORAGE_LEVEL_NONE) {
+			atxn_op(&t, KV_DELETE, gkey, NULL);
+		} else {
+			json_object *g = json_object_new_object();
+			json_object_object_add(g, "level", json_object_new_int((int)level));
+			atxn_put(&t, a, gkey, g);
+		}
+		r = atxn_commit(ks, &t, a, err);
+		if (r != 1)
+			return r;
+	}
+}
+
+static int grant_cmp(const void *pa, const void *pb)
+{
+	const struct storage_grant *a = pa, *b = pb;
+	int c = strcmp(a->user, b->user);
+	return c ? c : strcmp(a->namespace, b->namespace);
+}
+
+int storage_kv_grant_list(struct storage *s, const char *user, struct arena *a,
+			  struct storage_grant **out, size_t *n, struct appr_error *err)
+{
+	struct kvs *ks = (struct kvs *)s;
+	struct kv_pair *kp;
+	size_t n_kp, k = 0;
+
+	arena_reset(ks->tmp);
+	if (user && !key_part_ok(user)) {
+		*out = arena_alloc(a, sizeof **out);
+		*n = 0;
+		return 0;
+	}
+	const char *prefix = user ? arena_printf(ks->tmp, "grant/%s/", user) : "grant/";
+	if (kv_range(ks->kv, prefix, NULL, 0, false, ks->tmp, &kp, &n_kp, NULL, err) < 0)
+		return -1;
+	struct storage_grant *v = arena_alloc(a, (n_kp + 1) * sizeof *v);
+	for (size_t i = 0; i < n_kp; i++) {
+		const char *rest = kp[i].key + 6, *slash = strchr(rest, '/');
+		json_object *o = jparse(kp[i].value, kp[i].len);
+		if (!o || !slash) {
+			json_object_put(o);
+			return corrupt("grant", kp[i].key, err);
+		}
+		v[k].user = arena_strndup(a, rest, (size_t)(slash - rest));
+		v[k].namespace = arena_strdup(a, slash + 1);
+		v[k].level = (enum storage_level)jint(o, "level");
+		json_object_put(o);
+		k++;
+	}
+	qsort(v, k, sizeof *v, grant_cmp);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+/* A token record (usertok/ or token/ value) as a storage_token in arena a. */
+static void fill_token(struct arena *a, json_object *o, struct storage_token *t)
+{
+	memset(t, 0, sizeof *t);
+	t->id = arena_strdup(a, jstr(o, "id"));
+	t->user = arena_strdup(a, jstr(o, "user"));
+	snprintf(t->hash, sizeof t->hash, "%s", jstr(o, "hash") ? jstr(o, "hash") : "");
+	t->namespace = arena_strdup(a, jstr(o, "namespace"));
+	t->scope = (enum storage_level)jint(o, "scope");
+	t->expires_at = jint(o, "expires_at");
+	snprintf(t->created_at, sizeof t->created_at, "%s",
+		 jstr(o, "created_at") ? jstr(o, "created_at") : "");
+}
+
+/* The authoritative record of the token (user, id) if its hash is hash: 1 (*out to
+ * be put by the caller, *rev its revision), 0 no such token, -1 error. */
+static int token_record(struct kvs *ks, struct arena *a, const char *user, const char *id,
+			const char *hash, json_object **out, long long *rev,
+			struct appr_error *err)
+{
+	*out = NULL;
+	*rev = 0;
+	if (!key_part_ok(user) || !key_part_ok(id) || !hash)
+		return 0;
+	int r = load_json(ks, usertok_key(a, user, id), a, out, rev, err);
+	if (r <= 0)
+		return r;
+	const char *h = jstr(*out, "hash");
+	if (!h || strcmp(h, hash) != 0) {
+		json_object_put(*out);
+		*out = NULL;
+		*rev = 0;
+		return 0;
+	}
+	return 1;
+}
+
+int storage_kv_token_add(struct storage *s, const struct storage_token *tok,
+			 struct appr_error *err)
+{
+	struct kvs *ks = (struct kvs *)s;
+	struct arena *a = ks->tmp;
+	char now[32];
+
+	arena_reset(a);
+	if ((int)tok->scope < STORAGE_LEVEL_NONE || (int)tok->scope > STORAGE_LEVEL_ADMIN)
+		return level_invalid((int)tok->scope, err);
+	if (!key_part_ok(tok->id) || !names_valid_digest(tok->hash))
+		return appr_err(err, 422, APPR_E_INVALID_PARAMETERS, "invalid token id or hash");
+	if (!key_part_ok(tok->user))
+		return user_absent(tok->user ? tok->user : "", err);
+	if (tok->created_at[0])
+		snprintf(now, sizeof now, "%s", tok->created_at);
+	else
+		util_utc_now(now);
+	const char *ukey = user_key(a, tok->user);
+	const char *tkey = arena_printf(a, "token/%s", tok->hash);
+	const char *ikey = arena_printf(a, "tokenid/%s", tok->id);
+	const char *okey = usertok_key(a, tok->user, tok->id);
+	for (int attempt = 0;; attempt++) {
+		json_object *rec, *o;
+		long long urev, trev, irev, orev;
+		struct atxn t;
+		int r;
+
+		if (attempt == KV_MAX_TRIES)
+			return busy(err);
+		if (attempt)
+			backoff(attempt);
+		r = load_json(ks, ukey, a, &rec, &urev, err);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return user_absent(tok->user, err);
+		json_object_put(rec);
+		/* a token/ or tokenid/ key already there names a live token (409) or is a
+		 * left-over of a deleted user (overwritten) */
+		const char *keys[2] = { tkey, ikey };
+		long long *revs[2] = { &trev, &irev };
+		for (int i = 0; i < 2; i++) {
+			r = load_json(ks, keys[i], a, &o, revs[i], err);
+			if (r < 0)
+				return -1;
+			if (r == 0)
+				continue;
+			r = token_record(ks, a, jstr(o, "user"), i == 0 ? jstr(o, "id") : tok->id,
+					 jstr(o, "hash"), &rec, &orev, err);
+			json_object_put(o);
+			json_object_put(rec);
+			if (r < 0)
+				return -1;
+			if (r == 1)
+				return appr_err(err, 409, APPR_E_RESOURCE_IN_USE,
+						"token id or hash already in use");
+		}
+		r = load_json(ks, okey, a, &o, &orev, err);
+		if (r < 0)
+			return -1;
+		json_object_put(o);
+		atxn_init(&t, tkey, false);
+		atxn_cond(&t, ukey, urev);                /* the user still exists */
+		atxn_cond(&t, tkey, trev);
+		atxn_cond(&t, ikey, irev);
+		atxn_cond(&t, okey, orev);
+		for (int i = 0; i < 2; i++) {
+			o = json_object_new_object();
+			json_object_object_add(o, "id", json_object_new_string(tok->id));
+			json_object_object_add(o, "user", json_object_new_string(tok->user));
+			json_object_object_add(o, "hash", json_object_new_string(tok->hash));
+			json_object_object_add(o, "namespace", tok->namespace
+					       ? json_object_new_string(tok->namespace) : NULL);
+			json_object_object_add(o, "scope", json_object_new_int((int)tok->scope));
+			json_object_object_add(o, "expires_at",
+					       json_object_new_int64(tok->expires_at));
+			json_object_object_add(o, "created_at", json_object_new_string(now));
+			atxn_put(&t, a, i == 0 ? tkey : okey, o);
+		}
+		o = json_object_new_object();
+		json_object_object_add(o, "user", json_object_new_string(tok->user));
+		json_object_object_add(o, "hash", json_object_new_string(tok->hash));
+		atxn_put(&t, a, ikey, o);
+		r = atxn_commit(ks, &t, a, err);
+		if (r != 1)
+			return r;
+	}
+}
+
+int storage_kv_token_find(struct storage *s, const char *hash, struct arena *a,
+			  struct storage_token *out, struct appr_error *err)
+{
+	struct kvs *ks = (struct kvs *)s;
+	json_object *o, *rec;
+	long long rev;
+	int r;
+
+	arena_reset(ks->tmp);
+	if (!hash || !names_valid_digest(hash))
+		return token_absent(err);
+	r = load_json(ks, arena_printf(ks->tmp, "token/%s", hash), ks->tmp, &o, &rev, err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return token_absent(err);
+	r = token_record(ks, ks->tmp, jstr(o, "user"), jstr(o, "id"), hash, &rec, &rev, err);
+	json_object_put(o);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return token_absent(err);          /* its user was deleted */
+	fill_token(a, rec, out);
+	json_object_put(rec);
+	return 0;
+}
+
+static int token_cmp(const void *pa, const void *pb)
+{
+	const struct storage_token *a = pa, *b = pb;
+	int c = strcmp(a->user, b->user);
+	if (!c)
+		c = strcmp(a->created_at, b->created_at);
+	return c ? c : strcmp(a->id, b->id);
+}
+
+int storage_kv_token_list(struct storage *s, const char *user, struct arena *a,
+			  struct storage_token **out, size_t *n, struct appr_error *err)
+{
+	struct kvs *ks = (struct kvs *)s;
+	struct kv_pair *kp;
+	size_t n_kp, k = 0;
+
+	arena_reset(ks->tmp);
+	if (user && !key_part_ok(user)) {
+		*out = arena_alloc(a, sizeof **out);
+		*n = 0;
+		return 0;
+	}
+	const char *prefix = user ? arena_printf(ks->tmp, "usertok/%s/", user) : "usertok/";
+	if (kv_range(ks->kv, prefix, NULL, 0, false, ks->tmp, &kp, &n_kp, NULL, err) < 0)
+		return -1;
+	struct storage_token *v = arena_alloc(a, (n_kp + 1) * sizeof *v);
+	for (size_t i = 0; i < n_kp; i++) {
+		json_object *o = jparse(kp[i].value, kp[i].len);
+		if (!o || !jstr(o, "id") || !jstr(o, "user")) {
+			json_object_put(o);
+			return corrupt("token", kp[i].key, err);
+		}
+		fill_token(a, o, &v[k++]);
+		json_object_put(o);
+	}
+	qsort(v, k, sizeof *v, token_cmp);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+int storage_kv_token_revoke(struct storage *s, const char *id, struct appr_error *err)
+{
+	struct kvs *ks = (struct kvs *)s;
+	struct arena *a = ks->tmp;
+
+	arena_reset(a);
+	if (!key_part_ok(id))
+		return token_absent(err);
+	const char *ikey = arena_printf(a, "tokenid/%s", id);
+	for (int attempt = 0;; attempt++) {
+		json_object *o, *rec;
+		long long rev, orev;
+		struct atxn t;
+		int r;
+
+		if (attempt == KV_MAX_TRIES)
+			return busy(err);
+		if (attempt)
+			backoff(attempt);
+		r = load_json(ks, ikey, a, &o, &rev, err);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return token_absent(err);
+		const char *user = arena_strdup(a, jstr(o, "user"));
+		const char *hash = arena_strdup(a, jstr(o, "hash"));
+		json_object_put(o);
+		r = token_record(ks, a, user, id, hash, &rec, &orev, err);
+		json_object_put(rec);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return token_absent(err);      /* its user was deleted */
+		const char *okey = usertok_key(a, user, id);
+		atxn_init(&t, okey, true);
+		atxn_cond(&t, okey, orev);
+		atxn_cond(&t, ikey, rev);
+		atxn_op(&t, KV_DELETE, okey, NULL);
+		atxn_op(&t, KV_DELETE, ikey, NULL);
+		atxn_op(&t, KV_DELETE, arena_printf(a, "token/%s", hash), NULL);
+		r = atxn_commit(ks, &t, a, err);
+		if (r != 1)
+			return r;
+	}
+}
+
+int storage_kv_package_visibility(struct storage *s, const char *ns, const char *name,
+				  struct arena *a, const char **out, struct appr_error *err)
+{
+	struct kvs *ks = (struct kvs *)s;
+	json_object *rec;
+	long long rev;
+
+	arena_reset(ks->tmp);
+	int r = load_pkg(ks, ns, name, ks->tmp, &rec, &rev, err);
+	if (r < 0)
+		return -1;
+	if (r == 0 || !jasobj(jget(rec, "releases")) ||
+	    json_object_object_length(jget(rec, "releases")) == 0) {
+		json_object_put(rec);
+		return package_absent(ns, name, err);
+	}
+	const char *vis = jstr(rec, "visibility");
+	*out = arena_strdup(a, vis ? vis : "public");
+	json_object_put(rec);
+	return 0;
 }

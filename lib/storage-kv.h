@@ -47,7 +47,8 @@ int storage_kv_delete_manifest(struct storage *s, const char *ns, const char *na
 int storage_kv_list_packages(struct storage *s, const struct storage_list_query *q,
 			     struct arena *a, struct storage_package **out, size_t *n,
 			     struct appr_error *err);
-int storage_kv_search(struct storage *s, const char *text, size_t limit, struct arena *a,
+int storage_kv_search(struct storage *s, const char *text,
+		      const struct storage_readers *readers, size_t limit, struct arena *a,
 		      const char ***out, size_t *n, struct appr_error *err);
 int storage_kv_list_channels(struct storage *s, const char *ns, const char *name,
 			     struct arena *a, struct storage_channel **out, size_t *n,
@@ -62,6 +63,27 @@ int storage_kv_channel_remove(struct storage *s, const char *ns, const char *nam
 			      const char *channel, const char *release, struct appr_error *err);
 int storage_kv_channel_delete(struct storage *s, const char *ns, const char *name,
 			      const char *channel, struct appr_error *err);
+
+int storage_kv_user_put(struct storage *s, const char *name, const char *password_hash,
+			bool create, struct appr_error *err);
+int storage_kv_user_get(struct storage *s, const char *name, struct arena *a,
+			struct storage_user *out, struct appr_error *err);
+int storage_kv_user_delete(struct storage *s, const char *name, struct appr_error *err);
+int storage_kv_user_list(struct storage *s, struct arena *a, struct storage_user **out,
+			 size_t *n, struct appr_error *err);
+int storage_kv_grant_set(struct storage *s, const char *user, const char *ns,
+			 enum storage_level level, struct appr_error *err);
+int storage_kv_grant_list(struct storage *s, const char *user, struct arena *a,
+			  struct storage_grant **out, size_t *n, struct appr_error *err);
+int storage_kv_token_add(struct storage *s, const struct storage_token *t,
+			 struct appr_error *err);
+int storage_kv_token_find(struct storage *s, const char *hash, struct arena *a,
+			  struct storage_token *out, struct appr_error *err);
+int storage_kv_token_list(struct storage *s, const char *user, struct arena *a,
+			  struct storage_token **out, size_t *n, struct appr_error *err);
+int storage_kv_token_revoke(struct storage *s, const char *id, struct appr_error *err);
+int storage_kv_package_visibility(struct storage *s, const char *ns, const char *name,
+				  struct arena *a, const char **out, struct appr_error *err);
 
 /* The driver table of a kv driver called NAME whose open function is OPEN. */
 #define STORAGE_KV_TABLE(NAME, OPEN) {                        \
@@ -88,6 +110,17 @@ int storage_kv_channel_delete(struct storage *s, const char *ns, const char *nam
 	.channel_add = storage_kv_channel_add,                \
 	.channel_remove = storage_kv_channel_remove,          \
 	.channel_delete = storage_kv_channel_delete,          \
+	.user_put = storage_kv_user_put,                      \
+	.user_get = storage_kv_user_get,                      \
+	.user_delete = storage_kv_user_delete,                \
+	.user_list = storage_kv_user_list,                    \
+	.grant_set = storage_kv_grant_set,                    \
+	.grant_list = storage_kv_grant_list,                  \
+	.token_add = storage_kv_token_add,                    \
+	.token_find = storage_kv_token_find,                  \
+	.token_list = storage_kv_token_list,                  \
+	.token_revoke = storage_kv_token_revoke,              \
+	.package_visibility = storage_kv_package_visibility,  \
 }
 
 #endif

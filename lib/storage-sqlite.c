@@ -2,7 +2,8 @@
 
 /*
  * Layout under data_dir:
- *   appr.db (+ -wal, -shm)                 packages, releases, manifests, channels
+ *   appr.db (+ -wal, -shm)                 packages, releases, manifests, channels,
+ *                                          users, grants, tokens
  *   blobs/sha256/<2 hex>/<64 hex digest>   one file per distinct blob (gzip bytes)
  *   blobs/tmp/blob-XXXXXX                  blobs being received (mkstemp)
  *   blobs/tmp/<digest>.<pid>.<n>.del       blobs being deleted (see below)
@@ -70,20 +71,30 @@ enum sid {
 	S_CHAN_MEMBER_DEL, S_CHAN_RELEASE_LEAVE, S_CHAN_DROP_EMPTY, S_CHAN_FIX_CURRENT,
 	S_CHAN_DELETE,
 	S_LIST_ALL, S_LIST_NS, S_SEARCH,
+	S_USER_GET, S_USER_INSERT, S_USER_UPDATE, S_USER_DELETE, S_USER_LIST,
+	S_GRANT_SET, S_GRANT_DELETE, S_GRANT_LIST_ALL, S_GRANT_LIST_USER,
+	S_TOKEN_INSERT, S_TOKEN_TAKEN, S_TOKEN_FIND, S_TOKEN_LIST_ALL, S_TOKEN_LIST_USER,
+	S_TOKEN_DELETE, S_PKG_VISIBILITY,
 	S_COUNT
 };
 
 /* One page of packages (?1 namespace, ?2 substring, ?3 media type, ?4 limit,
- * ?5 offset), then one row per release of each, highest first, and one row per
+ * ?5 offset, ?6 readers: see readers_arg), then one row per release of each, highest first, and one row per
  * manifest of the default (highest) release. Two variants so that the namespace
  * filter is an index range, not a scan. CROSS JOIN makes SQLite walk the
  * package's releases (then the manifest primary key) rather than every manifest
  * of the media type for each package. */
+/* Is package p visible to the readers bound as PARAM (readers_arg)? */
+#define READERS_SQL(PARAM) \
+	"(" PARAM " IS NULL OR p.visibility = 'public'" \
+	" OR instr(" PARAM ", ',' || p.namespace || ',') > 0)"
+
 #define LIST_SQL(NS_FILTER) \
 	"WITH page AS (" \
 	" SELECT p.id, p.namespace, p.name, p.visibility FROM packages p" \
 	" WHERE " NS_FILTER \
 	"  AND (?2 IS NULL OR instr(lower(p.namespace || '/' || p.name), lower(?2)) > 0)" \
+	"  AND " READERS_SQL("?6") \
 	"  AND (?3 IS NULL OR EXISTS (SELECT 1 FROM releases r CROSS JOIN manifests m" \
 	"       ON m.release_id = r.id WHERE r.package_id = p.id AND m.media_type = ?3))" \
 	" ORDER BY p.namespace, p.name LIMIT ?4 OFFSET ?5)" \
@@ -184,9 +195,47 @@ static const struct {
 	[S_LIST_ALL] = { "list packages", LIST_SQL("?1 IS NULL") },
 	[S_LIST_NS] = { "list packages", LIST_SQL("p.namespace = ?1") },
 	[S_SEARCH] = { "search packages",
-		"SELECT namespace || '/' || name FROM packages"
-		" WHERE instr(lower(namespace || '/' || name), lower(?1)) > 0"
-		" ORDER BY namespace, name LIMIT ?2" },
+		"SELECT p.namespace || '/' || p.name FROM packages p"
+		" WHERE instr(lower(p.namespace || '/' || p.name), lower(?1)) > 0"
+		" AND " READERS_SQL("?3")
+		" ORDER BY p.namespace, p.name LIMIT ?2" },
+	[S_USER_GET] = { "find user",
+		"SELECT name, password_hash, created_at FROM users WHERE name = ?1" },
+	[S_USER_INSERT] = { "insert user",
+		"INSERT INTO users (name, password_hash, created_at) VALUES (?1, ?2, ?3)" },
+	[S_USER_UPDATE] = { "update user",
+		"UPDATE users SET password_hash = ?2 WHERE name = ?1" },
+	[S_USER_DELETE] = { "delete user",          /* grants and tokens cascade */
+		"DELETE FROM users WHERE name = ?1" },
+	[S_USER_LIST] = { "list users",
+		"SELECT name, password_hash, created_at FROM users ORDER BY name" },
+	[S_GRANT_SET] = { "set grant",
+		"INSERT INTO grants (user, namespace, level) VALUES (?1, ?2, ?3)"
+		" ON CONFLICT (user, namespace) DO UPDATE SET level = excluded.level" },
+	[S_GRANT_DELETE] = { "delete grant",
+		"DELETE FROM grants WHERE user = ?1 AND namespace = ?2" },
+	[S_GRANT_LIST_ALL] = { "list grants",
+		"SELECT user, namespace, level FROM grants ORDER BY user, namespace" },
+	[S_GRANT_LIST_USER] = { "list grants",
+		"SELECT user, namespace, level FROM grants WHERE user = ?1 ORDER BY namespace" },
+	[S_TOKEN_INSERT] = { "insert token",
+		"INSERT INTO tokens (id, user, hash, namespace, scope, expires_at, created_at)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)" },
+	[S_TOKEN_TAKEN] = { "find token id",
+		"SELECT 1 FROM tokens WHERE id = ?1 UNION ALL"
+		" SELECT 1 FROM tokens WHERE hash = ?2 LIMIT 1" },
+	[S_TOKEN_FIND] = { "find token",   /* columns as the lists' */
+		"SELECT id, user, hash, namespace, scope, expires_at, created_at FROM tokens"
+		" WHERE hash = ?1" },
+	[S_TOKEN_LIST_ALL] = { "list tokens",
+		"SELECT id, user, hash, namespace, scope, expires_at, created_at FROM tokens"
+		" ORDER BY user, created_at, id" },
+	[S_TOKEN_LIST_USER] = { "list tokens",
+		"SELECT id, user, hash, namespace, scope, expires_at, created_at FROM tokens"
+		" WHERE user = ?1 ORDER BY created_at, id" },
+	[S_TOKEN_DELETE] = { "delete token", "DELETE FROM tokens WHERE id = ?1" },
+	[S_PKG_VISIBILITY] = { "package visibility",
+		"SELECT visibility FROM packages WHERE namespace = ?1 AND name = ?2" },
 };
 
 /* ---- driver state ---- */
@@ -1419,6 +1468,34 @@ static void package_done(struct storage_package *p, struct vec *rels, struct vec
 	memset(types, 0, sizeof *types);
 }
 
+/* The readers of a listing as bound to READERS_SQL's parameter: NULL (SQL NULL:
+ * every private package visible) for no readers or readers->all, else
+ * ",ns1,ns2,...," (namespace names hold no comma), "," for none. A "*" among the
+ * namespaces means every namespace. */
+static const char *readers_arg(struct arena *a, const struct storage_readers *r)
+{
+	size_t len = 2;
+	char *out, *p;
+
+	if (!r || r->all)
+		return NULL;
+	for (size_t i = 0; i < r->n; i++) {
+		if (strcmp(r->namespaces[i], "*") == 0)
+			return NULL;
+		len += strlen(r->namespaces[i]) + 1;
+	}
+	p = out = arena_alloc(a, len);
+	*p++ = ',';
+	for (size_t i = 0; i < r->n; i++) {
+		size_t l = strlen(r->namespaces[i]);
+		memcpy(p, r->namespaces[i], l);
+		p += l;
+		*p++ = ',';
+	}
+	*p = '\0';
+	return out;
+}
+
 static int sq_list_packages(struct storage *s, const struct storage_list_query *q,
 			    struct arena *a, struct storage_package **out, size_t *n,
 			    struct appr_error *err)
@@ -1436,6 +1513,7 @@ static int sq_list_packages(struct storage *s, const struct storage_list_query *
 	bind_text(ss, st, 3, q->media_type);
 	bind_limit(ss, st, 4, q->limit);
 	bind_int(ss, st, 5, q->offset > INT64_MAX ? INT64_MAX : (sqlite3_int64)q->offset);
+	bind_text(ss, st, 6, readers_arg(a, q->readers));
 	while ((r = step(ss, st, err)) == 1) {
 		sqlite3_int64 id = sqlite3_column_int64(st, 0);
 		const char *version = (const char *)sqlite3_column_text(st, 4);
@@ -1471,7 +1549,8 @@ static int sq_list_packages(struct storage *s, const struct storage_list_query *
 	return 0;
 }
 
-static int sq_search(struct storage *s, const char *text, size_t limit, struct arena *a,
+static int sq_search(struct storage *s, const char *text,
+		     const struct storage_readers *readers, size_t limit, struct arena *a,
 		     const char ***out, size_t *n, struct appr_error *err)
 {
 	struct sq_storage *ss = (struct sq_storage *)s;
@@ -1481,6 +1560,7 @@ static int sq_search(struct storage *s, const char *text, size_t limit, struct a
 
 	bind_text(ss, st, 1, text ? text : "");
 	bind_limit(ss, st, 2, limit);
+	bind_text(ss, st, 3, readers_arg(a, readers));
 	while ((r = step(ss, st, err)) == 1)
 		vec_push_str(a, &v, col_str(a, st, 0));
 	if (r < 0)
@@ -1727,6 +1807,327 @@ fail:
 	return -1;
 }
 
+/* ---- users, grants, tokens ---- */
+
+static int user_absent(const char *name, struct appr_error *err)
+{
+	return appr_err(err, 404, APPR_E_USER_NOT_FOUND, "user %.64s not found", name);
+}
+
+static int level_invalid(int level, struct appr_error *err)
+{
+	return appr_err(err, 422, APPR_E_INVALID_PARAMETERS, "invalid permission level %d",
+			level);
+}
+
+/* Inside a transaction: does user name exist? 1 yes, 0 no, -1 error. */
+static int user_exists(struct sq_storage *ss, const char *name, struct appr_error *err)
+{
+	sqlite3_stmt *st = stmt_get(ss, S_USER_GET);
+	bind_text(ss, st, 1, name);
+	int r = step(ss, st, err);
+	sqlite3_reset(st);
+	return r;
+}
+
+static int sq_user_put(struct storage *s, const char *name, const char *password_hash,
+		       bool create, struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	sqlite3_stmt *st;
+	char now[32];
+	int r;
+
+	if (tx_write(ss, err) < 0)
+		goto fail;
+	r = user_exists(ss, name, err);
+	if (r < 0)
+		goto fail;
+	if (create && r == 1) {
+		appr_err(err, 409, APPR_E_USER_EXISTS, "user %.64s already exists", name);
+		goto fail;
+	}
+	if (!create && r == 0) {
+		user_absent(name, err);
+		goto fail;
+	}
+	if (create) {
+		util_utc_now(now);
+		st = stmt_get(ss, S_USER_INSERT);
+		bind_text(ss, st, 1, name);
+		bind_text(ss, st, 2, password_hash);
+		bind_text(ss, st, 3, now);
+	} else {
+		st = stmt_get(ss, S_USER_UPDATE);
+		bind_text(ss, st, 1, name);
+		bind_text(ss, st, 2, password_hash);
+	}
+	if (run(ss, st, err) < 0)
+		goto fail;
+	return tx_commit(ss, err);
+fail:
+	tx_abort(ss);
+	return -1;
+}
+
+static void fill_user(struct arena *a, sqlite3_stmt *st, struct storage_user *u)
+{
+	u->name = col_str(a, st, 0);
+	u->password_hash = col_str(a, st, 1);
+	col_copy(u->created_at, sizeof u->created_at, st, 2);
+}
+
+static int sq_user_get(struct storage *s, const char *name, struct arena *a,
+		       struct storage_user *out, struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	sqlite3_stmt *st = stmt_get(ss, S_USER_GET);
+	int r;
+
+	bind_text(ss, st, 1, name);
+	r = step(ss, st, err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return user_absent(name, err);
+	memset(out, 0, sizeof *out);
+	fill_user(a, st, out);
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int sq_user_delete(struct storage *s, const char *name, struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	sqlite3_stmt *st;
+
+	if (tx_write(ss, err) < 0)
+		goto fail;
+	st = stmt_get(ss, S_USER_DELETE);
+	bind_text(ss, st, 1, name);
+	if (run(ss, st, err) < 0)
+		goto fail;
+	if (sqlite3_changes(ss->db) == 0) {
+		user_absent(name, err);
+		goto fail;
+	}
+	return tx_commit(ss, err);
+fail:
+	tx_abort(ss);
+	return -1;
+}
+
+static int sq_user_list(struct storage *s, struct arena *a, struct storage_user **out,
+			size_t *n, struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	sqlite3_stmt *st = stmt_get(ss, S_USER_LIST);
+	struct vec v = { 0 };
+	int r;
+
+	while ((r = step(ss, st, err)) == 1)
+		fill_user(a, st, vec_push(a, &v, sizeof(struct storage_user)));
+	if (r < 0)
+		return -1;
+	*out = v.items;
+	*n = v.n;
+	return 0;
+}
+
+static int sq_grant_set(struct storage *s, const char *user, const char *ns,
+			enum storage_level level, struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	sqlite3_stmt *st;
+	int r;
+
+	if ((int)level < STORAGE_LEVEL_NONE || (int)level > STORAGE_LEVEL_ADMIN)
+		return level_invalid((int)level, err);
+	if (tx_write(ss, err) < 0)
+		goto fail;
+	r = user_exists(ss, user, err);
+	if (r < 0)
+		goto fail;
+	if (r == 0) {
+		user_absent(user, err);
+		goto fail;
+	}
+	st = stmt_get(ss, level == STORAGE_LEVEL_NONE ? S_GRANT_DELETE : S_GRANT_SET);
+	bind_text(ss, st, 1, user);
+	bind_text(ss, st, 2, ns);
+	if (level != STORAGE_LEVEL_NONE)
+		bind_int(ss, st, 3, (sqlite3_int64)level);
+	if (run(ss, st, err) < 0)
+		goto fail;
+	return tx_commit(ss, err);
+fail:
+	tx_abort(ss);
+	return -1;
+}
+
+static int sq_grant_list(struct storage *s, const char *user, struct arena *a,
+			 struct storage_grant **out, size_t *n, struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	sqlite3_stmt *st = stmt_get(ss, user ? S_GRANT_LIST_USER : S_GRANT_LIST_ALL);
+	struct vec v = { 0 };
+	int r;
+
+	if (user)
+		bind_text(ss, st, 1, user);
+	while ((r = step(ss, st, err)) == 1) {
+		struct storage_grant *g = vec_push(a, &v, sizeof *g);
+		g->user = col_str(a, st, 0);
+		g->namespace = col_str(a, st, 1);
+		g->level = (enum storage_level)sqlite3_column_int(st, 2);
+	}
+	if (r < 0)
+		return -1;
+	*out = v.items;
+	*n = v.n;
+	return 0;
+}
+
+static int sq_token_add(struct storage *s, const struct storage_token *t,
+			struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	sqlite3_stmt *st;
+	char now[32];
+	int r;
+
+	if ((int)t->scope < STORAGE_LEVEL_NONE || (int)t->scope > STORAGE_LEVEL_ADMIN)
+		return level_invalid((int)t->scope, err);
+	if (tx_write(ss, err) < 0)
+		goto fail;
+	r = user_exists(ss, t->user, err);
+	if (r < 0)
+		goto fail;
+	if (r == 0) {
+		user_absent(t->user, err);
+		goto fail;
+	}
+	st = stmt_get(ss, S_TOKEN_TAKEN);
+	bind_text(ss, st, 1, t->id);
+	bind_text(ss, st, 2, t->hash);
+	r = step(ss, st, err);
+	sqlite3_reset(st);
+	if (r < 0)
+		goto fail;
+	if (r == 1) {
+		appr_err(err, 409, APPR_E_RESOURCE_IN_USE, "token id or hash already in use");
+		goto fail;
+	}
+	if (t->created_at[0])
+		snprintf(now, sizeof now, "%s", t->created_at);
+	else
+		util_utc_now(now);
+	st = stmt_get(ss, S_TOKEN_INSERT);
+	bind_text(ss, st, 1, t->id);
+	bind_text(ss, st, 2, t->user);
+	bind_text(ss, st, 3, t->hash);
+	bind_text(ss, st, 4, t->namespace);
+	bind_int(ss, st, 5, (sqlite3_int64)t->scope);
+	bind_int(ss, st, 6, t->expires_at);
+	bind_text(ss, st, 7, now);
+	if (run(ss, st, err) < 0)
+		goto fail;
+	return tx_commit(ss, err);
+fail:
+	tx_abort(ss);
+	return -1;
+}
+
+/* A row of S_TOKEN_FIND / S_TOKEN_LIST_*. */
+static void fill_token(struct arena *a, sqlite3_stmt *st, struct storage_token *t)
+{
+	t->id = col_str(a, st, 0);
+	t->user = col_str(a, st, 1);
+	col_copy(t->hash, sizeof t->hash, st, 2);
+	t->namespace = col_str(a, st, 3);
+	t->scope = (enum storage_level)sqlite3_column_int(st, 4);
+	t->expires_at = sqlite3_column_int64(st, 5);
+	col_copy(t->created_at, sizeof t->created_at, st, 6);
+}
+
+static int sq_token_find(struct storage *s, const char *hash, struct arena *a,
+			 struct storage_token *out, struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	sqlite3_stmt *st = stmt_get(ss, S_TOKEN_FIND);
+	int r;
+
+	bind_text(ss, st, 1, hash);
+	r = step(ss, st, err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return appr_err(err, 404, APPR_E_TOKEN_NOT_FOUND, "token not found");
+	memset(out, 0, sizeof *out);
+	fill_token(a, st, out);
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int sq_token_list(struct storage *s, const char *user, struct arena *a,
+			 struct storage_token **out, size_t *n, struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	sqlite3_stmt *st = stmt_get(ss, user ? S_TOKEN_LIST_USER : S_TOKEN_LIST_ALL);
+	struct vec v = { 0 };
+	int r;
+
+	if (user)
+		bind_text(ss, st, 1, user);
+	while ((r = step(ss, st, err)) == 1)
+		fill_token(a, st, vec_push(a, &v, sizeof(struct storage_token)));
+	if (r < 0)
+		return -1;
+	*out = v.items;
+	*n = v.n;
+	return 0;
+}
+
+static int sq_token_revoke(struct storage *s, const char *id, struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	sqlite3_stmt *st;
+
+	if (tx_write(ss, err) < 0)
+		goto fail;
+	st = stmt_get(ss, S_TOKEN_DELETE);
+	bind_text(ss, st, 1, id);
+	if (run(ss, st, err) < 0)
+		goto fail;
+	if (sqlite3_changes(ss->db) == 0) {
+		appr_err(err, 404, APPR_E_TOKEN_NOT_FOUND, "token %.32s not found", id);
+		goto fail;
+	}
+	return tx_commit(ss, err);
+fail:
+	tx_abort(ss);
+	return -1;
+}
+
+static int sq_package_visibility(struct storage *s, const char *ns, const char *name,
+				 struct arena *a, const char **out, struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	sqlite3_stmt *st = stmt_get(ss, S_PKG_VISIBILITY);
+	int r;
+
+	bind_text(ss, st, 1, ns);
+	bind_text(ss, st, 2, name);
+	r = step(ss, st, err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return package_absent(ns, name, err);
+	*out = col_str(a, st, 0);
+	sqlite3_reset(st);
+	return 0;
+}
+
 const struct storage_ops storage_sqlite_ops = {
 	.version = STORAGE_OPS_VERSION,           /* interface this table implements */
 	.name = "filesystem",                     /* also registered as "sqlite" */
@@ -1752,4 +2153,15 @@ const struct storage_ops storage_sqlite_ops = {
 	.channel_remove = sq_channel_remove,      /* write tx: remove + repair currents */
 	.channel_delete = sq_channel_delete,      /* write tx: delete (cascade members) */
 	.blob_path = sq_blob_path,                /* absolute blobs/sha256/xx/<digest> */
+	.user_put = sq_user_put,                  /* write tx: exists check + insert/update */
+	.user_get = sq_user_get,                  /* users primary key */
+	.user_delete = sq_user_delete,            /* grants and tokens cascade */
+	.user_list = sq_user_list,                /* users primary key order */
+	.grant_set = sq_grant_set,                /* write tx: upsert, or delete for none */
+	.grant_list = sq_grant_list,              /* grants primary key order */
+	.token_add = sq_token_add,                /* write tx: user + uniqueness + insert */
+	.token_find = sq_token_find,              /* tokens UNIQUE (hash) */
+	.token_list = sq_token_list,              /* tokens_by_user */
+	.token_revoke = sq_token_revoke,          /* tokens primary key */
+	.package_visibility = sq_package_visibility,  /* packages UNIQUE (namespace, name) */
 };

@@ -201,8 +201,10 @@ struct storage_ops {
 			     struct arena *a, struct storage_package **out, size_t *n,
 			     struct appr_error *err);
 	/* Names "ns/name" containing text (case-insensitive, plain substring), sorted,
-	 * at most limit (0 = all). */
-	int (*search)(struct storage *s, const char *text, size_t limit, struct arena *a,
+	 * at most limit (0 = all); private packages only as readers allows (as
+	 * list_packages: filtered before the limit; NULL = private packages included). */
+	int (*search)(struct storage *s, const char *text,
+		      const struct storage_readers *readers, size_t limit, struct arena *a,
 		      const char ***out, size_t *n, struct appr_error *err);
 
 	/* -- channels -- */
@@ -335,10 +337,11 @@ static inline int storage_list_packages(struct storage *s, const struct storage_
 					struct arena *a, struct storage_package **out, size_t *n,
 					struct appr_error *err)
 { return s->ops->list_packages(s, q, a, out, n, err); }
-static inline int storage_search(struct storage *s, const char *text, size_t limit,
+static inline int storage_search(struct storage *s, const char *text,
+				 const struct storage_readers *readers, size_t limit,
 				 struct arena *a, const char ***out, size_t *n,
 				 struct appr_error *err)
-{ return s->ops->search(s, text, limit, a, out, n, err); }
+{ return s->ops->search(s, text, readers, limit, a, out, n, err); }
 static inline int storage_list_channels(struct storage *s, const char *ns, const char *name,
 					struct arena *a, struct storage_channel **out, size_t *n,
 					struct appr_error *err)

@@ -1,0 +1,377 @@
+/* appr-admin.c - administration of users, grants and API tokens, working on the
+ * configured store directly (same configuration file and environment as appr-fcgi). */
+#include <errno.h>
+#include <stdarg.h>
+#include <gcrypt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "auth.h"
+#include "config.h"
+#include "digest.h"
+#include "error.h"
+#include "names.h"
+#include "storage.h"
+#include "util.h"
+
+#define MAX_PASSWORD 1024
+#define MAX_EXPIRES_DAYS 36500
+
+static const char usage[] =
+	"usage: appr-admin COMMAND ...\n"
+	"Manage the users, grants and API tokens of an appr-fcgi registry, on its store\n"
+	"directly. The configuration is appr-fcgi's: APPR_CONFIG (file) and APPR_*\n"
+	"variables (APPR_DATA_DIR, APPR_STORAGE, ...); see etc/appr.conf. Credentials are\n"
+	"checked by the registry only with auth = tokens.\n"
+	"\n"
+	"  user add NAME --password-stdin     create a user; the password is the first line\n"
+	"                                     of standard input\n"
+	"  user passwd NAME --password-stdin  set a user's password\n"
+	"  user del NAME                      delete a user, its grants and tokens\n"
+	"  user list                          users and their grants\n"
+	"  grant NAME NAMESPACE read|write|admin\n"
+	"                                     set NAME's level on NAMESPACE (\"*\": every\n"
+	"                                     namespace); write includes read, admin both\n"
+	"  revoke NAME NAMESPACE              remove NAME's grant on NAMESPACE\n"
+	"  token create --user NAME [--namespace NS] [--scope read|write|admin]\n"
+	"               [--expires-days N]    a new API token (printed once, on standard\n"
+	"                                     output; its id on standard error); default: all\n"
+	"                                     of NAME's namespaces, scope admin, no expiry\n"
+	"  token list                         tokens (id, user, namespace, scope, expiry)\n"
+	"  token revoke ID                    delete a token\n"
+	"  --help, --version\n"
+	"\n"
+	"Exit status 0 on success, 1 on any error (said on standard error).\n";
+
+static const char *const level_names[] = { "none", "read", "write", "admin" };
+
+static int parse_level(const char *s, enum storage_level *out)
+{
+	for (size_t i = 1; i < sizeof level_names / sizeof level_names[0]; i++)
+		if (strcasecmp(s, level_names[i]) == 0) {
+			*out = (enum storage_level)i;
+			return 0;
+		}
+	return -1;
+}
+
+static const char *level_name(enum storage_level l)
+{
+	return (int)l >= 0 && l <= STORAGE_LEVEL_ADMIN ? level_names[l] : "?";
+}
+
+/* Print "appr-admin: message" and return 1 (the exit status). */
+__attribute__((format(printf, 1, 2)))
+static int fail(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("appr-admin: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+static int fail_err(const struct appr_error *err)
+{
+	return fail("%s", err->msg[0] ? err->msg : "failed");
+}
+
+static int check_user_name(const char *name)
+{
+	if (!names_valid_part(name))
+		return fail("invalid user name \"%.64s\": [a-z0-9] then [a-z0-9._-], 1-64 characters",
+			    name);
+	return 0;
+}
+
+static int check_namespace(const char *ns)
+{
+	if (strcmp(ns, "*") != 0 && !names_valid_part(ns))
+		return fail("invalid namespace \"%.64s\": [a-z0-9] then [a-z0-9._-], 1-64 "
+			    "characters, or \"*\"", ns);
+	return 0;
+}
+
+/* The password: the first line of standard input, without its line end. */
+static int read_password(char *out, size_t cap)
+{
+	if (!fgets(out, (int)cap, stdin))
+		return fail("no password on standard input");
+	size_t n = strcspn(out, "\r\n");
+	if (out[n] == '\0' && n == cap - 1 && !feof(stdin))
+		return fail("password longer than %d bytes", MAX_PASSWORD - 1);
+	out[n] = '\0';
+	if (n == 0)
+		return fail("empty password");
+	return 0;
+}
+
+static int cmd_user_put(struct storage *s, int argc, char **argv, bool create)
+{
+	char password[MAX_PASSWORD], hash[AUTH_HASH_MAX];
+	struct appr_error err = { 0 };
+	int rc = 1;
+	if (argc != 2 || strcmp(argv[1], "--password-stdin") != 0)
+		return fail("usage: appr-admin user %s NAME --password-stdin",
+			    create ? "add" : "passwd");
+	if (check_user_name(argv[0]))
+		return 1;
+	if (read_password(password, sizeof password))
+		goto out;
+	if (auth_password_hash(password, 0, hash) < 0) {
+		fail("cannot hash the password (libgcrypt)");
+		goto out;
+	}
+	if (storage_user_put(s, argv[0], hash, create, &err) < 0) {
+		fail_err(&err);
+		goto out;
+	}
+	rc = 0;
+out:
+	memset(password, 0, sizeof password);
+	return rc;
+}
+
+static int cmd_user_del(struct storage *s, int argc, char **argv)
+{
+	struct appr_error err = { 0 };
+	if (argc != 1)
+		return fail("usage: appr-admin user del NAME");
+	if (check_user_name(argv[0]))
+		return 1;
+	if (storage_user_delete(s, argv[0], &err) < 0)
+		return fail_err(&err);
+	return 0;
+}
+
+static int cmd_user_list(struct storage *s, int argc, struct arena *a)
+{
+	struct appr_error err = { 0 };
+	struct storage_user *u;
+	struct storage_grant *g;
+	size_t nu, ng;
+	if (argc != 0)
+		return fail("usage: appr-admin user list");
+	if (storage_user_list(s, a, &u, &nu, &err) < 0 ||
+	    storage_grant_list(s, NULL, a, &g, &ng, &err) < 0)
+		return fail_err(&err);
+	for (size_t i = 0; i < nu; i++) {
+		printf("%s\t%s\t", u[i].name, u[i].created_at);
+		bool any = false;
+		for (size_t k = 0; k < ng; k++)
+			if (strcmp(g[k].user, u[i].name) == 0) {
+				printf("%s%s:%s", any ? "," : "", g[k].namespace, level_name(g[k].level));
+				any = true;
+			}
+		printf("%s\n", any ? "" : "-");
+	}
+	return 0;
+}
+
+static int cmd_grant(struct storage *s, int argc, char **argv, bool revoke)
+{
+	struct appr_error err = { 0 };
+	enum storage_level level = STORAGE_LEVEL_NONE;
+	if (revoke ? argc != 2 : argc != 3)
+		return revoke ? fail("usage: appr-admin revoke NAME NAMESPACE")
+			      : fail("usage: appr-admin grant NAME NAMESPACE read|write|admin");
+	if (check_user_name(argv[0]) || check_namespace(argv[1]))
+		return 1;
+	if (!revoke && parse_level(argv[2], &level) < 0)
+		return fail("invalid level \"%.32s\": read, write or admin", argv[2]);
+	if (storage_grant_set(s, argv[0], argv[1], level, &err) < 0)
+		return fail_err(&err);
+	return 0;
+}
+
+/* A non-negative decimal (or, with allow_negative, signed) number of at most max. */
+static int parse_number(const char *opt, const char *v, long long max, bool allow_negative,
+			long long *out)
+{
+	char *end;
+	errno = 0;
+	long long n = v ? strtoll(v, &end, 10) : 0;
+	if (!v || !*v || *end || errno || n > max || (!allow_negative && n < 0) || n < -max)
+		return fail("%s needs a number%s up to %lld", opt,
+			    allow_negative ? "" : " from 0", max);
+	*out = n;
+	return 0;
+}
+
+static int cmd_token_create(struct storage *s, int argc, char **argv)
+{
+	struct appr_error err = { 0 };
+	struct storage_token t = { .scope = STORAGE_LEVEL_ADMIN };
+	char token[AUTH_TOKEN_LEN + 1], id[17];
+	unsigned char raw[8];
+	long long n;
+	for (int i = 0; i < argc; i++) {
+		const char *opt = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!v)
+			return fail("%s needs a value", opt);
+		i++;
+		if (strcmp(opt, "--user") == 0) {
+			if (check_user_name(v))
+				return 1;
+			t.user = v;
+		} else if (strcmp(opt, "--namespace") == 0) {
+			if (check_namespace(v))
+				return 1;
+			t.namespace = strcmp(v, "*") == 0 ? NULL : v;
+		} else if (strcmp(opt, "--scope") == 0) {
+			if (parse_level(v, &t.scope) < 0)
+				return fail("invalid scope \"%.32s\": read, write or admin", v);
+		} else if (strcmp(opt, "--expires-days") == 0) {
+			if (parse_number(opt, v, MAX_EXPIRES_DAYS, false, &n))
+				return 1;
+			t.expires_at = n ? (long long)time(NULL) + n * 86400 : 0;
+		} else if (strcmp(opt, "--expires-seconds") == 0) {
+			/* not in --help: for tests (a negative value gives an expired token) */
+			if (parse_number(opt, v, MAX_EXPIRES_DAYS * 86400LL, true, &n))
+				return 1;
+			t.expires_at = (long long)time(NULL) + n;
+		} else {
+			return fail("token create: unknown option %s (see --help)", opt);
+		}
+	}
+	if (!t.user)
+		return fail("usage: appr-admin token create --user NAME [--namespace NS] "
+			    "[--scope read|write|admin] [--expires-days N]");
+	gcry_create_nonce(raw, sizeof raw);
+	for (size_t i = 0; i < sizeof raw; i++)
+		snprintf(id + 2 * i, 3, "%02x", raw[i]);
+	t.id = id;
+	util_utc_now(t.created_at);
+	auth_token_new(token, t.hash);
+	if (storage_token_add(s, &t, &err) < 0)
+		return fail_err(&err);
+	printf("%s\n", token);
+	fprintf(stderr, "token %s for user %s (namespace %s, scope %s, %s)\n", id, t.user,
+		t.namespace ? t.namespace : "*", level_name(t.scope),
+		t.expires_at ? "with an expiry" : "no expiry");
+	memset(token, 0, sizeof token);
+	return 0;
+}
+
+static void format_time(long long t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (!t || !gmtime_r(&tt, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(out, 32, "never");
+}
+
+static int cmd_token_list(struct storage *s, int argc, struct arena *a)
+{
+	struct appr_error err = { 0 };
+	struct storage_token *t;
+	size_t n;
+	long long now = (long long)time(NULL);
+	if (argc != 0)
+		return fail("usage: appr-admin token list");
+	if (storage_token_list(s, NULL, a, &t, &n, &err) < 0)
+		return fail_err(&err);
+	for (size_t i = 0; i < n; i++) {
+		char exp[32];
+		format_time(t[i].expires_at, exp);
+		printf("%s\t%s\t%s\t%s\t%s%s\t%s\n", t[i].id, t[i].user,
+		       t[i].namespace ? t[i].namespace : "*", level_name(t[i].scope), exp,
+		       t[i].expires_at && t[i].expires_at <= now ? " (expired)" : "",
+		       t[i].created_at);
+	}
+	return 0;
+}
+
+static int cmd_token_revoke(struct storage *s, int argc, char **argv)
+{
+	struct appr_error err = { 0 };
+	if (argc != 1)
+		return fail("usage: appr-admin token revoke ID");
+	if (strlen(argv[0]) != 16 || strspn(argv[0], "0123456789abcdef") != 16)
+		return fail("invalid token id \"%.32s\": 16 hex characters (see token list)",
+			    argv[0]);
+	if (storage_token_revoke(s, argv[0], &err) < 0)
+		return fail_err(&err);
+	return 0;
+}
+
+/* Run the command argv[0] argv[1] ... on the open store. */
+static int run(struct storage *s, int argc, char **argv, struct arena *a)
+{
+	const char *group = argv[0], *sub = argc > 1 ? argv[1] : "";
+	if (strcmp(group, "user") == 0) {
+		if (strcmp(sub, "add") == 0)
+			return cmd_user_put(s, argc - 2, argv + 2, true);
+		if (strcmp(sub, "passwd") == 0)
+			return cmd_user_put(s, argc - 2, argv + 2, false);
+		if (strcmp(sub, "del") == 0)
+			return cmd_user_del(s, argc - 2, argv + 2);
+		if (strcmp(sub, "list") == 0)
+			return cmd_user_list(s, argc - 2, a);
+		return fail("user: unknown command \"%.32s\" (add, passwd, del, list)", sub);
+	}
+	if (strcmp(group, "grant") == 0)
+		return cmd_grant(s, argc - 1, argv + 1, false);
+	if (strcmp(group, "revoke") == 0)
+		return cmd_grant(s, argc - 1, argv + 1, true);
+	if (strcmp(group, "token") == 0) {
+		if (strcmp(sub, "create") == 0)
+			return cmd_token_create(s, argc - 2, argv + 2);
+		if (strcmp(sub, "list") == 0)
+			return cmd_token_list(s, argc - 2, a);
+		if (strcmp(sub, "revoke") == 0)
+			return cmd_token_revoke(s, argc - 2, argv + 2);
+		return fail("token: unknown command \"%.32s\" (create, list, revoke)", sub);
+	}
+	return fail("unknown command \"%.32s\" (see --help)", group);
+}
+
+int main(int argc, char **argv)
+{
+	struct appr_config cfg;
+	struct appr_error err = { 0 };
+	struct storage *s = NULL;
+	struct arena *a;
+	int rc;
+
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return 1;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("appr-admin %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	const char *g = argv[1];
+	if (strcmp(g, "user") != 0 && strcmp(g, "grant") != 0 && strcmp(g, "revoke") != 0 &&
+	    strcmp(g, "token") != 0)
+		return fail("unknown command \"%.32s\" (see --help)", g);
+
+	digest_global_init();
+	if (config_load(NULL, &cfg, &err) < 0)
+		return fail_err(&err);
+	if (storage_open(&cfg, &s, &err) < 0) {
+		config_free(&cfg);
+		return fail_err(&err);
+	}
+	a = arena_new();
+	rc = run(s, argc - 1, argv + 1, a);
+	if (rc == 0 && strcmp(cfg.auth, "tokens") != 0 &&
+	    (strcmp(g, "grant") == 0 || strcmp(g, "token") == 0 ||
+	     (argc > 2 && strcmp(argv[2], "add") == 0)))
+		fprintf(stderr, "appr-admin: note: auth = %s: the registry checks no credentials "
+			"until auth = tokens (APPR_AUTH=tokens)\n", cfg.auth);
+	arena_free(a);
+	storage_close(s);
+	config_free(&cfg);
+	return rc;
+}
