@@ -1,9 +1,12 @@
 /* fuzz-request.c - libFuzzer target: a whole request through the responder, in
  * process, on a real SQLite store in a temp dir: request parsing (percent-decoding,
  * query string, Content-Length), the route table and every handler.
- * Input: "METHOD\nREQUEST_URI\nCONTENT_LENGTH\nbody" (an empty CONTENT_LENGTH line
- * means the body's real length; any other text is passed as is, so short and bogus
- * lengths are tried). Checked: the answer starts with a Status line, every error
+ * Input: "METHOD\nREQUEST_URI\nCONTENT_LENGTH\nAUTHORIZATION\nbody" (an empty
+ * CONTENT_LENGTH line means the body's real length; any other text is passed as is,
+ * so short and bogus lengths are tried; an empty AUTHORIZATION line sends none).
+ * The registry runs with auth = tokens and one user "fuzz", admin of every
+ * namespace, whose token is FUZZ_TOKEN (the seeds use it, as Bearer and as Basic
+ * fuzz:token; Basic with a password costs a full PBKDF2 run, so seeds avoid it). Checked: the answer starts with a Status line, every error
  * answer is a JSON object with an "error" member, and no input causes a 5xx. */
 #include <json-c/json.h>
 #include <stdint.h>
@@ -11,11 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "config.h"
 #include "digest.h"
 #include "request.h"
 #include "response.h"
 #include "routes.h"
+
+#define FUZZ_TOKEN "appr_0000000000000000000000000000000000000000000000000000000000000000"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -24,7 +30,7 @@ static struct app app;
 static struct arena *arena;
 
 struct mem_io {
-	const char *method, *uri, *query, *length;
+	const char *method, *uri, *query, *length, *authorization;
 	const char *body;
 	size_t body_len, body_off;
 	struct strbuf out;
@@ -41,6 +47,8 @@ static const char *mem_param(void *ctx, const char *name)
 		return m->query;
 	if (strcmp(name, "CONTENT_LENGTH") == 0)
 		return m->length;
+	if (strcmp(name, "HTTP_AUTHORIZATION") == 0)
+		return *m->authorization ? m->authorization : NULL;
 	return NULL;
 }
 
@@ -78,8 +86,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	setenv("APPR_STORAGE", "filesystem", 1);
 	setenv("APPR_FSYNC", "false", 1);
 	setenv("APPR_MAX_BODY_SIZE", "1M", 1);
+	setenv("APPR_AUTH", "tokens", 1);
 	digest_global_init();
-	if (config_load(NULL, &app.cfg, &err) < 0 || storage_open(&app.cfg, &app.store, &err) < 0) {
+	struct storage_token t = { .id = "0000000000000000", .user = "fuzz",
+				   .scope = STORAGE_LEVEL_ADMIN };
+	auth_token_hash(FUZZ_TOKEN, t.hash);
+	if (config_load(NULL, &app.cfg, &err) < 0 ||
+	    storage_open(&app.cfg, &app.store, &err) < 0 ||
+	    storage_user_put(app.store, "fuzz", NULL, true, &err) < 0 ||
+	    storage_grant_set(app.store, "fuzz", "*", STORAGE_LEVEL_ADMIN, &err) < 0 ||
+	    storage_token_add(app.store, &t, &err) < 0) {
 		fprintf(stderr, "fuzz-request: %s\n", err.msg);
 		exit(1);
 	}
@@ -105,6 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	m.method = line(&p, end);
 	m.uri = line(&p, end);
 	m.length = line(&p, end);
+	m.authorization = line(&p, end);
 	m.body = p;
 	m.body_len = (size_t)(end - p);
 	const char *q = strchr(m.uri, '?');
