@@ -178,16 +178,3 @@ const struct storage_readers *auth_readers(const struct auth_who *who, struct ar
 	return r;
 }
 
-static const struct request *current_req;
-static const struct auth_who *current_who;
-
-void auth_set(const struct request *req, const struct auth_who *who)
-{
-	current_req = who ? req : NULL;
-	current_who = who;
-}
-
-const struct auth_who *auth_current(const struct request *req)
-{
-	return req && req == current_req ? current_who : NULL;
-}

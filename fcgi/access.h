@@ -45,11 +45,6 @@ const struct storage_readers *auth_readers(const struct auth_who *who, struct ar
 static inline bool auth_can_read(const struct auth_who *who, const char *ns)
 { return auth_level(who, ns) >= STORAGE_LEVEL_READ; }
 
-/* The identity the router established for the request being dispatched (between
- * auth_set and auth_set(NULL, NULL)), or NULL outside a dispatch of req. */
-const struct auth_who *auth_current(const struct request *req);
-void auth_set(const struct request *req, const struct auth_who *who);
-
 /* Level names: "none", "read", "write", "admin". */
 const char *auth_level_name(enum storage_level level);
 /* Parse a level name (case-insensitive); -1 when unknown. */

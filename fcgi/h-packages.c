@@ -55,9 +55,9 @@ int h_list(struct request *req, struct response *resp)
 	}
 	if (query_count(req, "limit", &q.limit) < 0 || query_count(req, "offset", &q.offset) < 0)
 		return -1;
-	if (!auth_current(req))
+	if (!req->who)
 		return appr_err(&req->err, 500, APPR_E_INTERNAL, "no identity for the listing");
-	q.readers = auth_readers(auth_current(req), req->arena);
+	q.readers = auth_readers(req->who, req->arena);
 
 	struct storage_package *p;
 	size_t n;
@@ -87,9 +87,9 @@ int h_search(struct request *req, struct response *resp)
 		return -1;
 	const char **names;
 	size_t n;
-	if (!auth_current(req))
+	if (!req->who)
 		return appr_err(&req->err, 500, APPR_E_INTERNAL, "no identity for the search");
-	const struct storage_readers *readers = auth_readers(auth_current(req), req->arena);
+	const struct storage_readers *readers = auth_readers(req->who, req->arena);
 	if (storage_search(req->app->store, text, readers, limit, req->arena, &names, &n,
 			   &req->err) < 0)
 		return -1;

@@ -157,7 +157,7 @@ out:
  * never). Answers {"token", "id", "user", "namespace", "scope", "expires_at"}. */
 int h_token_create(struct request *req, struct response *resp)
 {
-	const struct auth_who *who = auth_current(req);
+	const struct auth_who *who = req->who;
 	const struct storage_token *caller;
 	struct json_object *body = NULL, *v = NULL;
 	const char *ns = NULL, *scope_s = NULL;
@@ -240,7 +240,7 @@ out:
  * ("*": every namespace). The router checked admin on args[0]. */
 static int grant(struct request *req, struct response *resp, enum storage_level level)
 {
-	const struct auth_who *who = auth_current(req);
+	const struct auth_who *who = req->who;
 	const char *ns = req->args[0], *user = req->args[1];
 	if (!names_valid_part(ns) && strcmp(ns, "*") != 0)
 		return appr_err(&req->err, 400, APPR_E_INVALID_USAGE,

@@ -190,9 +190,9 @@ void routes_dispatch(struct request *req, struct response *resp)
 			memcpy(req->args, args, sizeof args);
 			if (authorize(req, &routes[i], &who) < 0)
 				goto fail;
-			auth_set(req, &who);
+			req->who = &who;
 			rc = routes[i].fn(req, resp);
-			auth_set(NULL, NULL);
+			req->who = NULL;
 			if (rc < 0)
 				goto fail;
 			return;
