@@ -54,11 +54,4 @@ int auth_level_parse(const char *s, enum storage_level *out);
  * adds the WWW-Authenticate challenge to every 401. */
 int auth_unauthorized(struct request *req, const char *msg);
 
-/* h-users.c: the handlers of users, tokens and grants (declared here rather than in
- * handlers.h, with the identity they use). */
-int h_login(struct request *req, struct response *resp);
-int h_token_create(struct request *req, struct response *resp);
-int h_grant_set(struct request *req, struct response *resp);
-int h_grant_delete(struct request *req, struct response *resp);
-
 #endif

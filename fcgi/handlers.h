@@ -36,6 +36,12 @@ int h_channel_add(struct request *req, struct response *resp);
 int h_channel_remove(struct request *req, struct response *resp);
 int h_channel_delete(struct request *req, struct response *resp);
 
+/* h-users.c: login, tokens and grants (auth = tokens) */
+int h_login(struct request *req, struct response *resp);
+int h_token_create(struct request *req, struct response *resp);
+int h_grant_set(struct request *req, struct response *resp);
+int h_grant_delete(struct request *req, struct response *resp);
+
 /* handlers.c: shared argument checks. Each returns 0 or -1 with req->err filled. */
 
 /* s1 s2 s3 s4 concatenated in a (s2..s4 may be NULL: the list ends there), without
