@@ -27,10 +27,12 @@ int h_package_args(struct request *req, const char **ns, const char **name)
 {
 	*ns = req->args[0];
 	*name = req->args[1];
-	if (!names_valid_part(*ns) || !names_valid_part(*name))
+	unsigned long long max = req->app->cfg.max_name_length;
+	if (!names_valid_part(*ns) || !names_valid_part(*name) || strlen(*ns) > max ||
+	    strlen(*name) > max)
 		return appr_err(&req->err, 400, APPR_E_INVALID_USAGE,
-				"invalid package name \"%.64s/%.64s\": each part is [a-z0-9] then [a-z0-9._-], 1-64 characters",
-				*ns, *name);
+				"invalid package name \"%.64s/%.64s\": each part is [a-z0-9] then [a-z0-9._-], 1-%llu characters",
+				*ns, *name, max);
 	req->package = h_concat(req->arena, *ns, "/", *name, NULL);
 	appr_err_details(&req->err, req->package, NULL, NULL);
 	return 0;
@@ -38,10 +40,11 @@ int h_package_args(struct request *req, const char **ns, const char **name)
 
 int h_channel_arg(struct request *req, const char *channel)
 {
-	if (!names_valid_part(channel))
+	unsigned long long max = req->app->cfg.max_name_length;
+	if (!names_valid_part(channel) || strlen(channel) > max)
 		return appr_err(&req->err, 400, APPR_E_INVALID_USAGE,
-				"invalid channel name \"%.64s\": [a-z0-9] then [a-z0-9._-], 1-64 characters",
-				channel);
+				"invalid channel name \"%.64s\": [a-z0-9] then [a-z0-9._-], 1-%llu characters",
+				channel, max);
 	return 0;
 }
 

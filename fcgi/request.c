@@ -111,6 +111,16 @@ int request_parse(struct request *req)
 		req->content_length = v;
 	}
 
+	/* The request headers the registry reads, bounded (431 above max_header_size). */
+	static const char *const headers[] = { "HTTP_AUTHORIZATION", "HTTP_IF_NONE_MATCH" };
+	for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++) {
+		const char *h = io->param(io->ctx, headers[i]);
+		if (h && strlen(h) > req->app->cfg.max_header_size)
+			return appr_err(&req->err, 431, APPR_E_INVALID_USAGE,
+					"header %s is longer than %llu bytes (max_header_size)",
+					headers[i] + 5, req->app->cfg.max_header_size);
+	}
+
 	/* PATH_INFO when the server splits a script name off (CGI, some FastCGI setups),
 	 * else the path part of REQUEST_URI, else SCRIPT_NAME. */
 	const char *pi = io->param(io->ctx, "PATH_INFO");

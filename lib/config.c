@@ -40,6 +40,8 @@ static const struct key {
 	{ "kv_timeout_ms", K_COUNT, offsetof(struct appr_config, kv_timeout_ms) },
 	{ "blob_delivery", K_DELIVERY, offsetof(struct appr_config, blob_delivery) },
 	{ "x_accel_location", K_STRING, offsetof(struct appr_config, x_accel_location) },
+	{ "max_name_length", K_COUNT, offsetof(struct appr_config, max_name_length) },
+	{ "max_header_size", K_SIZE, offsetof(struct appr_config, max_header_size) },
 	{ "auth", K_AUTH, offsetof(struct appr_config, auth) },
 	{ "anonymous_read", K_BOOL, offsetof(struct appr_config, anonymous_read) },
 };
@@ -71,6 +73,8 @@ static void set_defaults(struct appr_config *cfg)
 	cfg->kv_timeout_ms = 5000;
 	cfg->blob_delivery = xstrdup("stream");
 	cfg->x_accel_location = xstrdup("/_appr_blobs/");
+	cfg->max_name_length = 64;
+	cfg->max_header_size = 8192;
 	cfg->auth = xstrdup("none");
 	cfg->anonymous_read = true;
 }
@@ -149,6 +153,9 @@ int config_set(struct appr_config *cfg, const char *key, const char *value,
 		if (!isdigit((unsigned char)*value) || *end || errno || n == 0)
 			return appr_err(err, 422, APPR_E_INVALID_PARAMETERS,
 					"%s: \"%.40s\" is not a positive integer", key, value);
+		if (k->offset == offsetof(struct appr_config, max_name_length) && n > 64)
+			return appr_err(err, 422, APPR_E_INVALID_PARAMETERS,
+					"%s: %llu is above the hard limit of 64", key, n);
 		*(unsigned long long *)field = n;
 		return 0;
 	}

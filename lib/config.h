@@ -25,6 +25,8 @@ struct appr_config {
 	unsigned long long kv_timeout_ms;     /* kv_timeout_ms: one etcd/redis request's time limit */
 	char *blob_delivery;                  /* blob_delivery: stream | x-sendfile | x-accel-redirect */
 	char *x_accel_location;               /* x_accel_location: nginx internal location of blobs/ */
+	unsigned long long max_name_length;   /* max_name_length: namespace/name/channel, <= 64 */
+	unsigned long long max_header_size;   /* max_header_size: one request header's value */
 	char *auth;                           /* auth: none | tokens */
 	bool anonymous_read;                  /* anonymous_read: GETs without credentials (auth = tokens) */
 	char *source;                         /* the file read, or NULL: for messages only */

@@ -137,6 +137,10 @@ Test(config, auth_keys)
 	cr_assert(eq(str, c.auth, (char *)"tokens"));
 	cr_assert(not(c.anonymous_read));
 	config_free(&c);
+	setenv("APPR_MAX_NAME_LENGTH", "65", 1);
+	cr_assert(eq(int, config_load(NULL, &c, &e), -1), "a name limit above 64 refused");
+	cr_assert(not(eq(ptr, strstr(e.msg, "64"), NULL)), "says the hard limit: %s", e.msg);
+	unsetenv("APPR_MAX_NAME_LENGTH");
 	setenv("APPR_AUTH", "ldap", 1);
 	cr_assert(eq(int, config_load(NULL, &c, &e), -1), "unknown mode refused");
 	cr_assert(not(eq(ptr, strstr(e.msg, "APPR_AUTH"), NULL)), "names the variable: %s", e.msg);
