@@ -368,21 +368,10 @@ static int load_pkg(struct kvs *ks, const char *ns, const char *name, struct are
 static int not_found(json_object *rec, const char *ns, const char *name, const char *release,
 		     const char *media_type, struct appr_error *err)
 {
-	char pkg[136];
-
-	pkg_name(pkg, ns, name);
-	if (!rec || !release) {
-		appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND, "package %s not found", pkg);
-	} else if (!jget(jget(rec, "releases"), release) || !media_type) {
-		appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND,
-			 "release %.64s of package %s not found", release, pkg);
-	} else {
-		appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND,
-			 "package %s release %.40s has no %.40s manifest", pkg, release,
-			 media_type);
-	}
-	appr_err_details(err, pkg, release, media_type);
-	return -1;
+	enum storage_absent what = !rec || !release ? STORAGE_NO_PACKAGE
+		: !jget(jget(rec, "releases"), release) || !media_type ? STORAGE_NO_RELEASE
+		: STORAGE_NO_MANIFEST;
+	return storage_err_absent(err, what, ns, name, release, media_type);
 }
 
 static int package_absent(const char *ns, const char *name, struct appr_error *err)
@@ -393,13 +382,7 @@ static int package_absent(const char *ns, const char *name, struct appr_error *e
 static int channel_absent(const char *ns, const char *name, const char *channel,
 			  struct appr_error *err)
 {
-	char pkg[136];
-
-	pkg_name(pkg, ns, name);
-	appr_err(err, 404, APPR_E_CHANNEL_NOT_FOUND, "channel %.64s of package %s not found",
-		 channel, pkg);
-	appr_err_details(err, pkg, NULL, NULL);
-	return -1;
+	return storage_err_channel_absent(err, ns, name, channel);
 }
 
 /* ---- transactions ---- */

@@ -445,32 +445,19 @@ static void pkg_name(char out[136], const char *ns, const char *name)
 static int not_found(struct sq_storage *ss, const char *ns, const char *name,
 		     const char *release, const char *media_type, struct appr_error *err)
 {
-	char pkg[136];
 	sqlite3_int64 pkg_id, rel_id;
 	int r;
 
-	pkg_name(pkg, ns, name);
 	r = find_package(ss, ns, name, &pkg_id, err);
 	if (r < 0)
 		return -1;
-	if (r == 0) {
-		appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND, "package %s not found", pkg);
-	} else if (release) {
-		r = find_release(ss, pkg_id, release, &rel_id, err);
-		if (r < 0)
-			return -1;
-		if (r == 0 || !media_type)
-			appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND,
-				 "release %.64s of package %s not found", release, pkg);
-		else
-			appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND,
-				 "package %s release %.40s has no %.40s manifest", pkg, release,
-				 media_type);
-	} else {
-		appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND, "package %s not found", pkg);
-	}
-	appr_err_details(err, pkg, release, media_type);
-	return -1;
+	if (r == 0 || !release)
+		return storage_err_absent(err, STORAGE_NO_PACKAGE, ns, name, release, media_type);
+	r = find_release(ss, pkg_id, release, &rel_id, err);
+	if (r < 0)
+		return -1;
+	return storage_err_absent(err, r == 0 || !media_type ? STORAGE_NO_RELEASE
+			     : STORAGE_NO_MANIFEST, ns, name, release, media_type);
 }
 
 /* ---- arena arrays ---- */
@@ -1611,24 +1598,13 @@ static int read_channels(struct sq_storage *ss, sqlite3_int64 pkg_id, const char
 
 static int package_absent(const char *ns, const char *name, struct appr_error *err)
 {
-	char pkg[136];
-
-	pkg_name(pkg, ns, name);
-	appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND, "package %s not found", pkg);
-	appr_err_details(err, pkg, NULL, NULL);
-	return -1;
+	return storage_err_absent(err, STORAGE_NO_PACKAGE, ns, name, NULL, NULL);
 }
 
 static int channel_absent(const char *ns, const char *name, const char *channel,
 			  struct appr_error *err)
 {
-	char pkg[136];
-
-	pkg_name(pkg, ns, name);
-	appr_err(err, 404, APPR_E_CHANNEL_NOT_FOUND, "channel %.64s of package %s not found",
-		 channel, pkg);
-	appr_err_details(err, pkg, NULL, NULL);
-	return -1;
+	return storage_err_channel_absent(err, ns, name, channel);
 }
 
 static int sq_list_channels(struct storage *s, const char *ns, const char *name,

@@ -1,5 +1,6 @@
 /* storage.c - the storage driver registry: find a driver table by name, open the configured one. */
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "storage.h"
@@ -14,6 +15,41 @@ static const struct {
 	{ "etcd",       &storage_etcd_ops },     /* etcd v3 cluster (storage-etcd.c) */
 	{ "redis",      &storage_redis_ops },    /* one redis server (storage-redis.c) */
 };
+
+int storage_err_absent(struct appr_error *err, enum storage_absent what, const char *ns,
+		       const char *name, const char *release, const char *media_type)
+{
+	char pkg[136];
+
+	snprintf(pkg, sizeof pkg, "%.64s/%.64s", ns, name);
+	switch (what) {
+	case STORAGE_NO_PACKAGE:
+		appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND, "package %s not found", pkg);
+		break;
+	case STORAGE_NO_RELEASE:
+		appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND,
+			 "release %.64s of package %s not found", release, pkg);
+		break;
+	case STORAGE_NO_MANIFEST:
+		appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND,
+			 "package %s release %.40s has no %.40s manifest", pkg, release, media_type);
+		break;
+	}
+	appr_err_details(err, pkg, release, media_type);
+	return -1;
+}
+
+int storage_err_channel_absent(struct appr_error *err, const char *ns, const char *name,
+			       const char *channel)
+{
+	char pkg[136];
+
+	snprintf(pkg, sizeof pkg, "%.64s/%.64s", ns, name);
+	appr_err(err, 404, APPR_E_CHANNEL_NOT_FOUND, "channel %.64s of package %s not found",
+		 channel, pkg);
+	appr_err_details(err, pkg, NULL, NULL);
+	return -1;
+}
 
 const struct storage_ops *storage_find(const char *name)
 {

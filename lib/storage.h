@@ -376,6 +376,18 @@ static inline int storage_blob_path(struct storage *s, const char *digest, char 
 	return s->ops->blob_path(s, digest, out, cap, err);
 }
 
+/* The 404s every driver answers in the same words (storage.c); each returns -1 with
+ * err filled and its details set. What is absent: */
+enum storage_absent {
+	STORAGE_NO_PACKAGE,              /* package ns/name */
+	STORAGE_NO_RELEASE,              /* release of an existing package */
+	STORAGE_NO_MANIFEST,             /* media_type of an existing release */
+};
+int storage_err_absent(struct appr_error *err, enum storage_absent what, const char *ns,
+		       const char *name, const char *release, const char *media_type);
+int storage_err_channel_absent(struct appr_error *err, const char *ns, const char *name,
+			       const char *channel);
+
 /* Auth operations: a driver that lacks one answers 501 (none should). */
 #define STORAGE_AUTH_CALL(s, op, ...) \
 	((s)->ops->op ? (s)->ops->op(__VA_ARGS__) \
