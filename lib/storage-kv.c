@@ -165,6 +165,18 @@ static int busy(struct appr_error *err)
 	return appr_err(err, 409, APPR_E_RESOURCE_IN_USE, "registry is busy, retry");
 }
 
+/* Before attempt number `attempt` (from 0) of a conflicting transaction: 0 to go on
+ * (after a random pause, except the first time), or -1 with 409 resource-in-use
+ * once KV_MAX_TRIES attempts were made. */
+static int retry_wait(int attempt, struct appr_error *err)
+{
+	if (attempt == KV_MAX_TRIES)
+		return busy(err);
+	if (attempt)
+		backoff(attempt);
+	return 0;
+}
+
 /* ---- JSON ---- */
 
 static json_object *jget(json_object *o, const char *k)
@@ -886,12 +898,8 @@ int storage_kv_put_release(struct storage *s, const struct storage_push *p,
 		struct txn t;
 		int r;
 
-		if (attempt == KV_MAX_TRIES) {
-			busy(err);
+		if (retry_wait(attempt, err) < 0)
 			goto out;
-		}
-		if (attempt)
-			backoff(attempt);
 		r = load_json(ks, pkey, a, &rec, &prev, err);
 		if (r < 0)
 			goto out;
@@ -1170,10 +1178,8 @@ int storage_kv_delete_manifest(struct storage *s, const char *ns, const char *na
 		struct txn t;
 		int r;
 
-		if (attempt == KV_MAX_TRIES)
-			return busy(err);
-		if (attempt)
-			backoff(attempt);
+		if (retry_wait(attempt, err) < 0)
+			return -1;
 		r = load_json(ks, pkey, a, &rec, &rev, err);
 		if (r < 0)
 			return -1;
@@ -1514,10 +1520,8 @@ int storage_kv_channel_add(struct storage *s, const char *ns, const char *name,
 		struct txn t;
 		int r;
 
-		if (attempt == KV_MAX_TRIES)
-			return busy(err);
-		if (attempt)
-			backoff(attempt);
+		if (retry_wait(attempt, err) < 0)
+			return -1;
 		r = load_json(ks, pkey, tmp, &rec, &rev, err);
 		if (r < 0)
 			return -1;
@@ -1561,10 +1565,8 @@ int storage_kv_channel_remove(struct storage *s, const char *ns, const char *nam
 		struct txn t;
 		int r;
 
-		if (attempt == KV_MAX_TRIES)
-			return busy(err);
-		if (attempt)
-			backoff(attempt);
+		if (retry_wait(attempt, err) < 0)
+			return -1;
 		r = load_json(ks, pkey, a, &rec, &rev, err);
 		if (r < 0)
 			return -1;
@@ -1609,10 +1611,8 @@ int storage_kv_channel_delete(struct storage *s, const char *ns, const char *nam
 		struct txn t;
 		int r;
 
-		if (attempt == KV_MAX_TRIES)
-			return busy(err);
-		if (attempt)
-			backoff(attempt);
+		if (retry_wait(attempt, err) < 0)
+			return -1;
 		r = load_json(ks, pkey, a, &rec, &rev, err);
 		if (r < 0)
 			return -1;
@@ -1751,10 +1751,8 @@ int storage_kv_user_put(struct storage *s, const char *name, const char *passwor
 		struct atxn t;
 		int r;
 
-		if (attempt == KV_MAX_TRIES)
-			return busy(err);
-		if (attempt)
-			backoff(attempt);
+		if (retry_wait(attempt, err) < 0)
+			return -1;
 		r = load_json(ks, key, a, &rec, &rev, err);
 		if (r < 0)
 			return -1;
@@ -1828,10 +1826,8 @@ int storage_kv_user_delete(struct storage *s, const char *name, struct appr_erro
 		struct atxn t;
 		int r;
 
-		if (attempt == KV_MAX_TRIES)
-			return busy(err);
-		if (attempt)
-			backoff(attempt);
+		if (retry_wait(attempt, err) < 0)
+			return -1;
 		r = load_json(ks, key, a, &rec, &rev, err);
 		if (r < 0)
 			return -1;
@@ -1942,10 +1938,8 @@ int storage_kv_grant_set(struct storage *s, const char *user, const char *ns,
 		struct atxn t;
 		int r;
 
-		if (attempt == KV_MAX_TRIES)
-			return busy(err);
-		if (attempt)
-			backoff(attempt);
+		if (retry_wait(attempt, err) < 0)
+			return -1;
 		r = load_json(ks, ukey, a, &rec, &rev, err);
 		if (r < 0)
 			return -1;
@@ -2075,10 +2069,8 @@ int storage_kv_token_add(struct storage *s, const struct storage_token *tok,
 		struct atxn t;
 		int r;
 
-		if (attempt == KV_MAX_TRIES)
-			return busy(err);
-		if (attempt)
-			backoff(attempt);
+		if (retry_wait(attempt, err) < 0)
+			return -1;
 		r = load_json(ks, ukey, a, &rec, &urev, err);
 		if (r < 0)
 			return -1;
@@ -2220,10 +2212,8 @@ int storage_kv_token_revoke(struct storage *s, const char *id, struct appr_error
 		struct atxn t;
 		int r;
 
-		if (attempt == KV_MAX_TRIES)
-			return busy(err);
-		if (attempt)
-			backoff(attempt);
+		if (retry_wait(attempt, err) < 0)
+			return -1;
 		r = load_json(ks, ikey, a, &o, &rev, err);
 		if (r < 0)
 			return -1;
