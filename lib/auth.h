@@ -12,7 +12,7 @@
 /* Password hashes are self-describing strings:
  *     pbkdf2-sha256$<iterations>$<salt, 16 bytes, hex>$<key, 32 bytes, hex>
  * so the cost can be raised later without invalidating stored hashes. The default
- * cost is AUTH_PBKDF2_ITERATIONS (about 40 ms on one core of a 2020s x86 machine). */
+ * cost is AUTH_PBKDF2_ITERATIONS (40-60 ms per check on the 2-core test machines). */
 #define AUTH_PBKDF2_ITERATIONS 100000
 #define AUTH_HASH_MAX 160            /* room for a hash string with its NUL */
 
