@@ -22,6 +22,7 @@
 # Registry:  appr_start [VAR=VALUE...] (SERVE_PROCS responders, default 2);
 #            (APPR_TEST_STORAGE given: the backend server is started first, once)
 #            appr_stop; appr_restart; appr_pids; count_running PID...; exports BASE,
+#            appr_admin ARGS... (tools/appr-admin on the registry's store),
 #            APPR_DATA (the data directory), APPR_TMP (this test's temp dir).
 # Everything started is stopped and APPR_TMP removed when the script exits.
 
@@ -290,6 +291,21 @@ appr_stop() {
 		return 1
 	fi
 	return 0
+}
+
+# appr_admin ARGS...: tools/appr-admin on the registry's store (the same config file,
+# data directory and etcd/redis backend as appr_start gives the responders), with
+# auth = tokens.
+appr_admin() {
+	local benv=()
+	case $APPR_TEST_STORAGE in
+	etcd | redis)
+		local -n _abenv=${APPR_TEST_STORAGE}_env
+		benv=("${_abenv[@]}")
+		;;
+	esac
+	env APPR_CONFIG="$APPR_TMP/appr.conf" APPR_DATA_DIR="$APPR_DATA" APPR_AUTH=tokens \
+		"${benv[@]}" "$APPR_BUILDDIR/tools/appr-admin" "$@"
 }
 
 # appr_pids: the processes of the running registry (appr-serve, lighttpd, the

@@ -12,15 +12,7 @@ T=$APPR_TMP
 # admin ARGS...: appr-admin on the registry's store; stdout to OUT, stderr to ERR,
 # exit status to RC.
 admin() {
-	local benv=()
-	case $APPR_TEST_STORAGE in
-	etcd | redis)
-		local -n _b=${APPR_TEST_STORAGE}_env
-		benv=("${_b[@]}")
-		;;
-	esac
-	env APPR_CONFIG="$APPR_TMP/appr.conf" APPR_DATA_DIR="$APPR_DATA" APPR_AUTH=tokens \
-		"${benv[@]}" "$ADMIN" "$@" >"$T/out" 2>"$T/err"
+	appr_admin "$@" >"$T/out" 2>"$T/err"
 	RC=$?
 	OUT=$(cat "$T/out")
 	ERR=$(cat "$T/err")

@@ -13,18 +13,7 @@ ADMIN=$APPR_BUILDDIR/tools/appr-admin
 [ -x "$ADMIN" ] || bail "$ADMIN not built: make"
 T=$APPR_TMP
 
-# admin ARGS...: appr-admin on the registry's store (its data dir, its backend).
-admin() {
-	local benv=()
-	case $APPR_TEST_STORAGE in
-	etcd | redis)
-		local -n _b=${APPR_TEST_STORAGE}_env
-		benv=("${_b[@]}")
-		;;
-	esac
-	env APPR_CONFIG="$APPR_TMP/appr.conf" APPR_DATA_DIR="$APPR_DATA" APPR_AUTH=tokens \
-		"${benv[@]}" "$ADMIN" "$@"
-}
+admin() { appr_admin "$@"; }
 
 # apush AUTH NS/NAME FILE RELEASE [JQ-FILTER...]: push as helm with Authorization AUTH
 # ("" = none).
