@@ -1,6 +1,7 @@
 #!/bin/sh
 # install-servers.sh - install (Debian 12, as root) the servers `make check` starts on
-# loopback: etcd, redis, nginx + spawn-fcgi, Apache with mod_fcgid and mod_xsendfile.
+# loopback: etcd, redis, nginx + spawn-fcgi, Apache with mod_fcgid and mod_xsendfile
+# (and systemd, only for systemd-analyze: t-servers verifies contrib/systemd/).
 # Their packaged services are NOT started (they would take ports 80, 2379, 6379 for
 # nothing, and nginx and Apache would fight over port 80): the tests start private
 # instances on free ports. Safe to run again.
@@ -14,4 +15,5 @@ if [ ! -e $policy ]; then
 fi
 apt-get install -y -qq --no-install-recommends \
 	etcd-server etcd-client redis-server redis-tools nginx spawn-fcgi \
-	apache2 libapache2-mod-fcgid libapache2-mod-xsendfile lighttpd curl jq >/dev/null
+	apache2 libapache2-mod-fcgid libapache2-mod-xsendfile lighttpd curl jq \
+	systemd >/dev/null
