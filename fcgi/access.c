@@ -80,7 +80,7 @@ static int identify_password(struct request *req, const char *user, const char *
 {
 	struct storage_user u;
 	struct appr_error e = { 0 };
-	if (!names_valid_part(user)) {
+	if (!names_valid_user(user)) {
 		auth_password_check(password, NULL);
 		return auth_unauthorized(req, "invalid user name or password");
 	}

@@ -123,7 +123,7 @@ int h_login(struct request *req, struct response *resp)
 		goto out;
 	}
 	/* a missing user costs a full password check too */
-	if (!names_valid_part(name) ||
+	if (!names_valid_user(name) ||
 	    storage_user_get(req->app->store, name, req->arena, &user, &e) < 0) {
 		if (e.http && e.http != 404) {
 			req->err = e;
@@ -245,7 +245,7 @@ static int grant(struct request *req, struct response *resp, enum storage_level 
 	if (!names_valid_part(ns) && strcmp(ns, "*") != 0)
 		return appr_err(&req->err, 400, APPR_E_INVALID_USAGE,
 				"invalid namespace \"%.64s\"", ns);
-	if (!names_valid_part(user))
+	if (!names_valid_user(user))
 		return appr_err(&req->err, 400, APPR_E_INVALID_USAGE,
 				"invalid user name \"%.64s\"", user);
 	if (!who || auth_level(who, ns) < level)

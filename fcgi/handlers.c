@@ -31,7 +31,7 @@ int h_package_args(struct request *req, const char **ns, const char **name)
 	if (!names_valid_part(*ns) || !names_valid_part(*name) || strlen(*ns) > max ||
 	    strlen(*name) > max)
 		return appr_err(&req->err, 400, APPR_E_INVALID_USAGE,
-				"invalid package name \"%.64s/%.64s\": each part is [a-z0-9] then [a-z0-9._-], 1-%llu characters",
+				"invalid package name \"%.64s/%.64s\": each part is 1-%llu of [A-Za-z0-9._-], not \".\" or \"..\"",
 				*ns, *name, max);
 	req->package = h_concat(req->arena, *ns, "/", *name, NULL);
 	appr_err_details(&req->err, req->package, NULL, NULL);
@@ -41,9 +41,9 @@ int h_package_args(struct request *req, const char **ns, const char **name)
 int h_channel_arg(struct request *req, const char *channel)
 {
 	unsigned long long max = req->app->cfg.max_name_length;
-	if (!names_valid_part(channel) || strlen(channel) > max)
+	if (!names_valid_channel(channel) || strlen(channel) > max)
 		return appr_err(&req->err, 400, APPR_E_INVALID_USAGE,
-				"invalid channel name \"%.64s\": [a-z0-9] then [a-z0-9._-], 1-%llu characters",
+				"invalid channel name \"%.64s\": 1-%llu of [A-Za-z0-9._+-], not \".\" or \"..\"",
 				channel, max);
 	return 0;
 }

@@ -8,12 +8,42 @@ static bool lower_alnum(char c)
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
+/* [a-z0-9._-]: media types and user names */
 static bool name_char(char c)
 {
 	return lower_alnum(c) || c == '.' || c == '_' || c == '-';
 }
 
+/* [A-Za-z0-9._-] plus the characters of extra. */
+static bool segment_char(char c, const char *extra)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == '-' || (c && extra && strchr(extra, c));
+}
+
+/* 1..NAMES_PART_MAX characters of segment_char, and not "." or "..". */
+static bool valid_segment(const char *s, const char *extra)
+{
+	if (!s || !s[0] || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return false;
+	size_t i = 0;
+	for (; s[i]; i++)
+		if (i >= NAMES_PART_MAX || !segment_char(s[i], extra))
+			return false;
+	return true;
+}
+
 bool names_valid_part(const char *s)
+{
+	return valid_segment(s, NULL);
+}
+
+bool names_valid_channel(const char *s)
+{
+	return valid_segment(s, "+");
+}
+
+bool names_valid_user(const char *s)
 {
 	if (!s || !lower_alnum(s[0]))
 		return false;

@@ -303,7 +303,7 @@ struct semver_query {
 	struct cmp_item items[];
 };
 
-enum op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_CARET, OP_TILDE };
+enum op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_CARET, OP_TILDE, OP_COMPAT };
 
 static int is_space(char c)
 {
@@ -483,6 +483,15 @@ static void build_item(struct cmp_item *it, enum op op, const struct semver *v, 
 		it->lo = *v;
 		set_core_upper(it, v->major, v->minor, v->patch, nparts == 1 ? 0 : 1);
 		break;
+	case OP_COMPAT:
+		/* the compatible release of PEP 440 and Python's semantic_version: the last
+		 * given part may grow, the one before it is fixed */
+		if (nparts == 0)
+			break;
+		it->has_lo = it->lo_incl = 1;
+		it->lo = *v;
+		set_core_upper(it, v->major, v->minor, v->patch, nparts == 3 ? 1 : 0);
+		break;
 	}
 }
 
@@ -511,6 +520,9 @@ static int parse_item(const char *s, size_t len, struct cmp_item *it, int *names
 		p += 2;
 	} else if (end - p >= 2 && p[0] == '>' && p[1] == '=') {
 		op = OP_GE;
+		p += 2;
+	} else if (end - p >= 2 && p[0] == '~' && p[1] == '=') {
+		op = OP_COMPAT;
 		p += 2;
 	} else if (*p == '=') {
 		op = OP_EQ;
@@ -630,12 +642,22 @@ long semver_select(const char *spec, const char *const *releases, size_t n, int 
 		*exact = 0;
 	if (spec && *spec && strcmp(spec, "default") != 0) {
 		if (semver_parse(spec, &want) == 0) {
+			long same = SEMVER_SELECT_NONE;
+			size_t nsame = 0;
 			if (exact)
 				*exact = 1;
-			for (size_t i = 0; i < n; i++)
-				if (releases[i] && strcmp(releases[i], spec) == 0)
+			for (size_t i = 0; i < n; i++) {
+				if (!releases[i])
+					continue;
+				if (strcmp(releases[i], spec) == 0)
 					return (long)i;
-			return SEMVER_SELECT_NONE;
+				if (semver_parse(releases[i], &v) == 0 && semver_cmp(&v, &want) == 0) {
+					same = (long)i;
+					nsame++;
+				}
+			}
+			/* equal but for build metadata, as the original server matches */
+			return nsame == 1 ? same : SEMVER_SELECT_NONE;
 		}
 		if (semver_query_parse(spec, &q) < 0)
 			return SEMVER_SELECT_INVALID;

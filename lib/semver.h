@@ -31,10 +31,12 @@ int semver_cmp(const struct semver *a, const struct semver *b);
 int semver_sortkey(const char *s, unsigned char *buf, size_t cap);
 
 /* A release query: comma-separated comparisons with operators ==, !=, <, <=, >,
- * >=, ^, ~ (none means ==) and operands that may be partial (1, 1.5, 1.5.0-rc.1).
+ * >=, ^, ~, ~= (none means ==) and operands that may be partial (1, 1.5, 1.5.0-rc.1).
  * Partial operands follow node-semver X-ranges: ==1.5 is 1.5.x, >1.5 is >=1.6.0,
  * <=1.5 is <1.6.0, ^1.5 is >=1.5.0 <2.0.0, ~1.5 is >=1.5.0 <1.6.0, ^0.2.3 is
- * >=0.2.3 <0.3.0. Spaces around items are ignored. Pre-release versions match only
+ * >=0.2.3 <0.3.0; ~= is the compatible release of PEP 440 (as Python's
+ * semantic_version, which the original server used, reads it): ~=1.2 is >=1.2.0
+ * <2.0.0, ~=1.2.3 is >=1.2.3 <1.3.0. Spaces around items are ignored. Pre-release versions match only
  * when some comparison of the query names a pre-release. */
 struct semver_query;
 
@@ -47,7 +49,9 @@ int semver_query_match(const struct semver_query *q, const struct semver *v);
 /* Release selection as the protocol defines it, over the candidate release
  * strings (any order; strings that are not versions are ignored):
  *   - spec NULL, "" or "default": the highest by precedence (pre-releases count);
- *   - spec a full version: the candidate equal to it as a string;
+ *   - spec a full version: the candidate equal to it as a string; when there is
+ *     none, the only candidate equal to it ignoring build metadata (0.9.1 finds
+ *     0.9.1+build), as the original server matched;
  *   - otherwise spec is a query: the highest matching candidate.
  * Returns the index into releases, or SEMVER_SELECT_NONE (nothing matched / the
  * exact version is absent / no candidates), or SEMVER_SELECT_INVALID (spec is

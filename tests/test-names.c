@@ -8,6 +8,7 @@
 Test(names, valid_parts)
 {
 	const char *good[] = { "a", "0", "myname", "elastic-search", "a.b_c-d", "9lives",
+			       "A", "myName", "Web.App", "-a", "_a", ".a", "a..b", "...", "a_", "a-",
 			       "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij1234" };
 	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
 		cr_assert(names_valid_part(good[i]), "\"%s\" is a valid name part", good[i]);
@@ -15,11 +16,30 @@ Test(names, valid_parts)
 
 Test(names, invalid_parts)
 {
-	const char *bad[] = { "", "-a", ".a", "_a", "A", "myName", "a/b", "..", ".", "a b",
-			      "a%2f", "é", "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij12345" };
+	const char *bad[] = { "", "a/b", "..", ".", "a b", "a+b", "a\tb", "a\nb", "a\x7f",
+			      "a%2f", "é", "a:b", "a@b", "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij12345" };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		cr_assert(not(names_valid_part(bad[i])), "\"%s\" is refused as a name part", bad[i]);
 	cr_assert(not(names_valid_part(NULL)), "NULL is refused");
+}
+
+Test(names, channels)
+{
+	const char *good[] = { "stable", "Beta", "1.0+x", "-rc", "_x", "a.b_c-d+e" };
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+		cr_assert(names_valid_channel(good[i]), "\"%s\" is a valid channel", good[i]);
+	const char *bad[] = { "", ".", "..", "a/b", "a b", "a\x01", "é" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		cr_assert(not(names_valid_channel(bad[i])), "\"%s\" is refused as a channel", bad[i]);
+	cr_assert(not(names_valid_channel(NULL)), "NULL is refused as a channel");
+}
+
+Test(names, users)
+{
+	cr_assert(names_valid_user("alice.b-c_1"), "a lower-case user name is valid");
+	const char *bad[] = { "", "Alice", "-a", "_a", ".a", "a/b", "a+b" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		cr_assert(not(names_valid_user(bad[i])), "\"%s\" is refused as a user name", bad[i]);
 }
 
 Test(names, digests)

@@ -507,6 +507,22 @@ Test(semver_query, tilde)
 		  "~ upper bound excludes its pre-releases");
 }
 
+Test(semver_query, compatible_release)
+{
+	cr_assert(eq(int, qmatch("~=1.2", "1.2.0"), 1), "~=1.2 low end");
+	cr_assert(eq(int, qmatch("~=1.2", "1.9.9"), 1), "~=1.2 is <2.0.0 (1.9.9)");
+	cr_assert(eq(int, qmatch("~=1.2", "2.0.0"), 0), "~=1.2 is <2.0.0 (2.0.0)");
+	cr_assert(eq(int, qmatch("~=1.2", "1.1.9"), 0), "~=1.2 below");
+	cr_assert(eq(int, qmatch("~=1.2.3", "1.2.9"), 1), "~=1.2.3 inside");
+	cr_assert(eq(int, qmatch("~=1.2.3", "1.3.0"), 0), "~=1.2.3 is <1.3.0");
+	cr_assert(eq(int, qmatch("~=1.2.3", "1.2.2"), 0), "~=1.2.3 below");
+	cr_assert(eq(int, qmatch(" ~= 1.2.3 ,!=1.2.5", "1.2.5"), 0), "~= in a conjunction");
+	cr_assert(eq(int, qmatch("~=1", "1.5.0"), 1), "~=1 is <2.0.0");
+	struct semver_query *q = NULL;
+	cr_assert(eq(int, semver_query_parse("~==1.2", &q), -1), "~== is invalid");
+	cr_assert(eq(int, semver_query_parse("~=", &q), -1), "~= without operand is invalid");
+}
+
 Test(semver_query, prerelease_rule)
 {
 	cr_assert(eq(int, qmatch(">=1.0.0", "2.0.0-beta"), 0), "pre-release needs a named pre-release");
@@ -572,7 +588,23 @@ Test(semver_select, exact)
 		  "absent exact version");
 	cr_assert(eq(int, exact, 1), "absent exact version still sets exact");
 	cr_assert(eq(long, semver_select("1.2.3+other", rel, N_ELEMS(rel), NULL),
-		     SEMVER_SELECT_NONE), "exact compares strings, not precedence");
+		     SEMVER_SELECT_NONE), "two releases equal but for build: no guess");
+}
+
+Test(semver_select, exact_ignoring_build)
+{
+	const char *rel[] = { S("0.9.0"), S("0.9.1+build"), S("1.0.0+a"), S("1.0.0+b") };
+
+	cr_assert(eq(long, semver_select("0.9.1", rel, N_ELEMS(rel), NULL), 1),
+		  "0.9.1 finds the only 0.9.1+build");
+	cr_assert(eq(long, semver_select("0.9.1+other", rel, N_ELEMS(rel), NULL), 1),
+		  "0.9.1+other finds the only 0.9.1+build");
+	cr_assert(eq(long, semver_select("1.0.0", rel, N_ELEMS(rel), NULL), SEMVER_SELECT_NONE),
+		  "1.0.0 with two build variants is ambiguous");
+	cr_assert(eq(long, semver_select("1.0.0+b", rel, N_ELEMS(rel), NULL), 3),
+		  "an exact string still wins");
+	cr_assert(eq(long, semver_select("0.9.1-rc.1", rel, N_ELEMS(rel), NULL), SEMVER_SELECT_NONE),
+		  "a pre-release is not the release");
 }
 
 Test(semver_select, query)

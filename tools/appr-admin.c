@@ -83,7 +83,7 @@ static int fail_err(const struct appr_error *err)
 
 static int check_user_name(const char *name)
 {
-	if (!names_valid_part(name))
+	if (!names_valid_user(name))
 		return fail("invalid user name \"%.64s\": [a-z0-9] then [a-z0-9._-], 1-64 characters",
 			    name);
 	return 0;
@@ -92,7 +92,7 @@ static int check_user_name(const char *name)
 static int check_namespace(const char *ns)
 {
 	if (strcmp(ns, "*") != 0 && !names_valid_part(ns))
-		return fail("invalid namespace \"%.64s\": [a-z0-9] then [a-z0-9._-], 1-64 "
+		return fail("invalid namespace \"%.64s\": [A-Za-z0-9._-], 1-64 "
 			    "characters, or \"*\"", ns);
 	return 0;
 }
