@@ -1,6 +1,7 @@
 /* h-blobs.c - blobs by digest: GET .../blobs/sha256/{digest}[/json]. */
 #include <string.h>
 
+#include "deliver.h"
 #include "handlers.h"
 #include "names.h"
 
@@ -10,9 +11,11 @@ static int blob(struct request *req, struct response *resp, bool json)
 	long long size;
 	if (h_package_args(req, &ns, &name) < 0)
 		return -1;
+	/* no blob has a malformed digest: absent, as the original server answers */
 	if (!names_valid_digest(digest))
-		return appr_err(&req->err, 400, APPR_E_INVALID_USAGE,
-				"invalid digest \"%.70s\": expected 64 lowercase hex characters", digest);
+		return appr_err(&req->err, 404, APPR_E_PACKAGE_NOT_FOUND,
+				"blob sha256:%.70s not found in %s (a digest is 64 lowercase hex characters)",
+				digest, req->package);
 	if (storage_blob_lookup(req->app->store, ns, name, digest, &size, &req->err) < 0)
 		return -1;
 	char short_digest[9];
@@ -20,8 +23,12 @@ static int blob(struct request *req, struct response *resp, bool json)
 	short_digest[8] = '\0';
 	const char *filename = h_concat(req->arena, req->package, "_", short_digest, ".tar.gz");
 	*strchr((char *)filename, '/') = '_';            /* ns_name_DIGEST8.tar.gz */
-	/* content-addressed: never changes */
-	return h_send_blob(req, resp, digest, size, filename, digest, NULL, json, true);
+	struct delivery d = {
+		.digest = digest, .size = size, .filename = filename,
+		.immutable = true,                    /* content-addressed: never changes */
+		.json = json, .package = req->package, .release = digest,
+	};
+	return deliver_blob(req, resp, &d);
 }
 
 int h_blob(struct request *req, struct response *resp)

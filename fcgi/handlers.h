@@ -59,22 +59,16 @@ int h_exact_release(struct request *req, const char *release);
  * release to look up (an exact version is passed through: storage says if absent). */
 int h_select_release(struct request *req, const char *ns, const char *name,
 		     const char *spec, const char **out);
+/* After storage answered 404 for the exact release `release` of ns/name: the only
+ * release equal to it but for build metadata (0.9.1 finds 0.9.1+build), as the
+ * original server matched. Returns 1 with *out set and req->err cleared; 0 when there
+ * is none (req->err untouched); -1 when storage fails (req->err filled). */
+int h_release_retry(struct request *req, const char *ns, const char *name,
+		    const char *release, const char **out);
 /* Media type selection: "-" means the only media type of release; otherwise the
  * short form of spec. */
 int h_select_media_type(struct request *req, const char *ns, const char *name,
 			const char *release, const char *spec, const char **out);
-/* Answer with the blob digest (size from its manifest): raw gzip with Content-Disposition
- * filename, or json: {"package", "release", ["media_type",] "filename", "blob"} with the
- * blob base64-encoded, streamed. media_type may be NULL.
- * The raw answer carries ETag "<digest>" and Cache-Control (immutable: long-lived, for
- * URLs naming the digest; otherwise no-cache, revalidated by ETag); an If-None-Match
- * naming the digest (or "*") gets 304 without a body. With blob_delivery x-sendfile
- * or x-accel-redirect and a driver keeping blob files, only headers are answered and
- * the web server sends the file (Range included); with stream the whole blob is sent
- * (Range is ignored: 200, Accept-Ranges: none). */
-int h_send_blob(struct request *req, struct response *resp, const char *digest,
-		long long size, const char *filename, const char *release, const char *media_type,
-		bool json, bool immutable);
 /* Answer {"status": "ok"}-like objects: build with json-c, send 200. */
 void h_ok(struct response *resp, struct json_object *o);
 

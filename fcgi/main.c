@@ -76,6 +76,9 @@ static void serve(struct app *app, const struct request_io *io, struct arena *a,
 		resp_error(resp, &req.err);
 	else
 		routes_dispatch(&req, resp);
+	if (app->cfg.cors_allow_origin[0])   /* CORS, on every answer, errors included */
+		resp_header_cat(resp, "Access-Control-Allow-Origin", app->cfg.cors_allow_origin,
+				NULL, NULL);
 	if (resp->status >= 400)      /* one line per error, to the web server's error log */
 		fprintf(stderr, "appr: %s %s: %d %s: %s\n", req.method ? req.method : "-",
 			req.path ? req.path : "-", resp->status,

@@ -63,6 +63,47 @@ static int parse_path(struct request *req, const char *path, size_t len, bool ra
 	return 0;
 }
 
+/* Whether the path as the client sent it (REQUEST_URI, before any web server decoded
+ * or normalised it) is one the registry can take at its word: no empty segment ("//"),
+ * no "." or ".." segment (raw or %-encoded), no %-encoded '/' or '\\' inside a segment.
+ * A web server would otherwise hand over a path that differs from what was asked
+ * ("a%2F..%2Fb/name" arrives as "b/name"). A trailing '/' is allowed. */
+static bool raw_path_canonical(const char *uri, size_t len)
+{
+	size_t i = 0;
+	if (len == 0 || uri[0] != '/')
+		return len == 0;
+	while (i < len) {
+		i++;                                  /* the '/' */
+		size_t start = i;
+		while (i < len && uri[i] != '/')
+			i++;
+		size_t n = i - start;
+		const char *seg = uri + start;
+		if (n == 0 && i < len)
+			return false;                 /* "//" */
+		/* "." and ".." with any of their dots encoded */
+		size_t dots = 0, k = 0;
+		while (k < n) {
+			if (seg[k] == '.')
+				k++;
+			else if (n - k >= 3 && seg[k] == '%' && seg[k + 1] == '2' &&
+				 (seg[k + 2] == 'e' || seg[k + 2] == 'E'))
+				k += 3;
+			else
+				break;
+			dots++;
+		}
+		if (k == n && (dots == 1 || dots == 2))
+			return false;
+		for (k = 0; k + 2 < n; k++)
+			if (seg[k] == '%' && ((seg[k + 1] == '2' && (seg[k + 2] == 'f' || seg[k + 2] == 'F')) ||
+					      (seg[k + 1] == '5' && (seg[k + 2] == 'c' || seg[k + 2] == 'C'))))
+				return false;
+	}
+	return true;
+}
+
 static int parse_query(struct request *req, const char *q)
 {
 	size_t n = 1;
@@ -143,6 +184,12 @@ int request_parse(struct request *req)
 	}
 	if (plen > REQUEST_MAX_URI || (query && strlen(query) > REQUEST_MAX_URI))
 		return appr_err(&req->err, 400, APPR_E_INVALID_USAGE, "request URI too long");
+	if (uri && *uri && !raw_path_canonical(uri, strcspn(uri, "?#"))) {
+		req->path = arena_strndup(req->arena, uri, strcspn(uri, "?#"));
+		return appr_err(&req->err, 400, APPR_E_INVALID_USAGE,
+				"the request path holds an empty, \".\" or \"..\" segment or an encoded "
+				"slash: a web server would pass on another path than the one asked");
+	}
 	req->path = arena_strndup(req->arena, path, plen);
 	if (parse_path(req, path, plen, path == uri) < 0)
 		return -1;

@@ -61,7 +61,9 @@ struct request {
 
 /* Read method, path and query from req->io into req (app, arena, io already set).
  * Returns 0, or -1 with req->err filled: 400 for a bad Content-Length, bad
- * percent-encoding, an encoded NUL or an oversized URI; 404 for too many segments. */
+ * percent-encoding, an encoded NUL, an oversized URI, or a REQUEST_URI path a web
+ * server would rewrite before passing it on ("//", "." or ".." segments, raw or
+ * encoded, an encoded '/' or '\\' in a segment); 404 for too many segments. */
 int request_parse(struct request *req);
 
 /* The first value of query parameter key, or NULL. */

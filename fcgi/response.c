@@ -128,10 +128,17 @@ void resp_not_modified(struct response *r)
 	sb_reset(&r->tail);
 }
 
+void resp_no_content(struct response *r)
+{
+	resp_not_modified(r);
+	r->status = 204;
+}
+
 static const char *reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 204: return "No Content";
 	case 304: return "Not Modified";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
@@ -205,7 +212,7 @@ static size_t put_num(char *top, size_t n, long long v)
 	return n;
 }
 
-/* "Status: NNN Reason\r\n" and, except for 304, "Content-Type: ...\r\n" into top
+/* "Status: NNN Reason\r\n" and, except for 204 and 304, "Content-Type: ...\r\n" into top
  * (cap bytes, at least 64 more than the content type); returns the length. */
 static size_t status_line(const struct response *r, char *top, size_t cap)
 {
@@ -215,14 +222,14 @@ static size_t status_line(const struct response *r, char *top, size_t cap)
 	top[n++] = ' ';
 	n = put_str(top, n, reason(r->status));
 	n = put_str(top, n, "\r\n");
-	if (r->status == 304 || strlen(ct) > cap - n - 32)
+	if (r->status == 204 || r->status == 304 || strlen(ct) > cap - n - 32)
 		return n;
 	n = put_str(top, n, "Content-Type: ");
 	n = put_str(top, n, ct);
 	return put_str(top, n, "\r\n");
 }
 
-/* Status line and the handler's headers only (304, delegated bodies). */
+/* Status line and the handler's headers only (204, 304, delegated bodies). */
 static int send_head_only(struct response *r, const struct request_io *io)
 {
 	char top[256];
@@ -236,7 +243,7 @@ static int send_head_only(struct response *r, const struct request_io *io)
 
 int response_send(struct response *r, const struct request_io *io, bool head)
 {
-	if (r->status == 304 || r->delegated)
+	if (r->status == 204 || r->status == 304 || r->delegated)
 		return send_head_only(r, io);
 	long long blob_len = !r->blob ? 0
 		: r->blob_base64 ? (long long)B64_ENCODED_LEN((unsigned long long)r->blob_size)

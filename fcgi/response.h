@@ -61,6 +61,9 @@ void resp_delegated(struct response *r);
  * Content-Type, no Content-Length, no body. Drops a blob set before. */
 void resp_not_modified(struct response *r);
 
+/* 204 No Content: status and the headers added, no Content-Type, no body. */
+void resp_no_content(struct response *r);
+
 /* Write status line, headers and (unless head) the body to io.
  * Returns 0, or -1 when the client went away or the blob could not be read. */
 int response_send(struct response *r, const struct request_io *io, bool head);

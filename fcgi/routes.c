@@ -23,33 +23,43 @@ enum perm {
 	P_USER,      /* any authenticated user: the handler checks the rest */
 };
 
+/* What the third capture of a route is, for hide_private to answer as the handler
+ * would for an absent package. */
+enum arg3 {
+	A_NONE,      /* no third capture (or one that is not about a package) */
+	A_RELEASE,   /* a release spec, maybe followed by a media type */
+	A_DIGEST,    /* a blob digest */
+	A_CHANNEL,   /* a channel name */
+};
+
 static const struct route {
 	const char *method;
 	const char *pattern;
 	handler_fn fn;
 	enum perm perm;
+	enum arg3 arg3;
 } routes[] = {
-	{ "GET",    "version",                                          h_version,          P_NONE },
-	{ "POST",   "api/v1/users/login",                               h_login,            P_NONE },
-	{ "POST",   "api/v1/tokens",                                    h_token_create,     P_USER },
-	{ "PUT",    "api/v1/namespaces/:ns/grants/:user",               h_grant_set,        P_ADMIN },
-	{ "DELETE", "api/v1/namespaces/:ns/grants/:user",               h_grant_delete,     P_ADMIN },
-	{ "GET",    "api/v1/packages",                                  h_list,             P_LIST },
-	{ "GET",    "api/v1/packages/search",                           h_search,           P_LIST },
-	{ "POST",   "api/v1/packages/:ns/:name",                        h_push,             P_WRITE },
-	{ "GET",    "api/v1/packages/:ns/:name",                        h_show_package,     P_READ },
-	{ "GET",    "api/v1/packages/:ns/:name/channels",               h_channels_list,    P_READ },
-	{ "GET",    "api/v1/packages/:ns/:name/channels/:channel",      h_channel_show,     P_READ },
-	{ "DELETE", "api/v1/packages/:ns/:name/channels/:channel",      h_channel_delete,   P_WRITE },
-	{ "POST",   "api/v1/packages/:ns/:name/channels/:channel/:release", h_channel_add,  P_WRITE },
-	{ "DELETE", "api/v1/packages/:ns/:name/channels/:channel/:release", h_channel_remove, P_WRITE },
-	{ "GET",    "api/v1/packages/:ns/:name/blobs/sha256/:digest",   h_blob,             P_READ },
-	{ "GET",    "api/v1/packages/:ns/:name/blobs/sha256/:digest/json", h_blob_json,     P_READ },
-	{ "GET",    "api/v1/packages/:ns/:name/:release",               h_show_release,     P_READ },
-	{ "GET",    "api/v1/packages/:ns/:name/:release/:media_type",   h_show_manifest,    P_READ },
-	{ "DELETE", "api/v1/packages/:ns/:name/:release/:media_type",   h_delete_manifest,  P_WRITE },
-	{ "GET",    "api/v1/packages/:ns/:name/:release/:media_type/pull", h_pull,          P_READ },
-	{ "GET",    "api/v1/packages/:ns/:name/:release/:media_type/pull/json", h_pull_json, P_READ },
+	{ "GET",    "version",                                          h_version,          P_NONE,  A_NONE },
+	{ "POST",   "api/v1/users/login",                               h_login,            P_NONE,  A_NONE },
+	{ "POST",   "api/v1/tokens",                                    h_token_create,     P_USER,  A_NONE },
+	{ "PUT",    "api/v1/namespaces/:ns/grants/:user",               h_grant_set,        P_ADMIN, A_NONE },
+	{ "DELETE", "api/v1/namespaces/:ns/grants/:user",               h_grant_delete,     P_ADMIN, A_NONE },
+	{ "GET",    "api/v1/packages",                                  h_list,             P_LIST,  A_NONE },
+	{ "GET",    "api/v1/packages/search",                           h_search,           P_LIST,  A_NONE },
+	{ "POST",   "api/v1/packages/:ns/:name",                        h_push,             P_WRITE, A_NONE },
+	{ "GET",    "api/v1/packages/:ns/:name",                        h_show_package,     P_READ,  A_NONE },
+	{ "GET",    "api/v1/packages/:ns/:name/channels",               h_channels_list,    P_READ,  A_NONE },
+	{ "GET",    "api/v1/packages/:ns/:name/channels/:channel",      h_channel_show,     P_READ,  A_CHANNEL },
+	{ "DELETE", "api/v1/packages/:ns/:name/channels/:channel",      h_channel_delete,   P_WRITE, A_CHANNEL },
+	{ "POST",   "api/v1/packages/:ns/:name/channels/:channel/:release", h_channel_add,  P_WRITE, A_CHANNEL },
+	{ "DELETE", "api/v1/packages/:ns/:name/channels/:channel/:release", h_channel_remove, P_WRITE, A_CHANNEL },
+	{ "GET",    "api/v1/packages/:ns/:name/blobs/sha256/:digest",   h_blob,             P_READ,  A_DIGEST },
+	{ "GET",    "api/v1/packages/:ns/:name/blobs/sha256/:digest/json", h_blob_json,     P_READ,  A_DIGEST },
+	{ "GET",    "api/v1/packages/:ns/:name/:release",               h_show_release,     P_READ,  A_RELEASE },
+	{ "GET",    "api/v1/packages/:ns/:name/:release/:media_type",   h_show_manifest,    P_READ,  A_RELEASE },
+	{ "DELETE", "api/v1/packages/:ns/:name/:release/:media_type",   h_delete_manifest,  P_WRITE, A_RELEASE },
+	{ "GET",    "api/v1/packages/:ns/:name/:release/:media_type/pull", h_pull,          P_READ,  A_RELEASE },
+	{ "GET",    "api/v1/packages/:ns/:name/:release/:media_type/pull/json", h_pull_json, P_READ, A_RELEASE },
 };
 
 #define NROUTES (sizeof routes / sizeof routes[0])
@@ -101,15 +111,15 @@ static int hide_private(struct request *req, const struct route *r, const struct
 	char mtbuf[NAMES_MEDIA_TYPE_MAX + 1];
 	struct appr_error e = { 0 };
 	struct semver v;
-	bool blob = r->fn == h_blob || r->fn == h_blob_json;
-	bool channel = r->fn == h_channel_show;
+	bool blob = r->arg3 == A_DIGEST, channel = r->arg3 == A_CHANNEL;
+	bool rel = r->arg3 == A_RELEASE;
 	if (!ns || !name || !names_valid_part(ns) || !names_valid_part(name))
 		return 0;                     /* the handler answers 400 */
-	if ((blob && !names_valid_digest(a2)) || (channel && !names_valid_part(a2)))
+	if ((blob && !names_valid_digest(a2)) || (channel && !names_valid_channel(a2)))
 		return 0;
-	if (!blob && !channel && a2 && semver_parse(a2, &v) == 0)
+	if (rel && a2 && semver_parse(a2, &v) == 0)
 		release = a2;
-	if (!blob && !channel && a3 && strcmp(a3, "-") != 0) {
+	if (rel && a3 && strcmp(a3, "-") != 0) {
 		if (names_media_type(a3, mtbuf, sizeof mtbuf) < 0)
 			return 0;
 		mt = mtbuf;
@@ -176,10 +186,25 @@ static int authorize(struct request *req, const struct route *r, struct auth_who
 	return 0;
 }
 
+/* OPTIONS on a known path: 204 with Allow, and the CORS preflight answer when
+ * cors_allow_origin is set (serve adds Access-Control-Allow-Origin to every answer). */
+static void preflight(struct request *req, struct response *resp, const char *allow)
+{
+	resp_no_content(resp);
+	resp_header_cat(resp, "Allow", allow, NULL, NULL);
+	if (!req->app->cfg.cors_allow_origin[0])
+		return;
+	resp_header_cat(resp, "Access-Control-Allow-Methods", allow, NULL, NULL);
+	resp_header_cat(resp, "Access-Control-Allow-Headers",
+			"Authorization, Content-Type, If-None-Match, Range", NULL, NULL);
+	resp_header_cat(resp, "Access-Control-Max-Age", "86400", NULL, NULL);
+}
+
 void routes_dispatch(struct request *req, struct response *resp)
 {
 	const char *method = req->head ? "GET" : req->method;
-	char allow[64] = "";
+	bool options = strcmp(method, "OPTIONS") == 0;
+	char allow[96] = "";
 	for (size_t i = 0; i < NROUTES; i++) {
 		const char *args[REQUEST_MAX_ARGS] = { 0 };
 		if (!match(req, i, args))
@@ -204,10 +229,16 @@ void routes_dispatch(struct request *req, struct response *resp)
 		}
 	}
 	if (allow[0]) {
+		size_t len = strlen(allow);
+		snprintf(allow + len, sizeof allow - len, ", OPTIONS");
+		if (options) {
+			preflight(req, resp, allow);
+			return;
+		}
 		appr_err(&req->err, 405, APPR_E_INVALID_USAGE, "method %s not allowed on %s",
 			 req->method, req->path);
 		resp_error(resp, &req->err);
-		resp_header(resp, "Allow", "%s", allow);
+		resp_header_cat(resp, "Allow", allow, NULL, NULL);
 		return;
 	}
 	appr_err(&req->err, 404, APPR_E_PACKAGE_NOT_FOUND, "no route for %s", req->path);

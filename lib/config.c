@@ -18,7 +18,7 @@
 #define APPR_LOCALSTATEDIR "/usr/local/var"
 #endif
 
-enum key_type { K_STRING, K_SIZE, K_COUNT, K_BOOL, K_STORAGE, K_DELIVERY, K_AUTH };
+enum key_type { K_STRING, K_SIZE, K_COUNT, K_BOOL, K_STORAGE, K_DELIVERY, K_AUTH, K_HEADER };
 
 /* The table of keys: name, type, where it lives in struct appr_config. */
 static const struct key {
@@ -44,6 +44,7 @@ static const struct key {
 	{ "max_header_size", K_SIZE, offsetof(struct appr_config, max_header_size) },
 	{ "auth", K_AUTH, offsetof(struct appr_config, auth) },
 	{ "anonymous_read", K_BOOL, offsetof(struct appr_config, anonymous_read) },
+	{ "cors_allow_origin", K_HEADER, offsetof(struct appr_config, cors_allow_origin) },
 };
 
 /* Variables of the original server, read when the APPR_ form is not set. */
@@ -77,6 +78,7 @@ static void set_defaults(struct appr_config *cfg)
 	cfg->max_header_size = 8192;
 	cfg->auth = xstrdup("none");
 	cfg->anonymous_read = true;
+	cfg->cors_allow_origin = xstrdup("*");
 }
 
 static int parse_bool(const char *v, bool *out)
@@ -132,6 +134,18 @@ int config_set(struct appr_config *cfg, const char *key, const char *value,
 				return appr_err(err, 422, APPR_E_INVALID_PARAMETERS,
 						"%s: unknown delivery \"%.40s\" (stream, x-sendfile or x-accel-redirect)",
 						key, value);
+		}
+		/* fall through */
+	case K_HEADER:
+		/* a header value: may be empty (off), printable ASCII only */
+		if (k->type == K_HEADER) {
+			for (const char *c = value; *c; c++)
+				if (*c < 0x20 || *c > 0x7e)
+					return appr_err(err, 422, APPR_E_INVALID_PARAMETERS,
+							"%s: only printable ASCII may go in a header", key);
+			free(*(char **)field);
+			*(char **)field = xstrdup(value);
+			return 0;
 		}
 		/* fall through */
 	case K_STRING:
@@ -285,6 +299,7 @@ void config_free(struct appr_config *cfg)
 	free(cfg->blob_delivery);
 	free(cfg->x_accel_location);
 	free(cfg->auth);
+	free(cfg->cors_allow_origin);
 	free(cfg->source);
 	memset(cfg, 0, sizeof *cfg);
 }

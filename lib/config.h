@@ -29,6 +29,7 @@ struct appr_config {
 	unsigned long long max_header_size;   /* max_header_size: one request header's value */
 	char *auth;                           /* auth: none | tokens */
 	bool anonymous_read;                  /* anonymous_read: GETs without credentials (auth = tokens) */
+	char *cors_allow_origin;              /* cors_allow_origin: Access-Control-Allow-Origin, "" = no CORS */
 	char *source;                         /* the file read, or NULL: for messages only */
 };
 

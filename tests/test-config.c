@@ -18,7 +18,7 @@ static void clear_env(void)
 			       "APPR_MAX_UNCOMPRESSED_SIZE", "APPR_MAX_COMPRESSION_RATIO",
 			       "APPR_MAX_TAR_ENTRIES", "ETCD_ENDPOINTS", "APPR_ETCD_ENDPOINTS",
 			       "REDIS_URL", "APPR_REDIS_URL", "APPR_BLOB_DELIVERY", "APPR_AUTH",
-			       "APPR_ANONYMOUS_READ" };
+			       "APPR_ANONYMOUS_READ", "APPR_CORS_ALLOW_ORIGIN" };
 	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
 		unsetenv(vars[i]);
 }
@@ -144,6 +144,29 @@ Test(config, auth_keys)
 	setenv("APPR_AUTH", "ldap", 1);
 	cr_assert(eq(int, config_load(NULL, &c, &e), -1), "unknown mode refused");
 	cr_assert(not(eq(ptr, strstr(e.msg, "APPR_AUTH"), NULL)), "names the variable: %s", e.msg);
+	clear_env();
+}
+
+Test(config, cors_allow_origin)
+{
+	struct appr_config c;
+	struct appr_error e = { 0 };
+	setenv("APPR_CONFIG", "", 1);
+	cr_assert(eq(int, config_load(NULL, &c, &e), 0), "defaults: %s", e.msg);
+	cr_assert(eq(str, c.cors_allow_origin, (char *)"*"), "CORS open to every origin by default");
+	config_free(&c);
+	write_conf("cors_allow_origin =\n");
+	cr_assert(eq(int, config_load(path, &c, &e), 0), "an empty value is allowed: %s", e.msg);
+	cr_assert(eq(str, c.cors_allow_origin, (char *)""), "empty turns CORS off");
+	config_free(&c);
+	write_conf("cors_allow_origin = https://example.org\n");
+	cr_assert(eq(int, config_load(path, &c, &e), 0), "one origin: %s", e.msg);
+	cr_assert(eq(str, c.cors_allow_origin, (char *)"https://example.org"), "the origin as given");
+	config_free(&c);
+	unlink(path);
+	setenv("APPR_CORS_ALLOW_ORIGIN", "a\r\nSet-Cookie: x", 1);
+	cr_assert(eq(int, config_load(NULL, &c, &e), -1), "a header injection is refused");
+	cr_assert(not(eq(ptr, strstr(e.msg, "APPR_CORS_ALLOW_ORIGIN"), NULL)), "names the variable: %s", e.msg);
 	clear_env();
 }
 

@@ -3,7 +3,7 @@
 # {code, message}; a refused push writes nothing; body and decompression limits.
 . "${APPR_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-plan 73
+plan 74
 
 appr_start
 T=$APPR_TMP
@@ -95,7 +95,8 @@ refused ns/app "tar with an absolute path"
 
 # ---- names: 400 invalid-usage ----
 long=$(printf 'a%.0s' $(seq 65))
-for name in NS/app ns/App "ns/$long" "$long/app" ns/.x ns/-x ns/_x 'ns/a%20b' 'ns/a%2Bb'; do
+# (upper case, '.', '_', '-' anywhere are fine: t-compat)
+for name in "ns/$long" "$long/app" 'ns/a%20b' 'ns/a%2Bb' 'ns/a%01b' 'ns/a:b' 'ns/a%C3%A9' 'ns/a@b' 'ns/a%7Fb'; do
 	push "$name" "$good" 1.0.0 helm
 	is_error 400 invalid-usage "push to package name $name: 400 invalid-usage"
 done
@@ -108,9 +109,9 @@ push "ns/${long:1}" "$good" 1.0.0 helm
 is "$STATUS" 200 "a 64-character name is fine"
 req DELETE "/api/v1/packages/ns/${long:1}/1.0.0/helm"
 is "$STATUS" 200 "(delete it again)"
-req GET /api/v1/packages/NS/app
-is_error 400 invalid-usage "GET with an uppercase namespace: 400 invalid-usage"
-req GET /api/v1/packages/ns/app/channels/Stable
+req GET /api/v1/packages/n%20s/app
+is_error 400 invalid-usage "GET with a space in the namespace: 400 invalid-usage"
+req GET /api/v1/packages/ns/app/channels/Sta%20ble
 is_error 400 invalid-usage "a bad channel name: 400 invalid-usage"
 
 # ---- releases and media types ----
@@ -143,7 +144,9 @@ req POST /api/v1/packages/ns/app/1.0.0/helm/pull
 like "$STATUS $(jqb .code) $(header Allow)" '^405 [a-z-]+ .*GET' "POST on pull: 405, Allow GET"
 
 req GET "/api/v1/packages/ns/app/blobs/sha256/NOTADIGEST"
-like "$STATUS $(jqb .code)" '^(400 invalid-usage|404 package-not-found)$' "a malformed digest: 400 or 404 JSON"
+is "$STATUS $(jqb .code)" "404 package-not-found" "a malformed digest: 404 package-not-found, as the original"
+req GET "/api/v1/packages/ns/app/blobs/sha256/12345"
+is "$STATUS $(jqb .code)" "404 package-not-found" "a short digest: 404 package-not-found"
 
 # ---- 409 leaves nothing ----
 push ns/app "$good" 1.0.0 helm
