@@ -9,31 +9,12 @@
 #include "auth.h"
 #include "names.h"
 
-static const char *const level_names[] = { "none", "read", "write", "admin" };
-
-const char *auth_level_name(enum storage_level level)
-{
-	if ((int)level < 0 || (size_t)level >= sizeof level_names / sizeof level_names[0])
-		return "none";
-	return level_names[level];
-}
-
-int auth_level_parse(const char *s, enum storage_level *out)
-{
-	for (size_t i = 0; s && i < sizeof level_names / sizeof level_names[0]; i++)
-		if (strcasecmp(s, level_names[i]) == 0) {
-			*out = (enum storage_level)i;
-			return 0;
-		}
-	return -1;
-}
-
-int auth_unauthorized(struct request *req, const char *msg)
+int access_unauthorized(struct request *req, const char *msg)
 {
 	return appr_err(&req->err, 401, APPR_E_UNAUTHORIZED, "%s", msg);
 }
 
-bool auth_is_open(const struct appr_config *cfg)
+bool access_is_open(const struct appr_config *cfg)
 {
 	return !cfg->auth || strcmp(cfg->auth, "tokens") != 0;
 }
@@ -49,26 +30,26 @@ static void wipe(char *p, size_t n)
 /* A token presented (Bearer, or Basic with user when non-NULL): found by its hash,
  * compared in constant time, checked for expiry and owner. */
 static int identify_token(struct request *req, const char *secret, const char *user,
-			  struct auth_who *who)
+			  struct access_who *who)
 {
 	char hash[DIGEST_HEX_LEN + 1];
 	struct storage_token *t = arena_alloc(req->arena, sizeof *t);
 	struct appr_error e = { 0 };
 	if (!auth_token_shaped(secret))
-		return auth_unauthorized(req, "invalid token");
+		return access_unauthorized(req, "invalid token");
 	auth_token_hash(secret, hash);
 	if (storage_token_find(req->app->store, hash, req->arena, t, &e) < 0) {
 		if (e.http == 404)
-			return auth_unauthorized(req, "invalid or revoked token");
+			return access_unauthorized(req, "invalid or revoked token");
 		req->err = e;
 		return -1;
 	}
 	if (!auth_equal(t->hash, hash, DIGEST_HEX_LEN))
-		return auth_unauthorized(req, "invalid or revoked token");
+		return access_unauthorized(req, "invalid or revoked token");
 	if (t->expires_at != 0 && (long long)time(NULL) >= t->expires_at)
-		return auth_unauthorized(req, "token expired");
+		return access_unauthorized(req, "token expired");
 	if (user && strcmp(user, t->user) != 0)
-		return auth_unauthorized(req, "token does not belong to this user");
+		return access_unauthorized(req, "token does not belong to this user");
 	who->user = t->user;
 	who->token = t;
 	return 0;
@@ -76,13 +57,13 @@ static int identify_token(struct request *req, const char *secret, const char *u
 
 /* Basic user:password; an unknown user costs a full password check too. */
 static int identify_password(struct request *req, const char *user, const char *password,
-			     struct auth_who *who)
+			     struct access_who *who)
 {
 	struct storage_user u;
 	struct appr_error e = { 0 };
 	if (!names_valid_user(user)) {
 		auth_password_check(password, NULL);
-		return auth_unauthorized(req, "invalid user name or password");
+		return access_unauthorized(req, "invalid user name or password");
 	}
 	if (storage_user_get(req->app->store, user, req->arena, &u, &e) < 0) {
 		if (e.http != 404) {
@@ -90,25 +71,25 @@ static int identify_password(struct request *req, const char *user, const char *
 			return -1;
 		}
 		auth_password_check(password, NULL);
-		return auth_unauthorized(req, "invalid user name or password");
+		return access_unauthorized(req, "invalid user name or password");
 	}
 	if (!auth_password_check(password, u.password_hash))
-		return auth_unauthorized(req, "invalid user name or password");
+		return access_unauthorized(req, "invalid user name or password");
 	who->user = u.name;
 	return 0;
 }
 
-int auth_identify(struct request *req, struct auth_who *who)
+int access_identify(struct request *req, struct access_who *who)
 {
 	struct auth_credentials c;
 	memset(who, 0, sizeof *who);
-	if (auth_is_open(&req->app->cfg)) {
+	if (access_is_open(&req->app->cfg)) {
 		who->open = true;
 		return 0;
 	}
 	const char *h = req->io->param(req->io->ctx, "HTTP_AUTHORIZATION");
 	if (auth_parse_header(h, &c) < 0)
-		return auth_unauthorized(req, "malformed Authorization header");
+		return access_unauthorized(req, "malformed Authorization header");
 	int rc = 0;
 	switch (c.scheme) {
 	case AUTH_NONE:
@@ -130,7 +111,7 @@ int auth_identify(struct request *req, struct auth_who *who)
 	return 0;
 }
 
-enum storage_level auth_level(const struct auth_who *who, const char *ns)
+enum storage_level access_level(const struct access_who *who, const char *ns)
 {
 	enum storage_level best = STORAGE_LEVEL_NONE;
 	if (who->open)
@@ -151,26 +132,26 @@ enum storage_level auth_level(const struct auth_who *who, const char *ns)
 	return best;
 }
 
-const struct storage_readers *auth_readers(const struct auth_who *who, struct arena *a)
+const struct storage_readers *access_readers(const struct access_who *who, struct arena *a)
 {
 	struct storage_readers *r = arena_alloc(a, sizeof *r);
 	if (who->open)
 		return NULL;
 	if (!who->user)
 		return r;                     /* anonymous: public packages only */
-	if (auth_level(who, "*") >= STORAGE_LEVEL_READ) {
+	if (access_level(who, "*") >= STORAGE_LEVEL_READ) {
 		r->all = true;
 		return r;
 	}
 	const char **ns = arena_alloc(a, (who->n_grants + 1) * sizeof *ns);
 	size_t n = 0;
 	if (who->token && who->token->namespace) {
-		if (auth_can_read(who, who->token->namespace))
+		if (access_can_read(who, who->token->namespace))
 			ns[n++] = who->token->namespace;
 	} else {
 		for (size_t i = 0; i < who->n_grants; i++)
 			if (strcmp(who->grants[i].namespace, "*") != 0 &&
-			    auth_can_read(who, who->grants[i].namespace))
+			    access_can_read(who, who->grants[i].namespace))
 				ns[n++] = who->grants[i].namespace;
 	}
 	r->namespaces = ns;

@@ -6,14 +6,15 @@
 #include <stdbool.h>
 
 #include "request.h"
+#include "auth.h"
 #include "response.h"
 #include "storage.h"
 
 /* The challenge of every 401 (both schemes the registry accepts). */
-#define AUTH_CHALLENGE "Basic realm=\"appr\", Bearer realm=\"appr\""
+#define ACCESS_CHALLENGE "Basic realm=\"appr\", Bearer realm=\"appr\""
 
 /* Who is asking. Everything lives in the request's arena. */
-struct auth_who {
+struct access_who {
 	bool open;                       /* auth = none: every level everywhere, no user */
 	const char *user;                /* NULL: anonymous */
 	const struct storage_token *token;  /* the token presented, or NULL (password) */
@@ -22,7 +23,7 @@ struct auth_who {
 };
 
 /* Whether cfg leaves the registry open (auth = none): no credentials are checked. */
-bool auth_is_open(const struct appr_config *cfg);
+bool access_is_open(const struct appr_config *cfg);
 
 /* Find out who req comes from (its Authorization header; nothing is read with
  * auth = none). No header: anonymous (who->user NULL). A malformed header, an unknown
@@ -30,28 +31,23 @@ bool auth_is_open(const struct appr_config *cfg);
  * unknown user or a wrong password: -1 with 401 unauthorized-access in req->err.
  * Storage failures: -1 with their error. A wrong password costs the same whether or
  * not the user exists; token hashes are compared in constant time. */
-int auth_identify(struct request *req, struct auth_who *who);
+int access_identify(struct request *req, struct access_who *who);
 
 /* The effective level of who on namespace ns ("*" asks for every namespace at once):
  * the highest grant on ns or "*", capped by the token's scope; a token bound to
  * another namespace gives NONE. auth = none: ADMIN. */
-enum storage_level auth_level(const struct auth_who *who, const char *ns);
+enum storage_level access_level(const struct access_who *who, const char *ns);
 
 /* The readers view of who for list and search (NULL with auth = none: everything).
  * Allocated in a. */
-const struct storage_readers *auth_readers(const struct auth_who *who, struct arena *a);
+const struct storage_readers *access_readers(const struct access_who *who, struct arena *a);
 
 /* Whether who may read private packages of ns (read level or more). */
-static inline bool auth_can_read(const struct auth_who *who, const char *ns)
-{ return auth_level(who, ns) >= STORAGE_LEVEL_READ; }
-
-/* Level names: "none", "read", "write", "admin". */
-const char *auth_level_name(enum storage_level level);
-/* Parse a level name (case-insensitive); -1 when unknown. */
-int auth_level_parse(const char *s, enum storage_level *out);
+static inline bool access_can_read(const struct access_who *who, const char *ns)
+{ return access_level(who, ns) >= STORAGE_LEVEL_READ; }
 
 /* Fill req->err with 401 unauthorized-access (message msg) and return -1; the router
  * adds the WWW-Authenticate challenge to every 401. */
-int auth_unauthorized(struct request *req, const char *msg);
+int access_unauthorized(struct request *req, const char *msg);
 
 #endif

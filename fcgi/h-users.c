@@ -1,5 +1,4 @@
 /* h-users.c - users, tokens and grants over HTTP: login, minting tokens, setting grants. */
-#include <gcrypt.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -77,20 +76,13 @@ static int mint(struct request *req, const char *user, const char *ns,
 		enum storage_level scope, long long expires_at, char token[AUTH_TOKEN_LEN + 1],
 		struct storage_token *t)
 {
-	unsigned char raw[8];
-	char *id = arena_alloc(req->arena, 2 * sizeof raw + 1);
-	gcry_create_nonce(raw, sizeof raw);
-	for (size_t i = 0; i < sizeof raw; i++)
-		snprintf(id + 2 * i, 3, "%02x", raw[i]);
+	char *id = arena_alloc(req->arena, AUTH_TOKEN_ID_LEN + 1);
 	memset(t, 0, sizeof *t);
-	t->id = id;
 	t->user = user;
 	t->namespace = ns;
 	t->scope = scope;
 	t->expires_at = expires_at;
-	util_utc_now(t->created_at);
-	auth_token_new(token, t->hash);
-	return storage_token_add(req->app->store, t, &req->err);
+	return auth_token_mint(req->app->store, t, id, token, &req->err);
 }
 
 /* POST /api/v1/users/login {"user": {"username", "password"}} -> {"token": "Bearer ..."}:
@@ -130,11 +122,11 @@ int h_login(struct request *req, struct response *resp)
 			goto out;
 		}
 		auth_password_check(password, NULL);
-		auth_unauthorized(req, "invalid user name or password");
+		access_unauthorized(req, "invalid user name or password");
 		goto out;
 	}
 	if (!auth_password_check(password, user.password_hash)) {
-		auth_unauthorized(req, "invalid user name or password");
+		access_unauthorized(req, "invalid user name or password");
 		goto out;
 	}
 	if (mint(req, user.name, NULL, STORAGE_LEVEL_ADMIN,
@@ -157,7 +149,7 @@ out:
  * never). Answers {"token", "id", "user", "namespace", "scope", "expires_at"}. */
 int h_token_create(struct request *req, struct response *resp)
 {
-	const struct auth_who *who = req->who;
+	const struct access_who *who = req->who;
 	const struct storage_token *caller;
 	struct json_object *body = NULL, *v = NULL;
 	const char *ns = NULL, *scope_s = NULL;
@@ -240,7 +232,7 @@ out:
  * ("*": every namespace). The router checked admin on args[0]. */
 static int grant(struct request *req, struct response *resp, enum storage_level level)
 {
-	const struct auth_who *who = req->who;
+	const struct access_who *who = req->who;
 	const char *ns = req->args[0], *user = req->args[1];
 	if (!names_valid_part(ns) && strcmp(ns, "*") != 0)
 		return appr_err(&req->err, 400, APPR_E_INVALID_USAGE,
@@ -248,7 +240,7 @@ static int grant(struct request *req, struct response *resp, enum storage_level 
 	if (!names_valid_user(user))
 		return appr_err(&req->err, 400, APPR_E_INVALID_USAGE,
 				"invalid user name \"%.64s\"", user);
-	if (!who || auth_level(who, ns) < level)
+	if (!who || access_level(who, ns) < level)
 		return appr_err(&req->err, 403, APPR_E_FORBIDDEN,
 				"cannot grant more than one's own level on %.64s", ns);
 	if (storage_grant_set(req->app->store, user, ns, level, &req->err) < 0)

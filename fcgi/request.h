@@ -32,7 +32,7 @@ struct request_io {
 #define REQUEST_MAX_SEGMENTS 16 /* path segments; more is a 404 */
 #define REQUEST_MAX_URI 8192    /* longer request URIs are a 414-like 400 */
 
-struct auth_who;                 /* access.h */
+struct access_who;                 /* access.h */
 
 struct query_param {
 	char *key;
@@ -54,7 +54,7 @@ struct request {
 	long long body_read;            /* body bytes consumed so far */
 	const char *args[REQUEST_MAX_ARGS]; /* route parameters, in pattern order */
 	const char *package;            /* "ns/name", once h_package_args checked it */
-	const struct auth_who *who;     /* who is asking: set by the router before the
+	const struct access_who *who;     /* who is asking: set by the router before the
 					 * handler runs (access.h), NULL before */
 	struct appr_error err;          /* what a failing handler reports */
 };

@@ -104,7 +104,7 @@ static int match(const struct request *req, size_t i, const char **args)
 /* A private package is absent to whoever may not read its namespace: the same answer
  * as for a package that does not exist (arguments the handler refuses before it looks
  * at storage are left to it; the error details are those of an absent package). */
-static int hide_private(struct request *req, const struct route *r, const struct auth_who *who)
+static int hide_private(struct request *req, const struct route *r, const struct access_who *who)
 {
 	const char *ns = req->args[0], *name = req->args[1], *vis;
 	const char *a2 = req->args[2], *a3 = req->args[3], *release = NULL, *mt = NULL;
@@ -124,7 +124,7 @@ static int hide_private(struct request *req, const struct route *r, const struct
 			return 0;
 		mt = mtbuf;
 	}
-	if (auth_can_read(who, ns))
+	if (access_can_read(who, ns))
 		return 0;
 	if (storage_package_visibility(req->app->store, ns, name, req->arena, &vis, &e) < 0) {
 		if (e.http == 404)
@@ -145,16 +145,16 @@ static int hide_private(struct request *req, const struct route *r, const struct
 }
 
 /* Whether req may run route r: 0, or -1 with req->err filled (401, 403, 404). */
-static int authorize(struct request *req, const struct route *r, struct auth_who *who)
+static int authorize(struct request *req, const struct route *r, struct access_who *who)
 {
 	const struct appr_config *cfg = &req->app->cfg;
 	const char *ns = req->args[0];
 	if (r->perm == P_NONE) {
 		memset(who, 0, sizeof *who);
-		who->open = auth_is_open(cfg);
+		who->open = access_is_open(cfg);
 		return 0;
 	}
-	if (auth_identify(req, who) < 0)
+	if (access_identify(req, who) < 0)
 		return -1;
 	if (who->open)
 		return 0;
@@ -164,19 +164,19 @@ static int authorize(struct request *req, const struct route *r, struct auth_who
 	case P_LIST:
 	case P_READ:
 		if (!who->user && !cfg->anonymous_read)
-			return auth_unauthorized(req, "credentials required (anonymous reads are off)");
+			return access_unauthorized(req, "credentials required (anonymous reads are off)");
 		return r->perm == P_READ ? hide_private(req, r, who) : 0;
 	case P_USER:
 		if (!who->user)
-			return auth_unauthorized(req, "credentials required");
+			return access_unauthorized(req, "credentials required");
 		return 0;
 	case P_WRITE:
 	case P_ADMIN:
 		if (!who->user)
-			return auth_unauthorized(req, "credentials required");
+			return access_unauthorized(req, "credentials required");
 		enum storage_level need = r->perm == P_WRITE ? STORAGE_LEVEL_WRITE
 							     : STORAGE_LEVEL_ADMIN;
-		if (auth_level(who, ns) < need)
+		if (access_level(who, ns) < need)
 			return appr_err(&req->err, 403, APPR_E_FORBIDDEN,
 					"%s %.64s lacks %s on namespace %.64s",
 					who->token ? "this token of user" : "user", who->user,
@@ -210,7 +210,7 @@ void routes_dispatch(struct request *req, struct response *resp)
 		if (!match(req, i, args))
 			continue;
 		if (strcmp(routes[i].method, method) == 0) {
-			struct auth_who who;
+			struct access_who who;
 			int rc;
 			memcpy(req->args, args, sizeof args);
 			if (authorize(req, &routes[i], &who) < 0)
@@ -245,5 +245,5 @@ void routes_dispatch(struct request *req, struct response *resp)
 fail:
 	resp_error(resp, &req->err);
 	if (req->err.http == 401)
-		resp_header(resp, "WWW-Authenticate", "%s", AUTH_CHALLENGE);
+		resp_header(resp, "WWW-Authenticate", "%s", ACCESS_CHALLENGE);
 }

@@ -204,3 +204,35 @@ int auth_parse_header(const char *value, struct auth_credentials *out)
 	}
 	return -1;
 }
+
+int auth_token_mint(struct storage *s, struct storage_token *t, char id[AUTH_TOKEN_ID_LEN + 1],
+		    char token[AUTH_TOKEN_LEN + 1], struct appr_error *err)
+{
+	unsigned char raw[AUTH_TOKEN_ID_LEN / 2];
+	gcry_create_nonce(raw, sizeof raw);
+	for (size_t i = 0; i < sizeof raw; i++)
+		snprintf(id + 2 * i, 3, "%02x", raw[i]);
+	t->id = id;
+	util_utc_now(t->created_at);
+	auth_token_new(token, t->hash);
+	return storage_token_add(s, t, err);
+}
+
+static const char *const level_names[] = { "none", "read", "write", "admin" };
+
+const char *auth_level_name(enum storage_level level)
+{
+	if ((int)level < 0 || (size_t)level >= sizeof level_names / sizeof level_names[0])
+		return "none";
+	return level_names[level];
+}
+
+int auth_level_parse(const char *s, enum storage_level *out)
+{
+	for (size_t i = 0; s && i < sizeof level_names / sizeof level_names[0]; i++)
+		if (strcasecmp(s, level_names[i]) == 0) {
+			*out = (enum storage_level)i;
+			return 0;
+		}
+	return -1;
+}

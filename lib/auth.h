@@ -1,6 +1,7 @@
 /* auth.h - credentials: password hashing (PBKDF2-SHA256, libgcrypt), API tokens (random,
  * stored only as SHA-256), constant-time comparison, and parsing the Authorization
- * header (Bearer and Basic). Nothing here knows users or storage. */
+ * header (Bearer and Basic), permission level names, and minting a stored token (the
+ * one place that knows storage: used by the responder and appr-admin alike). */
 #ifndef APPR_AUTH_H
 #define APPR_AUTH_H
 
@@ -8,6 +9,7 @@
 #include <stddef.h>
 
 #include "digest.h"
+#include "storage.h"
 
 /* Password hashes are self-describing strings:
  *     pbkdf2-sha256$<iterations>$<salt, 16 bytes, hex>$<key, 32 bytes, hex>
@@ -35,6 +37,20 @@ void auth_token_new(char token[AUTH_TOKEN_LEN + 1], char hash[DIGEST_HEX_LEN + 1
 void auth_token_hash(const char *token, char hash[DIGEST_HEX_LEN + 1]);
 /* Whether s has the shape of a token (prefix + 64 lowercase hex). */
 bool auth_token_shaped(const char *s);
+
+/* Mint a token for t->user (t->namespace, t->scope, t->expires_at set by the caller)
+ * and store it in s: fills t->id (16 hex characters, written to id), t->created_at
+ * and t->hash, and writes the token itself to token (to be shown once). Returns 0,
+ * or -1 with err filled (404 when the user is absent). */
+#define AUTH_TOKEN_ID_LEN 16
+int auth_token_mint(struct storage *s, struct storage_token *t, char id[AUTH_TOKEN_ID_LEN + 1],
+		    char token[AUTH_TOKEN_LEN + 1], struct appr_error *err);
+
+/* Permission level names: "none", "read", "write", "admin" ("none" for a value out
+ * of range). */
+const char *auth_level_name(enum storage_level level);
+/* Parse a level name (case-insensitive) into *out; -1 when unknown. */
+int auth_level_parse(const char *s, enum storage_level *out);
 
 /* Compare n bytes without data-dependent timing. */
 bool auth_equal(const void *a, const void *b, size_t n);

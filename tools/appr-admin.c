@@ -2,7 +2,6 @@
  * configured store directly (same configuration file and environment as appr-fcgi). */
 #include <errno.h>
 #include <stdarg.h>
-#include <gcrypt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,21 +45,12 @@ static const char usage[] =
 	"\n"
 	"Exit status 0 on success, 1 on any error (said on standard error).\n";
 
-static const char *const level_names[] = { "none", "read", "write", "admin" };
-
+/* A level a grant or token may have: read, write or admin. */
 static int parse_level(const char *s, enum storage_level *out)
 {
-	for (size_t i = 1; i < sizeof level_names / sizeof level_names[0]; i++)
-		if (strcasecmp(s, level_names[i]) == 0) {
-			*out = (enum storage_level)i;
-			return 0;
-		}
-	return -1;
-}
-
-static const char *level_name(enum storage_level l)
-{
-	return (int)l >= 0 && l <= STORAGE_LEVEL_ADMIN ? level_names[l] : "?";
+	if (auth_level_parse(s, out) < 0 || *out == STORAGE_LEVEL_NONE)
+		return -1;
+	return 0;
 }
 
 /* Print "appr-admin: message" and return 1 (the exit status). */
@@ -165,7 +155,7 @@ static int cmd_user_list(struct storage *s, int argc, struct arena *a)
 		bool any = false;
 		for (size_t k = 0; k < ng; k++)
 			if (strcmp(g[k].user, u[i].name) == 0) {
-				printf("%s%s:%s", any ? "," : "", g[k].namespace, level_name(g[k].level));
+				printf("%s%s:%s", any ? "," : "", g[k].namespace, auth_level_name(g[k].level));
 				any = true;
 			}
 		printf("%s\n", any ? "" : "-");
@@ -207,8 +197,7 @@ static int cmd_token_create(struct storage *s, int argc, char **argv)
 {
 	struct appr_error err = { 0 };
 	struct storage_token t = { .scope = STORAGE_LEVEL_ADMIN };
-	char token[AUTH_TOKEN_LEN + 1], id[17];
-	unsigned char raw[8];
+	char token[AUTH_TOKEN_LEN + 1], id[AUTH_TOKEN_ID_LEN + 1];
 	long long n;
 	for (int i = 0; i < argc; i++) {
 		const char *opt = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -242,17 +231,11 @@ static int cmd_token_create(struct storage *s, int argc, char **argv)
 	if (!t.user)
 		return fail("usage: appr-admin token create --user NAME [--namespace NS] "
 			    "[--scope read|write|admin] [--expires-days N]");
-	gcry_create_nonce(raw, sizeof raw);
-	for (size_t i = 0; i < sizeof raw; i++)
-		snprintf(id + 2 * i, 3, "%02x", raw[i]);
-	t.id = id;
-	util_utc_now(t.created_at);
-	auth_token_new(token, t.hash);
-	if (storage_token_add(s, &t, &err) < 0)
+	if (auth_token_mint(s, &t, id, token, &err) < 0)
 		return fail_err(&err);
 	printf("%s\n", token);
 	fprintf(stderr, "token %s for user %s (namespace %s, scope %s, %s)\n", id, t.user,
-		t.namespace ? t.namespace : "*", level_name(t.scope),
+		t.namespace ? t.namespace : "*", auth_level_name(t.scope),
 		t.expires_at ? "with an expiry" : "no expiry");
 	memset(token, 0, sizeof token);
 	return 0;
@@ -280,7 +263,7 @@ static int cmd_token_list(struct storage *s, int argc, struct arena *a)
 		char exp[32];
 		format_time(t[i].expires_at, exp);
 		printf("%s\t%s\t%s\t%s\t%s%s\t%s\n", t[i].id, t[i].user,
-		       t[i].namespace ? t[i].namespace : "*", level_name(t[i].scope), exp,
+		       t[i].namespace ? t[i].namespace : "*", auth_level_name(t[i].scope), exp,
 		       t[i].expires_at && t[i].expires_at <= now ? " (expired)" : "",
 		       t[i].created_at);
 	}
