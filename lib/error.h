@@ -4,7 +4,7 @@
 
 #include <stdarg.h>
 
-/* Codes of the wire contract (../shared/spec/appr-api.md, "Responses"). */
+/* Error codes of the protocol (doc/protocol.md, "Errors"). */
 #define APPR_E_INVALID_USAGE      "invalid-usage"             /* 400 */
 #define APPR_E_UNAUTHORIZED       "unauthorized-access"       /* 401 */
 #define APPR_E_FORBIDDEN          "forbidden"                 /* 403 */

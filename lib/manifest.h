@@ -1,5 +1,5 @@
 /* manifest.h - JSON rendering of manifests, package lists and channels (the wire
- * shapes of ../shared/spec/appr-api.md), written straight into a string buffer:
+ * shapes of doc/protocol.md), written straight into a string buffer:
  * these are the hot answers, so no JSON tree is built and stored metadata (JSON text
  * validated on push) is copied as it is. */
 #ifndef APPR_MANIFEST_H
