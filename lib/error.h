@@ -16,6 +16,7 @@
 #define APPR_E_PAYLOAD_TOO_LARGE  "payload-too-large"         /* 413 */
 #define APPR_E_INVALID_RELEASE    "invalid-release"           /* 422 */
 #define APPR_E_INVALID_PARAMETERS "invalid-parameters"        /* 422 */
+#define APPR_E_INVALID_CHART      "invalid-chart"             /* 422: not a chart Helm loads */
 #define APPR_E_UNSUPPORTED        "unsupported"               /* 501 */
 #define APPR_E_INTERNAL           "internal-error"            /* 500 */
 #define APPR_E_UNAVAILABLE        "storage-unavailable"       /* 503: etcd/redis unreachable */

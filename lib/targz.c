@@ -66,6 +66,9 @@ struct targz {
 	struct pending long_name, long_link, pax_path, pax_link;
 	int pax_size_set;
 	uint64_t pax_size;
+
+	struct targz_watch watch;   /* the caller's entry observer (all NULL: none) */
+	uint64_t data_left;         /* TS_DATA: bytes of entry data (not padding) left */
 };
 
 static const unsigned char gz_magic[2] = { 0x1f, 0x8b };
@@ -119,6 +122,14 @@ struct targz *targz_new(const struct targz_limits *lim)
 	t->digest = digest_new();
 	t->out = xmalloc(OUT_CHUNK);
 	return t;
+}
+
+void targz_set_watch(struct targz *t, const struct targz_watch *w)
+{
+	if (w)
+		t->watch = *w;
+	else
+		memset(&t->watch, 0, sizeof t->watch);
 }
 
 /* Release everything; NULL is a no-op. */
@@ -493,7 +504,12 @@ static int handle_header(struct targz *t, struct appr_error *err)
 		return tz_fail(t, err, 400, APPR_E_INVALID_USAGE,
 			       "tar entry \"%s\": old GNU sparse entries are not supported",
 			       t->last_name);
+	if (t->watch.entry && t->watch.entry(t->watch.ctx, eff, elen, type, size, err) < 0)
+		return tz_fail(t, err, err && err->http ? err->http : 400,
+			       err && err->code ? err->code : APPR_E_INVALID_USAGE, "%s",
+			       err ? err->msg : "refused tar entry");
 	pending_clear(t);
+	t->data_left = size;
 	t->skip_left = size + (BLOCK - size % BLOCK) % BLOCK;
 	t->ts = t->skip_left ? TS_DATA : TS_HEADER;
 	return 0;
@@ -520,6 +536,14 @@ static int tar_consume(struct targz *t, const unsigned char *p, size_t n, struct
 			break;
 		case TS_DATA:
 			take = t->skip_left < n ? (size_t)t->skip_left : n;
+			if (t->watch.data && t->data_left) {
+				size_t d = t->data_left < take ? (size_t)t->data_left : take;
+				t->data_left -= d;
+				if (t->watch.data(t->watch.ctx, p, d, err) < 0)
+					return tz_fail(t, err, err && err->http ? err->http : 400,
+						       err && err->code ? err->code : APPR_E_INVALID_USAGE,
+						       "%s", err ? err->msg : "refused tar entry data");
+			}
 			t->skip_left -= take;
 			t->tar_off += take;
 			if (!t->skip_left)

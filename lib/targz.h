@@ -34,6 +34,21 @@ int targz_feed(struct targz *t, const void *gz, size_t len, struct appr_error *e
 /* End of input: checks the stream ended properly and writes the digest.
  * Returns 0, or -1 with err filled. */
 int targz_finish(struct targz *t, char digest[DIGEST_HEX_LEN + 1], struct appr_error *err);
+/* An observer of the archive's entries as they stream by (a chart's Chart.yaml is read
+ * this way). entry is called for every real entry (files, directories, links; not the
+ * long-name and pax headers) once its header passed the checks, with its effective
+ * name (not NUL-terminated), type flag ('0' or '\0' for a regular file, '5' a
+ * directory...) and data size; data then gets that entry's data bytes in pieces (no
+ * padding). A callback returning -1 with err filled fails the archive with that
+ * error (its status and code; 400 invalid-usage if none). */
+struct targz_watch {
+	int (*entry)(void *ctx, const char *name, size_t len, char type, uint64_t size,
+		     struct appr_error *err);
+	int (*data)(void *ctx, const void *data, size_t len, struct appr_error *err);
+	void *ctx;
+};
+/* Set (or with NULL clear) the observer; before the first targz_feed. */
+void targz_set_watch(struct targz *t, const struct targz_watch *w);
 uint64_t targz_uncompressed_size(const struct targz *t);
 uint64_t targz_entry_count(const struct targz *t);
 void targz_free(struct targz *t);    /* NULL is a no-op */
