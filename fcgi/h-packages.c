@@ -5,13 +5,12 @@
 #include <strings.h>
 
 #include "access.h"
-#include "b64.h"
+#include "deliver.h"
 #include "handlers.h"
 #include "manifest.h"
 #include "names.h"
+#include "push.h"
 #include "pushbody.h"
-#include "semver.h"
-#include "targz.h"
 
 #define BODY_CHUNK 65536             /* push body read size */
 #define MAX_MEMBER (1 << 20)         /* largest non-blob member of a push body */
@@ -57,7 +56,7 @@ int h_list(struct request *req, struct response *resp)
 		return -1;
 	if (!req->who)
 		return appr_err(&req->err, 500, APPR_E_INTERNAL, "no identity for the listing");
-	q.readers = auth_readers(req->who, req->arena);
+	q.readers = access_readers(req->who, req->arena);
 
 	struct storage_package *p;
 	size_t n;
@@ -89,7 +88,7 @@ int h_search(struct request *req, struct response *resp)
 	size_t n;
 	if (!req->who)
 		return appr_err(&req->err, 500, APPR_E_INTERNAL, "no identity for the search");
-	const struct storage_readers *readers = auth_readers(req->who, req->arena);
+	const struct storage_readers *readers = access_readers(req->who, req->arena);
 	if (storage_search(req->app->store, text, readers, limit, req->arena, &names, &n,
 			   &req->err) < 0)
 		return -1;
@@ -100,41 +99,12 @@ int h_search(struct request *req, struct response *resp)
 	return 0;
 }
 
-/* ---- push: body -> pushbody -> base64 -> (storage writer, targz) ---- */
+/* ---- push: body -> pushbody -> the push pipeline (push.h) ---- */
 
-struct push_stream {
-	struct b64_decoder dec;
-	struct storage_blob_writer *w;
-	struct targz *tz;
-	unsigned char *out;          /* decoded bytes, (BODY_CHUNK / 4 + 1) * 3 */
-	size_t out_cap;
-};
-
-static int push_gz(struct push_stream *ps, const unsigned char *gz, size_t n,
-		   struct appr_error *err)
-{
-	if (n == 0)
-		return 0;
-	if (targz_feed(ps->tz, gz, n, err) < 0)
-		return -1;
-	return storage_blob_write(ps->w, gz, n, err);
-}
-
-/* pushbody callback: base64 text of the blob, in pieces. */
+/* pushbody callback: the blob's base64 text, in pieces, into the pipeline. */
 static int push_blob_text(void *ctx, const char *data, size_t len, struct appr_error *err)
 {
-	struct push_stream *ps = ctx;
-	while (len > 0) {
-		size_t take = len > BODY_CHUNK ? BODY_CHUNK : len;
-		ssize_t n = b64_decode_update(&ps->dec, data, take, ps->out);
-		if (n < 0)
-			return appr_err(err, 400, APPR_E_INVALID_USAGE, "blob is not valid base64");
-		if (push_gz(ps, ps->out, (size_t)n, err) < 0)
-			return -1;
-		data += take;
-		len -= take;
-	}
-	return 0;
+	return push_feed(ctx, data, len, err);
 }
 
 static bool json_true(struct json_object *o)
@@ -166,14 +136,13 @@ static int body_string(struct request *req, struct pushbody *pb, const char *key
 int h_push(struct request *req, struct response *resp)
 {
 	const struct appr_config *cfg = &req->app->cfg;
-	struct storage *store = req->app->store;
-	const char *ns, *name;
-	struct push_stream ps = { 0 };
+	struct push_release rel = { 0 };
+	struct push *up = NULL;
 	struct pushbody *pb = NULL;
 	char *buf = NULL;
 	int rc = -1;
 
-	if (h_package_args(req, &ns, &name) < 0)
+	if (h_package_args(req, &rel.ns, &rel.name) < 0)
 		return -1;
 	if (req->content_length > 0 && (unsigned long long)req->content_length > cfg->max_body_size)
 		return appr_err(&req->err, 413, APPR_E_PAYLOAD_TOO_LARGE,
@@ -183,18 +152,9 @@ int h_push(struct request *req, struct response *resp)
 		return appr_err(&req->err, 400, APPR_E_INVALID_USAGE,
 				"empty body: expected a JSON object with blob and release");
 
-	struct targz_limits lim = {
-		.max_uncompressed = cfg->max_uncompressed_size,
-		.max_ratio = cfg->max_compression_ratio,
-		.max_entries = cfg->max_tar_entries,
-	};
-	b64_decoder_init(&ps.dec);
-	ps.tz = targz_new(&lim);
-	ps.out_cap = (BODY_CHUNK / 4 + 1) * 3;
-	ps.out = xmalloc(ps.out_cap);
-	if (storage_blob_begin(store, &ps.w, &req->err) < 0)
+	if (push_begin(req->app->store, cfg, PUSH_BASE64, &up, &req->err) < 0)
 		goto out;
-	pb = pushbody_new(push_blob_text, &ps, MAX_MEMBER);
+	pb = pushbody_new(push_blob_text, up, MAX_MEMBER);
 	buf = xmalloc(BODY_CHUNK);
 	for (;;) {
 		long n = request_read_body(req, buf, BODY_CHUNK);
@@ -211,60 +171,33 @@ int h_push(struct request *req, struct response *resp)
 		appr_err(&req->err, 400, APPR_E_INVALID_USAGE, "missing field \"blob\" (base64 tar.gz)");
 		goto out;
 	}
-	ssize_t tail = b64_decode_final(&ps.dec, ps.out);
-	if (tail < 0) {
-		appr_err(&req->err, 400, APPR_E_INVALID_USAGE, "blob is not valid base64");
-		goto out;
-	}
-	if (push_gz(&ps, ps.out, (size_t)tail, &req->err) < 0)
+	if (push_end_input(up, &req->err) < 0)
 		goto out;
 
-	struct storage_push p = { .ns = ns, .name = name };
-	if (targz_finish(ps.tz, p.digest, &req->err) < 0)
+	if (body_string(req, pb, "release", &rel.release) < 0 ||
+	    body_string(req, pb, "media_type", &rel.media_type) < 0)
 		goto out;
-	if (body_string(req, pb, "release", &p.release) < 0 ||
-	    body_string(req, pb, "media_type", &p.media_type) < 0)
-		goto out;
-	if (!p.release) {
-		appr_err(&req->err, 400, APPR_E_INVALID_USAGE, "missing field \"release\"");
-		goto out;
-	}
-	if (h_exact_release(req, p.release) < 0)
-		goto out;
-	char mt[NAMES_MEDIA_TYPE_MAX + 1];
-	if (names_media_type(p.media_type ? p.media_type : "kpm", mt, sizeof mt) < 0) {
-		appr_err(&req->err, 400, APPR_E_INVALID_USAGE, "invalid media type \"%.64s\"",
-			 p.media_type);
-		goto out;
-	}
-	p.media_type = mt;
-	appr_err_details(&req->err, NULL, NULL, mt);
 	struct json_object *meta = pushbody_get(pb, "metadata");
-	p.metadata = meta ? json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN |
-							   JSON_C_TO_STRING_NOSLASHESCAPE) : NULL;
-	p.force = json_true(pushbody_get(pb, "force")) || request_query_true(req, "force");
-	if (body_string(req, pb, "visibility", &p.visibility) < 0)
-		goto out;
-	if (p.visibility && strcmp(p.visibility, "public") != 0 &&
-	    strcmp(p.visibility, "private") != 0) {
-		appr_err(&req->err, 400, APPR_E_INVALID_USAGE,
-			 "visibility must be \"public\" or \"private\"");
+	rel.metadata = meta ? json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN |
+							     JSON_C_TO_STRING_NOSLASHESCAPE) : NULL;
+	rel.force = json_true(pushbody_get(pb, "force")) || request_query_true(req, "force");
+	struct json_object *vis = pushbody_get(pb, "visibility");
+	if (vis && !json_object_is_type(vis, json_type_string)) {
+		/* a missing or bad release or media type is reported first */
+		if (push_check_release(&rel, NULL, &req->err) == 0)
+			body_string(req, pb, "visibility", &rel.visibility);
 		goto out;
 	}
-
-	struct storage_blob_writer *w = ps.w;
-	ps.w = NULL;                      /* put_release consumes it */
-	if (storage_put_release(store, &p, w, &req->err) < 0)
+	rel.visibility = vis ? json_object_get_string(vis) : NULL;
+	if (push_finish(up, &rel, &req->err) < 0)
 		goto out;
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "status", json_object_new_string("ok"));
 	h_ok(resp, o);
 	rc = 0;
 out:
-	storage_blob_abort(ps.w);
-	targz_free(ps.tz);
+	push_free(up);
 	pushbody_free(pb);
-	free(ps.out);
 	free(buf);
 	return rc;
 }
@@ -310,9 +243,10 @@ int h_show_release(struct request *req, struct response *resp)
 		return -1;
 	struct storage_manifest *m;
 	size_t n;
-	if (storage_get_manifests(req->app->store, ns, name, release, NULL, req->arena, &m, &n,
-				  &req->err) < 0)
-		return -1;
+	while (storage_get_manifests(req->app->store, ns, name, release, NULL, req->arena, &m,
+				     &n, &req->err) < 0)
+		if (h_release_retry(req, ns, name, release, &release) <= 0)
+			return -1;
 	manifests_json(resp, m, n);
 	return 0;
 }
@@ -322,11 +256,14 @@ static int find_manifest(struct request *req, struct storage_manifest *m)
 {
 	const char *ns, *name, *release, *mt;
 	if (h_package_args(req, &ns, &name) < 0 ||
-	    h_select_release(req, ns, name, req->args[2], &release) < 0 ||
-	    h_select_media_type(req, ns, name, release, req->args[3], &mt) < 0)
+	    h_select_release(req, ns, name, req->args[2], &release) < 0)
 		return -1;
-	return storage_get_manifest(req->app->store, ns, name, release, mt, req->arena, m,
-				    &req->err);
+	while (h_select_media_type(req, ns, name, release, req->args[3], &mt) < 0 ||
+	       storage_get_manifest(req->app->store, ns, name, release, mt, req->arena, m,
+				    &req->err) < 0)
+		if (h_release_retry(req, ns, name, release, &release) <= 0)
+			return -1;
+	return 0;
 }
 
 /* GET /api/v1/packages/{ns}/{name}/{release}/{media_type} */
@@ -365,9 +302,12 @@ static int pull(struct request *req, struct response *resp, bool json)
 		return -1;
 	const char *filename = h_concat(req->arena, m.package, "_", m.release, ".tar.gz");
 	*strchr((char *)filename, '/') = '_';
-	/* a release or channel may move to another blob: revalidate (ETag) every time */
-	return h_send_blob(req, resp, m.digest, m.size, filename, m.release, m.media_type, json,
-			   false);
+	/* a release may move to another blob (force push): revalidate (ETag) every time */
+	struct delivery d = {
+		.digest = m.digest, .size = m.size, .filename = filename, .immutable = false,
+		.json = json, .package = m.package, .release = m.release, .media_type = m.media_type,
+	};
+	return deliver_blob(req, resp, &d);
 }
 
 /* GET .../{release}/{media_type}/pull[?format=json] */

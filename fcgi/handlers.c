@@ -5,6 +5,7 @@
 #include "handlers.h"
 #include "manifest.h"
 #include "names.h"
+#include "push.h"
 #include "semver.h"
 
 char *h_concat(struct arena *a, const char *s1, const char *s2, const char *s3,
@@ -50,12 +51,7 @@ int h_channel_arg(struct request *req, const char *channel)
 
 int h_exact_release(struct request *req, const char *release)
 {
-	struct semver v;
-	if (semver_parse(release, &v) < 0)
-		return appr_err(&req->err, 422, APPR_E_INVALID_RELEASE,
-				"invalid release \"%.64s\": expected a semantic version like 1.2.3", release);
-	appr_err_details(&req->err, NULL, release, NULL);
-	return 0;
+	return push_check_version(release, &req->err);
 }
 
 int h_select_release(struct request *req, const char *ns, const char *name,

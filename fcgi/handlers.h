@@ -55,7 +55,7 @@ int h_package_args(struct request *req, const char **ns, const char **name);
 int h_channel_arg(struct request *req, const char *channel);
 /* An exact release (a full semver, 422 invalid-release otherwise). */
 int h_exact_release(struct request *req, const char *release);
-/* Release selection of the spec: exact version, "default", or a query. *out is the
+/* Release selection (doc/protocol.md): exact version, "default", or a query. *out is the
  * release to look up (an exact version is passed through: storage says if absent). */
 int h_select_release(struct request *req, const char *ns, const char *name,
 		     const char *spec, const char **out);

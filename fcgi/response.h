@@ -45,7 +45,7 @@ void resp_json(struct response *r, int status, struct json_object *o);
 /* Status + application/json for a body the handler wrote into r->body itself. */
 void resp_json_written(struct response *r, int status);
 
-/* The JSON error body of the spec from err: {"code","message","details"}. */
+/* The JSON error body of the protocol (doc/protocol.md) from err: {"code","message","details"}. */
 void resp_error(struct response *r, const struct appr_error *err);
 
 /* A blob body: r takes the reader. */

@@ -12,7 +12,7 @@
 /* Append s as a JSON string literal (quotes, escapes; bytes >= 0x80 as they are). */
 void manifest_write_string(struct strbuf *sb, const char *s);
 
-/* Append the manifest object of the spec; with_channels adds "channels" (the
+/* Append the manifest object (doc/protocol.md); with_channels adds "channels" (the
  * single manifest view). */
 void manifest_write(struct strbuf *sb, const struct storage_manifest *m, bool with_channels);
 /* Append one element of the list route:

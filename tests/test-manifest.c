@@ -1,5 +1,5 @@
 /* test-manifest.c - the JSON the hot routes write without a JSON tree: it must parse
- * and carry exactly the fields of the spec. */
+ * and carry exactly the fields doc/protocol.md gives. */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <json-c/json.h>

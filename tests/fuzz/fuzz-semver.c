@@ -61,8 +61,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sel >= 0) {
 		if (sel > 2 || !okv[sel])
 			abort();   /* only a candidate that is a version is selected */
-		if (exact && strcmp(rels[sel], part[0]) != 0)
-			abort();   /* an exact spec selects the equal string */
+		struct semver want;
+		/* an exact spec selects the equal string, else one equal but for build
+		 * metadata, and only when no candidate is the equal string */
+		if (exact && strcmp(rels[sel], part[0]) != 0) {
+			if (semver_parse(part[0], &want) < 0 || semver_cmp(&v[sel], &want) != 0)
+				abort();
+			for (int i = 0; i < 3; i++)
+				if (rels[i] && strcmp(rels[i], part[0]) == 0)
+					abort();
+		}
 	}
 	free(buf);
 	return 0;

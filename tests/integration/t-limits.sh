@@ -15,7 +15,7 @@ push abcdefgh/abcdefgh "$tgz" 1.0.0 helm
 is "$STATUS" 200 "8-character namespace and name: accepted"
 push abcdefghi/chart "$tgz" 1.0.0 helm
 is_error 400 invalid-usage "9-character namespace: 400"
-like "$(jqb .message)" '1-8 characters' "the message gives the configured limit"
+like "$(jqb .message)" '1-8 of ' "the message gives the configured limit"
 req POST /api/v1/packages/abcdefgh/abcdefgh/channels/ninechars/1.0.0
 is_error 400 invalid-usage "9-character channel: 400"
 req GET /api/v1/packages/abcdefgh/abcdefgh/channels
