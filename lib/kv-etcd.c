@@ -1,5 +1,5 @@
-/* storage-etcd.c - the etcd client (kv.h) over etcd v3's HTTP/JSON gateway (libcurl,
- * json-c), and storage_etcd_ops.
+/* kv-etcd.c - the etcd client (kv.h) over etcd v3's HTTP/JSON gateway (libcurl,
+ * json-c), and at the bottom the etcd storage driver's table, storage_etcd_ops.
  *
  * Every call is one POST to /v3/kv/range or /v3/kv/txn of one endpoint, on one curl
  * handle per process whose connection is kept alive across requests. Keys and values
@@ -608,9 +608,49 @@ const struct kv_ops kv_etcd_ops = {
 	.txn = etcd_txn,
 };
 
+/* ---- the etcd storage driver: storage-kv*.c's operations on this client ---- */
+
 static int etcd_open(const struct appr_config *cfg, struct storage **out, struct appr_error *err)
 {
-	return storage_kv_open(cfg, &kv_etcd_ops, out, err);
+	return storage_kv_open(cfg, &kv_etcd_ops, &storage_etcd_ops, out, err);
 }
 
-const struct storage_ops storage_etcd_ops = STORAGE_KV_TABLE("etcd", etcd_open);
+/* Each operation as the etcd requests it makes: "range" is a POST /v3/kv/range, "txn"
+ * one POST /v3/kv/txn comparing the mod_revision of every key it read. */
+const struct storage_ops storage_etcd_ops = {
+	.version = STORAGE_OPS_VERSION,                   /* interface this table implements */
+	.name = "etcd",
+	.open = etcd_open,                                /* endpoints, curl handle, range "." */
+	.close = storage_kv_close,                        /* curl cleanup */
+	.blob_begin = storage_kv_blob_begin,              /* a fresh upload id, no request */
+	.blob_write = storage_kv_blob_write,              /* txn: put chunk/<upload>/<n> per MiB */
+	.blob_abort = storage_kv_blob_abort,              /* txn: delete range chunk/<upload>/ */
+	.blob_lookup = storage_kv_blob_lookup,            /* range: the package record */
+	.blob_open = storage_kv_blob_open,                /* range: blob/<digest> */
+	.blob_read = storage_kv_blob_read,                /* range: one chunk at a time */
+	.blob_close = storage_kv_blob_close,              /* no request */
+	.put_release = storage_kv_put_release,            /* txn: record, blob, man/, priv/ */
+	.list_releases = storage_kv_list_releases,        /* range: the package record */
+	.get_manifests = storage_kv_get_manifests,        /* range: record, then man/<ns>/<name>/ */
+	.get_manifest = storage_kv_get_manifest,          /* range: record (+ its man/ key) */
+	.delete_manifest = storage_kv_delete_manifest,    /* txn: record or its delete, blob refs */
+	.list_packages = storage_kv_list_packages,        /* range pkg/ keys only, page records */
+	.search = storage_kv_search,                      /* range pkg/ (+ priv/) keys only */
+	.list_channels = storage_kv_list_channels,        /* range: the package record */
+	.get_channel = storage_kv_get_channel,            /* range: the package record */
+	.channel_add = storage_kv_channel_add,            /* txn: the package record */
+	.channel_remove = storage_kv_channel_remove,      /* txn: the package record */
+	.channel_delete = storage_kv_channel_delete,      /* txn: the package record */
+	.blob_path = NULL,                                /* blobs are chunk/ keys, no files */
+	.user_put = storage_kv_user_put,                  /* txn: user/<name> */
+	.user_get = storage_kv_user_get,                  /* range: user/<name> */
+	.user_delete = storage_kv_user_delete,            /* txn: user, its grant/ and usertok/ */
+	.user_list = storage_kv_user_list,                /* range: user/ */
+	.grant_set = storage_kv_grant_set,                /* txn: grant/<user>/<ns> if user/ is */
+	.grant_list = storage_kv_grant_list,              /* range: grant/[<user>/] */
+	.token_add = storage_kv_token_add,                /* txn: usertok/, token/, tokenid/ */
+	.token_find = storage_kv_token_find,              /* range: token/<hash>, its usertok/ */
+	.token_list = storage_kv_token_list,              /* range: usertok/[<user>/] */
+	.token_revoke = storage_kv_token_revoke,          /* txn: usertok/, tokenid/, token/ */
+	.package_visibility = storage_kv_package_visibility,  /* range: the package record */
+};

@@ -1,4 +1,5 @@
-/* storage-redis.c - the redis client of kv.h (hiredis, Lua scripts) and storage_redis_ops.
+/* kv-redis.c - the redis client of kv.h (hiredis, Lua scripts), and at the bottom the
+ * redis storage driver's table, storage_redis_ops.
  *
  * Layout in redis, P = cfg->key_prefix (default "/appr/"), for a kv key K:
  *   P "k:" K   a hash {v: the value (binary), r: the key's revision}
@@ -704,9 +705,50 @@ const struct kv_ops kv_redis_ops = {
 	.txn = redis_kv_txn,
 };
 
+/* ---- the redis storage driver: storage-kv*.c's operations on this client ---- */
+
 static int redis_open(const struct appr_config *cfg, struct storage **out, struct appr_error *err)
 {
-	return storage_kv_open(cfg, &kv_redis_ops, out, err);
+	return storage_kv_open(cfg, &kv_redis_ops, &storage_redis_ops, out, err);
 }
 
-const struct storage_ops storage_redis_ops = STORAGE_KV_TABLE("redis", redis_open);
+/* Each operation as the redis commands it sends: "get" is one HMGET, "range" one
+ * EVALSHA of range_lua, "txn" one EVALSHA of txn_lua checking the revision of every
+ * key it read. */
+const struct storage_ops storage_redis_ops = {
+	.version = STORAGE_OPS_VERSION,                   /* interface this table implements */
+	.name = "redis",
+	.open = redis_open,                               /* parse redis_url, connect, SCRIPT LOAD */
+	.close = storage_kv_close,                        /* redisFree */
+	.blob_begin = storage_kv_blob_begin,              /* a fresh upload id, no command */
+	.blob_write = storage_kv_blob_write,              /* txn: chunk/<upload>/<n> per MiB */
+	.blob_abort = storage_kv_blob_abort,              /* txn: the chunk/<upload>/ range */
+	.blob_lookup = storage_kv_blob_lookup,            /* get: the package record */
+	.blob_open = storage_kv_blob_open,                /* get: blob/<digest> */
+	.blob_read = storage_kv_blob_read,                /* get: one chunk at a time */
+	.blob_close = storage_kv_blob_close,              /* no command */
+	.put_release = storage_kv_put_release,            /* txn: record, blob, man/, priv/ */
+	.list_releases = storage_kv_list_releases,        /* get: the package record */
+	.get_manifests = storage_kv_get_manifests,        /* get record, range man/<ns>/<name>/ */
+	.get_manifest = storage_kv_get_manifest,          /* get: record (+ its man/ key) */
+	.delete_manifest = storage_kv_delete_manifest,    /* txn: record or its delete, blob refs */
+	.list_packages = storage_kv_list_packages,        /* range pkg/ keys only, get per row */
+	.search = storage_kv_search,                      /* range: pkg/ (+ priv/) keys only */
+	.list_channels = storage_kv_list_channels,        /* get: the package record */
+	.get_channel = storage_kv_get_channel,            /* get: the package record */
+	.channel_add = storage_kv_channel_add,            /* txn: the package record */
+	.channel_remove = storage_kv_channel_remove,      /* txn: the package record */
+	.channel_delete = storage_kv_channel_delete,      /* txn: the package record */
+	.blob_path = NULL,                                /* blobs are chunk/ keys, no files */
+	.user_put = storage_kv_user_put,                  /* txn: user/<name> */
+	.user_get = storage_kv_user_get,                  /* get: user/<name> */
+	.user_delete = storage_kv_user_delete,            /* txn: user, its grant/ and usertok/ */
+	.user_list = storage_kv_user_list,                /* range: user/ */
+	.grant_set = storage_kv_grant_set,                /* txn: grant/<user>/<ns> if user/ is */
+	.grant_list = storage_kv_grant_list,              /* range: grant/[<user>/] */
+	.token_add = storage_kv_token_add,                /* txn: usertok/, token/, tokenid/ */
+	.token_find = storage_kv_token_find,              /* get: token/<hash>, its usertok/ */
+	.token_list = storage_kv_token_list,              /* range: usertok/[<user>/] */
+	.token_revoke = storage_kv_token_revoke,          /* txn: usertok/, tokenid/, token/ */
+	.package_visibility = storage_kv_package_visibility,  /* get: the package record */
+};

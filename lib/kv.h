@@ -1,10 +1,12 @@
 /* kv.h - an ordered key-value store with revisions and compare-and-swap transactions:
- * the part of etcd v3's model the registry needs. Two clients implement it:
- * storage-etcd.c (etcd's HTTP/JSON gateway, libcurl) and storage-redis.c (hiredis, Lua
- * scripts), each next to its driver table (storage_etcd_ops, storage_redis_ops);
- * storage-kv.c implements every storage operation (storage.h) on it once, so the
- * registry's rules (releases, channels, blob reference counts) live in one place and
- * each operation is one atomic transaction whatever the server.
+ * the part of etcd v3's model the registry needs. Two clients implement it, each
+ * built only when configure finds its library: kv-etcd.c (etcd's HTTP/JSON gateway,
+ * libcurl; HAVE_ETCD) and kv-redis.c (hiredis, Lua scripts; HAVE_REDIS), each with its
+ * driver table (storage_etcd_ops, storage_redis_ops) at the bottom. storage-kv.c and
+ * storage-kv-auth.c implement every storage operation (storage.h) on it once, on the
+ * transaction core of storage-kv-txn.c, so the registry's rules (releases, channels,
+ * blob reference counts) live in one place and each operation is one atomic
+ * transaction whatever the server.
  *
  * The model:
  *  - keys are NUL-free byte strings given WITHOUT the configured key_prefix (the driver
@@ -99,19 +101,23 @@ struct kv_ops {
 	 * KV_UNKNOWN or -1 (not applied). A key may appear in several ops; they apply in
 	 * order. A transaction's total size stays under the server's request limit when
 	 * every value is at most KV_MAX_VALUE and a transaction holds at most
-	 * KV_MAX_OPS ops (storage-kv.c keeps to both). */
+	 * KV_MAX_OPS ops (storage-kv*.c keep to both). */
 	int (*txn)(struct kv *kv, const struct kv_cond *conds, size_t n_conds,
 		   const struct kv_op *ops, size_t n_ops, struct appr_error *err);
 };
 
-/* Largest value storage-kv.c writes (blob chunks are this size), and most ops in one
+/* Largest value storage-kv*.c write (blob chunks are this size), and most ops in one
  * transaction: etcd's default request limit is 1.5 MiB (after base64 decoding by the
  * gateway) and 128 ops per transaction. */
 #define KV_MAX_VALUE (1024 * 1024)
 #define KV_MAX_OPS   64
 
+#ifdef HAVE_ETCD
 extern const struct kv_ops kv_etcd_ops;
+#endif
+#ifdef HAVE_REDIS
 extern const struct kv_ops kv_redis_ops;
+#endif
 
 static inline int kv_get(struct kv *kv, const char *key, struct arena *a, struct kv_pair *out,
 			 struct appr_error *err)

@@ -1,4 +1,4 @@
-/* storage-kv.c - every storage operation (storage.h) on a kv client (kv.h): etcd and redis. */
+/* storage-kv.c - packages, releases, channels and blobs on a kv client (kv.h), for the etcd and redis drivers. */
 
 /*
  * Key layout (every key below the configured key_prefix, which the kv client adds):
@@ -18,23 +18,15 @@
  *                                        (written with the record that creates it,
  *                                        deleted with the record): listings of a
  *                                        reader drop private packages by this range
+ * and, for users, grants and tokens, the keys storage-kv-auth.c documents.
  *
- * Users, grants and tokens (auth = tokens):
- *   user/<name>                          {"password_hash": "..." | null, "created_at": "...",
- *                                        "txn": "<token of the last write>"}
- *   grant/<user>/<ns>                    {"level": 1..3, "txn": "..."}  (ns "*": every one)
- *   usertok/<user>/<id>                  the token record: {"id", "user", "hash",
- *                                        "namespace": "..." | null, "scope", "expires_at",
- *                                        "created_at", "txn"}; authoritative: a token
- *                                        exists exactly while this key does
- *   token/<hash>                         the same record: token_find's one key look-up
- *   tokenid/<id>                         {"user", "hash"}: token_revoke's look-up
- * A user delete is one transaction deleting user/<name> and the prefixes grant/<name>/
- * and usertok/<name>/ (so every token of the user stops existing at once), plus the
- * token/ and tokenid/ keys of as many tokens as fit; the rest are deleted by further
- * transactions right after. Until then (or if those fail) they are inert: token_find
- * and token_revoke accept a token/ or tokenid/ key only when usertok/<user>/<id>
- * exists with the same hash.
+ * Names in keys: '/' is the only separator, and no name, release or media type holds
+ * one (names.h, semver); every other byte of a name (upper case, '.', '_', '-', a
+ * leading '_' or '-') is kept as sent and compared bytewise, so "Foo/bar" and
+ * "foo/bar" are two packages. A prefix range always ends in '/' ("pkg/<ns>/"), so
+ * namespace "ns" never matches "ns.x" or "ns-x". Channel names are in no key: they
+ * are members of the package record (JSON strings), '+' and all. Listings sort the
+ * (namespace, name) pairs themselves (the key order puts "ns.x/" before "ns/").
  *
  * A push streams its bytes into chunk keys under a fresh random upload id BEFORE the
  * manifest transaction; that transaction writes the package record, the metadata and
@@ -43,43 +35,30 @@
  * deleted with its chunks in the transaction that drops the last reference.
  *
  * Every change is one kv transaction conditioned on the revisions of every key it read
- * (package record, blob records), retried on conflict (KV_MAX_TRIES, random backoff,
- * then 409 resource-in-use). A transaction whose answer was lost (KV_UNKNOWN) is
- * settled by re-reading the package record: it carries the token of the writer that
- * wrote it last, and a pushed manifest carries its upload id.
+ * (package record, blob records), built, retried and settled by storage-kv-txn.c: a
+ * lost answer is settled by re-reading the package record, which carries the token of
+ * the writer that wrote it last, and a pushed manifest carries its upload id.
  *
  * Reads: one package record (plus its man/ range when metadata is asked for); the
  * metadata value starts with the manifest's upload id, so a record and a metadata read
  * that straddle a concurrent force push are detected and read again. list/search are a
  * keys-only range over pkg/ (or pkg/<ns>/) and the records of the page only.
  */
-#include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <json-c/json.h>
 
 #include "names.h"
 #include "semver.h"
 #include "storage-kv.h"
+#include "storage-kv-txn.h"
 
-#define KV_MAX_TRIES 100             /* transaction attempts before 409 resource-in-use */
 #define KV_READ_TRIES 10             /* re-reads of a record/metadata pair that disagree */
-#define TOKEN_BYTES 16               /* random bytes of an upload id / txn token */
-#define TOKEN_HEX (TOKEN_BYTES * 2)
-
-struct kvs {
-	struct storage base;             /* first: callers hold &base */
-	struct kv *kv;
-	struct arena *tmp;               /* scratch of one operation, reset at its start */
-};
+#define TOKEN_HEX KVTXN_TOKEN_HEX    /* an upload id */
 
 struct kvs_writer {
 	struct storage_blob_writer base; /* first */
@@ -98,108 +77,7 @@ struct kvs_reader {
 	size_t len, off;
 };
 
-/* ---- small helpers ---- */
-
-static void rand_bytes(void *buf, size_t n)
-{
-	unsigned char *p = buf;
-
-	while (n > 0) {
-		ssize_t r = getrandom(p, n, 0);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			/* no entropy source: still unique enough per process and moment */
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			unsigned long long x = (unsigned long long)ts.tv_nsec ^
-				((unsigned long long)getpid() << 32) ^ (unsigned long long)ts.tv_sec;
-			for (; n > 0; n--, p++) {
-				x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-				*p = (unsigned char)(x >> 56);
-			}
-			return;
-		}
-		p += r;
-		n -= (size_t)r;
-	}
-}
-
-static void rand_hex(char out[TOKEN_HEX + 1])
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char b[TOKEN_BYTES];
-
-	rand_bytes(b, sizeof b);
-	for (size_t i = 0; i < TOKEN_BYTES; i++) {
-		out[2 * i] = hex[b[i] >> 4];
-		out[2 * i + 1] = hex[b[i] & 15];
-	}
-	out[TOKEN_HEX] = '\0';
-}
-
-/* Sleep a random while, longer as attempts grow (1 ms .. ~50 ms). */
-static void backoff(int attempt)
-{
-	unsigned int r;
-	long max_us = 1000L + (attempt < 25 ? attempt : 25) * 2000L;
-
-	rand_bytes(&r, sizeof r);
-	struct timespec ts = { 0, (long)(r % (unsigned long)max_us) * 1000L };
-	nanosleep(&ts, NULL);
-}
-
-static void pkg_name(char out[136], const char *ns, const char *name)
-{
-	snprintf(out, 136, "%.64s/%.64s", ns, name);
-}
-
-static int corrupt(const char *what, const char *key, struct appr_error *err)
-{
-	fprintf(stderr, "appr: storage: %s: bad record %.200s\n", what, key);
-	return appr_err(err, 500, APPR_E_INTERNAL, "storage error");
-}
-
-static int busy(struct appr_error *err)
-{
-	return appr_err(err, 409, APPR_E_RESOURCE_IN_USE, "registry is busy, retry");
-}
-
-/* Before attempt number `attempt` (from 0) of a conflicting transaction: 0 to go on
- * (after a random pause, except the first time), or -1 with 409 resource-in-use
- * once KV_MAX_TRIES attempts were made. */
-static int retry_wait(int attempt, struct appr_error *err)
-{
-	if (attempt == KV_MAX_TRIES)
-		return busy(err);
-	if (attempt)
-		backoff(attempt);
-	return 0;
-}
-
-/* ---- JSON ---- */
-
-static json_object *jget(json_object *o, const char *k)
-{
-	json_object *v = NULL;
-
-	if (!o || !json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, k, &v))
-		return NULL;
-	return v;
-}
-
-static const char *jstr(json_object *o, const char *k)
-{
-	json_object *v = jget(o, k);
-	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
-static long long jint(json_object *o, const char *k)
-{
-	json_object *v = jget(o, k);
-	return v ? (long long)json_object_get_int64(v) : 0;
-}
+/* ---- JSON (jget, jstr, jint: storage-kv-txn.h) ---- */
 
 /* o when it is a JSON object, else NULL: foreach and length need an object. */
 static json_object *jasobj(json_object *o)
@@ -217,33 +95,6 @@ static json_object *jobj(json_object *o, const char *k)
 	v = json_object_new_object();
 	json_object_object_add(o, k, v);
 	return v;
-}
-
-/* Parse a JSON object of len bytes: the object (caller puts it) or NULL. */
-static json_object *jparse(const char *s, size_t len)
-{
-	struct json_tokener *tok = json_tokener_new();
-	json_object *o;
-
-	if (!tok)
-		return NULL;
-	o = json_tokener_parse_ex(tok, s, (int)len);
-	if (o && (json_tokener_get_error(tok) != json_tokener_success ||
-		  !json_object_is_type(o, json_type_object))) {
-		json_object_put(o);
-		o = NULL;
-	}
-	json_tokener_free(tok);
-	return o;
-}
-
-/* o as JSON text in the arena; *len its length. */
-static const char *jtext(struct arena *a, json_object *o, size_t *len)
-{
-	size_t n;
-	const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &n);
-	*len = n;
-	return arena_strndup(a, s, n);
 }
 
 /* ---- release order ---- */
@@ -347,34 +198,11 @@ static const char *man_key(struct arena *a, const char *ns, const char *name,
 	return arena_printf(a, "man/%s/%s/%s/%s", ns, name, release, media_type);
 }
 
-/* Read key as a JSON object: 1 found (*out to be put by the caller), 0 absent
- * (*out NULL, *rev 0), -1 error. */
-static int load_json(struct kvs *ks, const char *key, struct arena *a, json_object **out,
-		     long long *rev, struct appr_error *err)
-{
-	struct kv_pair kp;
-	int r = kv_get(ks->kv, key, a, &kp, err);
-
-	*out = NULL;
-	*rev = 0;
-	if (r < 0)
-		return -1;
-	if (r == 1)
-		return 0;
-	*out = jparse(kp.value, kp.len);
-	if (!*out)
-		return corrupt("parse", key, err);
-	*rev = kp.rev;
-	return 1;
-}
-
 static int load_pkg(struct kvs *ks, const char *ns, const char *name, struct arena *a,
 		    json_object **rec, long long *rev, struct appr_error *err)
 {
-	return load_json(ks, pkg_key(a, ns, name), a, rec, rev, err);
+	return kvtxn_load(ks->kv, pkg_key(a, ns, name), a, rec, rev, err);
 }
-
-/* ---- errors as the sqlite driver gives them ---- */
 
 /* 404 package-not-found naming what is missing in rec (NULL: the package). */
 static int not_found(json_object *rec, const char *ns, const char *name, const char *release,
@@ -388,132 +216,20 @@ static int not_found(json_object *rec, const char *ns, const char *name, const c
 
 static int package_absent(const char *ns, const char *name, struct appr_error *err)
 {
-	return not_found(NULL, ns, name, NULL, NULL, err);
+	return storage_err_absent(err, STORAGE_NO_PACKAGE, ns, name, NULL, NULL);
 }
 
-static int channel_absent(const char *ns, const char *name, const char *channel,
-			  struct appr_error *err)
-{
-	return storage_err_channel_absent(err, ns, name, channel);
-}
-
-/* ---- transactions ---- */
-
-#define MAX_CONDS 4
-#define MAX_OPS 10
-
-/* One write being prepared: conditions and ops, and how to recognise it afterwards. */
-struct txn {
-	struct kv_cond conds[MAX_CONDS];
-	size_t n_conds;
-	struct kv_op ops[MAX_OPS];
-	size_t n_ops;
-	const char *pkgkey;              /* the package record it writes or deletes */
-	char token[TOKEN_HEX + 1];       /* written into the record as "txn" */
-	bool deletes_pkg;
-	bool overflow;                   /* more conds/ops than room: a bug, refused */
-	const char *release, *media_type, *upload;   /* put_release: the manifest's token */
-};
-
-static void txn_init(struct txn *t, const char *pkgkey)
-{
-	memset(t, 0, sizeof *t);
-	t->pkgkey = pkgkey;
-	rand_hex(t->token);
-}
-
-static void txn_cond(struct txn *t, const char *key, long long rev)
-{
-	if (t->n_conds < MAX_CONDS)
-		t->conds[t->n_conds++] = (struct kv_cond){ .key = key, .rev = rev };
-	else
-		t->overflow = true;
-}
-
-static void txn_op(struct txn *t, enum kv_op_type type, const char *key, const void *value,
-		   size_t len)
-{
-	if (t->n_ops < MAX_OPS)
-		t->ops[t->n_ops++] = (struct kv_op){ .type = type, .key = key, .value = value,
-						     .len = len };
-	else
-		t->overflow = true;
-}
-
-/* Write the package record rec (with this txn's token) under the condition rev. */
-static int txn_put_record(struct txn *t, struct arena *a, json_object *rec, long long rev,
-			  struct appr_error *err)
-{
-	size_t len;
-	const char *text;
-
-	json_object_object_add(rec, "txn", json_object_new_string(t->token));
-	text = jtext(a, rec, &len);
-	if (len > KV_MAX_VALUE)
-		return appr_err(err, 413, APPR_E_PAYLOAD_TOO_LARGE,
-				"package record would exceed %d bytes", KV_MAX_VALUE);
-	txn_cond(t, t->pkgkey, rev);
-	txn_op(t, KV_PUT, t->pkgkey, text, len);
-	return 0;
-}
-
-/* After KV_UNKNOWN: was t applied? 1 yes, 0 no, -1 error. */
-static int txn_applied(struct kvs *ks, struct txn *t, struct arena *a, struct appr_error *err)
-{
-	json_object *rec;
-	long long rev;
-	int r = load_json(ks, t->pkgkey, a, &rec, &rev, err), applied = 0;
-
-	if (r < 0)
-		return -1;
-	if (r == 0)
-		return t->deletes_pkg;
-	const char *tok = jstr(rec, "txn");
-	if (tok && strcmp(tok, t->token) == 0)
-		applied = 1;
-	if (t->upload) {
-		const char *up = jstr(jget(jget(jget(rec, "releases"), t->release),
-					   t->media_type), "token");
-		if (up && strcmp(up, t->upload) == 0)
-			applied = 1;
-	}
-	json_object_put(rec);
-	return applied;
-}
-
-/* Commit t: 0 applied, 1 not applied (retry), -1 error, not applied (err filled),
- * 2 error, outcome unknown: the answer was lost and the re-read failed too. */
-static int txn_commit(struct kvs *ks, struct txn *t, struct arena *a, struct appr_error *err)
-{
-	if (t->overflow) {
-		fprintf(stderr, "appr: storage: transaction too large\n");
-		return appr_err(err, 500, APPR_E_INTERNAL, "storage error");
-	}
-	int r = kv_txn(ks->kv, t->conds, t->n_conds, t->ops, t->n_ops, err);
-	if (r == KV_COMMITTED)
-		return 0;
-	if (r == KV_CONFLICT)
-		return 1;
-	if (r == KV_UNKNOWN) {
-		int ap = txn_applied(ks, t, a, err);
-		if (ap < 0)
-			return 2;
-		if (ap)
-			appr_err_clear(err);
-		return ap ? 0 : 1;
-	}
-	return -1;
-}
+/* ---- blob references ---- */
 
 /* Add to t the ops dropping one reference to blob digest (read now; its revision
  * becomes a condition): the blob and its chunks go with the last reference. */
-static int txn_unref_blob(struct kvs *ks, struct txn *t, struct arena *a, const char *digest,
-			  struct appr_error *err)
+static int unref_blob(struct kvs *ks, struct kvtxn *t, struct arena *a, const char *digest,
+		      struct appr_error *err)
 {
 	const char *key = arena_printf(a, "blob/%s", digest);
 	json_object *b;
 	long long rev;
-	int r = load_json(ks, key, a, &b, &rev, err);
+	int r = kvtxn_load(ks->kv, key, a, &b, &rev, err);
 
 	if (r < 0)
 		return -1;
@@ -521,21 +237,65 @@ static int txn_unref_blob(struct kvs *ks, struct txn *t, struct arena *a, const 
 		fprintf(stderr, "appr: storage: blob %s was already gone\n", digest);
 		return 0;
 	}
-	txn_cond(t, key, rev);
+	kvtxn_cond(t, key, rev);
 	long long refs = jint(b, "refs") - 1;
 	if (refs <= 0) {
 		const char *up = jstr(b, "upload");
-		txn_op(t, KV_DELETE, key, NULL, 0);
+		kvtxn_op(t, KV_DELETE, key, NULL, 0);
 		if (up && *up)
-			txn_op(t, KV_DELETE_PREFIX, arena_printf(a, "chunk/%s/", up), NULL, 0);
+			kvtxn_op(t, KV_DELETE_PREFIX, arena_printf(a, "chunk/%s/", up), NULL, 0);
 	} else {
 		size_t len;
 		json_object_object_add(b, "refs", json_object_new_int64(refs));
-		const char *text = jtext(a, b, &len);
-		txn_op(t, KV_PUT, key, text, len);
+		const char *text = kvtxn_text(a, b, &len);
+		kvtxn_op(t, KV_PUT, key, text, len);
 	}
 	json_object_put(b);
 	return 0;
+}
+
+/* A change of one package record: rec as read (NULL when the package is absent) is
+ * changed in place (0), or the change is refused (-1, err filled). tmp is scratch. */
+typedef int (*record_change_fn)(json_object *rec, struct arena *tmp, void *ctx,
+				struct appr_error *err);
+
+/* A record_update being committed. */
+struct record_txn {
+	struct kvs *ks;
+	const char *pkey;
+	record_change_fn change;
+	void *ctx;
+};
+
+/* Build the transaction writing back the changed record (kvtxn_build_fn). */
+static int record_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr_error *err)
+{
+	const struct record_txn *rt = ctx;
+	json_object *rec;
+	long long rev;
+	int r = kvtxn_load(rt->ks->kv, rt->pkey, a, &rec, &rev, err);
+
+	if (r < 0)
+		return -1;
+	if (rt->change(rec, a, rt->ctx, err) < 0) {
+		json_object_put(rec);
+		return -1;
+	}
+	kvtxn_init(t, rt->pkey, false);
+	kvtxn_cond(t, rt->pkey, rev);
+	r = kvtxn_put(t, a, rt->pkey, rec, err);
+	json_object_put(rec);
+	return r;
+}
+
+/* Apply change to the record of ns/name and write it back in one transaction
+ * conditioned on the revision read (again from a fresh read on a conflict). */
+static int record_update(struct kvs *ks, const char *ns, const char *name,
+			 record_change_fn change, void *ctx, struct appr_error *err)
+{
+	arena_reset(ks->tmp);
+	struct record_txn rt = { ks, pkg_key(ks->tmp, ns, name), change, ctx };
+	return kvtxn_run(ks->kv, ks->tmp, record_build, &rt, err) == KVTXN_APPLIED ? 0 : -1;
 }
 
 /* ---- channels inside a record ---- */
@@ -614,19 +374,15 @@ static void fill_channel(struct arena *a, json_object *c, const char *name,
 
 /* ---- open / close ---- */
 
-int storage_kv_open(const struct appr_config *cfg, const struct kv_ops *ops,
-		    struct storage **out, struct appr_error *err)
+int storage_kv_open(const struct appr_config *cfg, const struct kv_ops *kv_ops,
+		    const struct storage_ops *table, struct storage **out,
+		    struct appr_error *err)
 {
-	const struct storage_ops *table = storage_find(ops->name);
 	struct kv *kv = NULL;
 	struct kvs *ks;
 
 	*out = NULL;
-	if (!table || !ops->open) {
-		fprintf(stderr, "appr: storage: no driver table for kv %s\n", ops->name);
-		return appr_err(err, 500, APPR_E_INTERNAL, "storage error");
-	}
-	if (ops->open(cfg, &kv, err) < 0)
+	if (kv_ops->open(cfg, &kv, err) < 0)
 		return -1;
 	ks = xcalloc(1, sizeof *ks);
 	ks->base.ops = table;
@@ -705,7 +461,7 @@ int storage_kv_blob_begin(struct storage *s, struct storage_blob_writer **out,
 
 	(void)err;
 	w->base.s = s;
-	rand_hex(w->upload);
+	kvtxn_token(w->upload);
 	w->buf = xmalloc(KV_MAX_VALUE);
 	*out = &w->base;
 	return 0;
@@ -742,11 +498,9 @@ int storage_kv_blob_lookup(struct storage *s, const char *ns, const char *name,
 	struct kvs *ks = (struct kvs *)s;
 	json_object *rec = NULL;
 	long long rev;
-	char pkg[136];
 	int r = 0;
 
 	arena_reset(ks->tmp);
-	pkg_name(pkg, ns, name);
 	if (names_valid_digest(digest))
 		r = load_pkg(ks, ns, name, ks->tmp, &rec, &rev, err);
 	if (r < 0)
@@ -768,10 +522,7 @@ int storage_kv_blob_lookup(struct storage *s, const char *ns, const char *name,
 		}
 		json_object_put(rec);
 	}
-	appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND, "blob sha256:%.64s not found in %s",
-		 digest ? digest : "", pkg);
-	appr_err_details(err, pkg, NULL, NULL);
-	return -1;
+	return storage_err_blob_absent(err, ns, name, digest);
 }
 
 int storage_kv_blob_open(struct storage *s, const char *digest,
@@ -785,19 +536,19 @@ int storage_kv_blob_open(struct storage *s, const char *digest,
 
 	*out = NULL;
 	if (!names_valid_digest(digest))
-		return appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND, "blob not found");
+		return storage_err_blob_absent(err, NULL, NULL, NULL);
 	arena_reset(ks->tmp);
-	r = load_json(ks, arena_printf(ks->tmp, "blob/%s", digest), ks->tmp, &b, &rev, err);
+	r = kvtxn_load(ks->kv, arena_printf(ks->tmp, "blob/%s", digest), ks->tmp, &b, &rev,
+		       err);
 	if (r < 0)
 		return -1;
 	if (r == 0)
-		return appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND, "blob sha256:%s not found",
-				digest);
+		return storage_err_blob_absent(err, NULL, NULL, digest);
 	const char *up = jstr(b, "upload");
 	long long chunks = jint(b, "chunks");
 	if (!up || strlen(up) != TOKEN_HEX || chunks < 1) {
 		json_object_put(b);
-		return corrupt("blob", digest, err);
+		return kvtxn_corrupt("blob", digest, err);
 	}
 	struct kvs_reader *rd = xcalloc(1, sizeof *rd);
 	rd->base.s = s;
@@ -854,6 +605,95 @@ void storage_kv_blob_close(struct storage_blob_reader *br)
 
 /* ---- releases ---- */
 
+/* A push being committed: put_release's transaction. */
+struct push_txn {
+	struct kvs *ks;
+	const struct storage_push *p;
+	struct kvs_writer *w;
+	const char *pkey, *mkey, *bkey, *mval, *now;
+};
+
+/* Build the manifest transaction of a push (kvtxn_build_fn): the package record with
+ * the manifest, its metadata, the blob record (new, or one reference more and our
+ * chunks dropped) and the reference a replaced manifest drops. */
+static int push_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr_error *err)
+{
+	const struct push_txn *pt = ctx;
+	const struct storage_push *p = pt->p;
+	struct kvs_writer *w = pt->w;
+	json_object *rec = NULL, *blob = NULL;
+	long long prev, brev, size = w->base.size;
+	int r = kvtxn_load(pt->ks->kv, pt->pkey, a, &rec, &prev, err);
+
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		rec = json_object_new_object();
+		json_object_object_add(rec, "created_at", json_object_new_string(pt->now));
+		json_object_object_add(rec, "visibility", json_object_new_string(
+					       p->visibility ? p->visibility : "public"));
+	}
+	bool is_new = r == 0;
+	json_object *types = jobj(jobj(rec, "releases"), p->release);
+	json_object *old = jget(types, p->media_type);
+	if (old && !p->force) {
+		json_object_put(rec);
+		return storage_err_exists(err, p);
+	}
+	const char *old_digest = old ? arena_strdup(a, jstr(old, "digest")) : NULL;
+
+	kvtxn_init(t, pt->pkey, false);
+	kvtxn_settle_upload(t, p->release, p->media_type, w->upload);
+	r = kvtxn_load(pt->ks->kv, pt->bkey, a, &blob, &brev, err);
+	if (r < 0) {
+		json_object_put(rec);
+		return -1;
+	}
+	bool same = old_digest && strcmp(old_digest, p->digest) == 0;
+	if (blob) {
+		/* stored already: its bytes win (same tar), ours go */
+		size = jint(blob, "size");
+		if (!same)
+			json_object_object_add(blob, "refs", json_object_new_int64(
+						       jint(blob, "refs") + 1));
+		size_t len;
+		const char *text = kvtxn_text(a, blob, &len);
+		kvtxn_cond(t, pt->bkey, brev);
+		kvtxn_op(t, KV_PUT, pt->bkey, text, len);
+		kvtxn_op(t, KV_DELETE_PREFIX, arena_printf(a, "chunk/%s/", w->upload), NULL, 0);
+		json_object_put(blob);
+	} else {
+		const char *text = arena_printf(
+			a, "{\"size\":%lld,\"upload\":\"%s\",\"chunks\":%lu,\"refs\":1}",
+			size, w->upload, w->chunks);
+		kvtxn_cond(t, pt->bkey, 0);
+		kvtxn_op(t, KV_PUT, pt->bkey, text, strlen(text));
+	}
+	if (old_digest && !same && unref_blob(pt->ks, t, a, old_digest, err) < 0) {
+		json_object_put(rec);
+		return -1;
+	}
+	json_object *m = json_object_new_object();
+	json_object_object_add(m, "digest", json_object_new_string(p->digest));
+	json_object_object_add(m, "size", json_object_new_int64(size));
+	json_object_object_add(m, "created_at", json_object_new_string(pt->now));
+	json_object_object_add(m, "token", json_object_new_string(w->upload));
+	json_object_object_add(m, "meta", json_object_new_boolean(p->metadata != NULL));
+	json_object_object_add(types, p->media_type, m);
+	if (pt->mval)
+		kvtxn_op(t, KV_PUT, pt->mkey, pt->mval, strlen(pt->mval));
+	else
+		kvtxn_op(t, KV_DELETE, pt->mkey, NULL, 0);
+	if (is_new && p->visibility && strcmp(p->visibility, "private") == 0)
+		kvtxn_op(t, KV_PUT, priv_key(a, p->ns, p->name), "1", 1);
+	else if (is_new)
+		kvtxn_op(t, KV_DELETE, priv_key(a, p->ns, p->name), NULL, 0);
+	kvtxn_cond(t, pt->pkey, prev);
+	r = kvtxn_put(t, a, pt->pkey, rec, err);
+	json_object_put(rec);
+	return r;
+}
+
 int storage_kv_put_release(struct storage *s, const struct storage_push *p,
 			   struct storage_blob_writer *bw, struct appr_error *err)
 {
@@ -861,21 +701,18 @@ int storage_kv_put_release(struct storage *s, const struct storage_push *p,
 	struct kvs_writer *w = (struct kvs_writer *)bw;
 	struct arena *a = ks->tmp;
 	unsigned char key[SEMVER_SORTKEY_MAX];
-	char pkg[136], now[32];
+	char now[32];
 	bool drop_chunks = true;
-	int rc = -1;
+	int r, rc = -1;
 
 	arena_reset(a);
-	pkg_name(pkg, p->ns, p->name);
 	if (semver_sortkey(p->release, key, sizeof key) < 0) {
-		appr_err(err, 422, APPR_E_INVALID_RELEASE,
-			 "release \"%.64s\" is not a semantic version", p->release);
-		appr_err_details(err, pkg, p->release, p->media_type);
+		storage_err_not_semver(err, p);
 		goto out;
 	}
 	if (!names_valid_digest(p->digest)) {
 		fprintf(stderr, "appr: storage: put_release: bad digest\n");
-		appr_err(err, 500, APPR_E_INTERNAL, "storage error");
+		storage_err_internal(err);
 		goto out;
 	}
 	if (p->metadata && strlen(p->metadata) > KV_MAX_VALUE - TOKEN_HEX - 1) {
@@ -887,107 +724,23 @@ int storage_kv_put_release(struct storage *s, const struct storage_push *p,
 		goto out;
 	util_utc_now(now);
 
-	const char *pkey = pkg_key(a, p->ns, p->name);
-	const char *mkey = man_key(a, p->ns, p->name, p->release, p->media_type);
-	const char *bkey = arena_printf(a, "blob/%s", p->digest);
-	const char *mval = p->metadata ? arena_printf(a, "%s\n%s", w->upload, p->metadata)
-				       : NULL;
-	for (int attempt = 0;; attempt++) {
-		json_object *rec = NULL, *blob = NULL;
-		long long prev, brev, size = bw->size;
-		struct txn t;
-		int r;
-
-		if (retry_wait(attempt, err) < 0)
-			goto out;
-		r = load_json(ks, pkey, a, &rec, &prev, err);
-		if (r < 0)
-			goto out;
-		if (r == 0) {
-			rec = json_object_new_object();
-			json_object_object_add(rec, "created_at", json_object_new_string(now));
-			json_object_object_add(rec, "visibility", json_object_new_string(
-						       p->visibility ? p->visibility : "public"));
-		}
-		bool is_new = r == 0;
-		json_object *types = jobj(jobj(rec, "releases"), p->release);
-		json_object *old = jget(types, p->media_type);
-		if (old && !p->force) {
-			json_object_put(rec);
-			appr_err(err, 409, APPR_E_PACKAGE_EXISTS,
-				 "%s release %.40s (%.40s) already exists; push with force to"
-				 " replace it", pkg, p->release, p->media_type);
-			appr_err_details(err, pkg, p->release, p->media_type);
-			goto out;
-		}
-		const char *old_digest = old ? arena_strdup(a, jstr(old, "digest")) : NULL;
-
-		txn_init(&t, pkey);
-		t.release = p->release;
-		t.media_type = p->media_type;
-		t.upload = w->upload;
-		r = load_json(ks, bkey, a, &blob, &brev, err);
-		if (r < 0) {
-			json_object_put(rec);
-			goto out;
-		}
-		bool same = old_digest && strcmp(old_digest, p->digest) == 0;
-		if (blob) {
-			/* stored already: its bytes win (same tar), ours go */
-			size = jint(blob, "size");
-			if (!same)
-				json_object_object_add(blob, "refs", json_object_new_int64(
-							       jint(blob, "refs") + 1));
-			size_t len;
-			const char *text = jtext(a, blob, &len);
-			txn_cond(&t, bkey, brev);
-			txn_op(&t, KV_PUT, bkey, text, len);
-			txn_op(&t, KV_DELETE_PREFIX, arena_printf(a, "chunk/%s/", w->upload),
-			       NULL, 0);
-			json_object_put(blob);
-		} else {
-			const char *text = arena_printf(
-				a, "{\"size\":%lld,\"upload\":\"%s\",\"chunks\":%lu,\"refs\":1}",
-				size, w->upload, w->chunks);
-			txn_cond(&t, bkey, 0);
-			txn_op(&t, KV_PUT, bkey, text, strlen(text));
-		}
-		if (old_digest && !same && txn_unref_blob(ks, &t, a, old_digest, err) < 0) {
-			json_object_put(rec);
-			goto out;
-		}
-		json_object *m = json_object_new_object();
-		json_object_object_add(m, "digest", json_object_new_string(p->digest));
-		json_object_object_add(m, "size", json_object_new_int64(size));
-		json_object_object_add(m, "created_at", json_object_new_string(now));
-		json_object_object_add(m, "token", json_object_new_string(w->upload));
-		json_object_object_add(m, "meta", json_object_new_boolean(p->metadata != NULL));
-		json_object_object_add(types, p->media_type, m);
-		if (mval)
-			txn_op(&t, KV_PUT, mkey, mval, strlen(mval));
-		else
-			txn_op(&t, KV_DELETE, mkey, NULL, 0);
-		if (is_new && p->visibility && strcmp(p->visibility, "private") == 0)
-			txn_op(&t, KV_PUT, priv_key(a, p->ns, p->name), "1", 1);
-		else if (is_new)
-			txn_op(&t, KV_DELETE, priv_key(a, p->ns, p->name), NULL, 0);
-		r = txn_put_record(&t, a, rec, prev, err);
-		json_object_put(rec);
-		if (r < 0)
-			goto out;
-		r = txn_commit(ks, &t, a, err);
-		if (r == 2) {
-			/* maybe applied: the chunks may be the blob's now, keep them */
-			fprintf(stderr, "appr: storage: push of %s %s: outcome unknown, upload %s"
-				" kept\n", pkg, p->release, w->upload);
-			drop_chunks = false;
-			goto out;
-		}
-		if (r < 0)
-			goto out;
-		if (r == 0)
-			break;
+	struct push_txn pt = {
+		.ks = ks, .p = p, .w = w, .now = now,
+		.pkey = pkg_key(a, p->ns, p->name),
+		.mkey = man_key(a, p->ns, p->name, p->release, p->media_type),
+		.bkey = arena_printf(a, "blob/%s", p->digest),
+		.mval = p->metadata ? arena_printf(a, "%s\n%s", w->upload, p->metadata) : NULL,
+	};
+	r = kvtxn_run(ks->kv, a, push_build, &pt, err);
+	if (r == KVTXN_UNKNOWN) {
+		/* maybe applied: the chunks may be the blob's now, keep them */
+		fprintf(stderr, "appr: storage: push of %.64s/%.64s %s: outcome unknown,"
+			" upload %s kept\n", p->ns, p->name, p->release, w->upload);
+		drop_chunks = false;
+		goto out;
 	}
+	if (r != KVTXN_APPLIED)
+		goto out;
 	drop_chunks = false;                  /* the blob's now, or deleted by the txn */
 	rc = 0;
 out:
@@ -1109,7 +862,7 @@ int storage_kv_get_manifests(struct storage *s, const char *ns, const char *name
 		*n = cnt;
 		return 0;
 	}
-	return busy(err);
+	return storage_err_busy(err);
 }
 
 int storage_kv_get_manifest(struct storage *s, const char *ns, const char *name,
@@ -1160,7 +913,63 @@ int storage_kv_get_manifest(struct storage *s, const char *ns, const char *name,
 		if (r == 0 && meta_of(a, &kp, token, &out->metadata))
 			return 0;
 	}
-	return busy(err);
+	return storage_err_busy(err);
+}
+
+/* A manifest being deleted: delete_manifest's transaction. */
+struct delete_txn {
+	struct kvs *ks;
+	const char *ns, *name, *release, *media_type, *pkey;
+};
+
+/* Build the transaction deleting a manifest (kvtxn_build_fn): the record without it
+ * (and without its release when it was the last one, the record itself and every
+ * key of the package when it was the last release), and the blob reference it drops. */
+static int delete_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr_error *err)
+{
+	const struct delete_txn *dt = ctx;
+	const char *ns = dt->ns, *name = dt->name, *release = dt->release;
+	json_object *rec;
+	long long rev;
+	int r = kvtxn_load(dt->ks->kv, dt->pkey, a, &rec, &rev, err);
+
+	if (r < 0)
+		return -1;
+	json_object *rels = jget(rec, "releases");
+	json_object *types = jget(rels, release);
+	json_object *e = jget(types, dt->media_type);
+	if (!e) {
+		not_found(rec, ns, name, release, dt->media_type, err);
+		json_object_put(rec);
+		return -1;
+	}
+	const char *digest = arena_strdup(a, jstr(e, "digest"));
+	kvtxn_init(t, dt->pkey, false);
+	json_object_object_del(types, dt->media_type);
+	kvtxn_op(t, KV_DELETE, man_key(a, ns, name, release, dt->media_type), NULL, 0);
+	if (json_object_object_length(types) == 0) {
+		/* the release goes with its last manifest: out of every channel */
+		if (jasobj(jget(rec, "channels"))) {
+			json_object_object_foreach(jget(rec, "channels"), cname, c) {
+				(void)cname;
+				array_remove(jget(c, "releases"), release);
+			}
+		}
+		channels_repair(a, rec);
+		json_object_object_del(rels, release);
+	}
+	kvtxn_cond(t, dt->pkey, rev);
+	if (json_object_object_length(rels) == 0) {
+		t->check_absent = true;           /* the package goes with its last release */
+		kvtxn_op(t, KV_DELETE, dt->pkey, NULL, 0);
+		kvtxn_op(t, KV_DELETE_PREFIX, arena_printf(a, "man/%s/%s/", ns, name), NULL, 0);
+		kvtxn_op(t, KV_DELETE, priv_key(a, ns, name), NULL, 0);
+	} else if (kvtxn_put(t, a, dt->pkey, rec, err) < 0) {
+		json_object_put(rec);
+		return -1;
+	}
+	json_object_put(rec);
+	return digest ? unref_blob(dt->ks, t, a, digest, err) : 0;
 }
 
 int storage_kv_delete_manifest(struct storage *s, const char *ns, const char *name,
@@ -1171,59 +980,8 @@ int storage_kv_delete_manifest(struct storage *s, const char *ns, const char *na
 	struct arena *a = ks->tmp;
 
 	arena_reset(a);
-	const char *pkey = pkg_key(a, ns, name);
-	for (int attempt = 0;; attempt++) {
-		json_object *rec;
-		long long rev;
-		struct txn t;
-		int r;
-
-		if (retry_wait(attempt, err) < 0)
-			return -1;
-		r = load_json(ks, pkey, a, &rec, &rev, err);
-		if (r < 0)
-			return -1;
-		json_object *rels = jget(rec, "releases");
-		json_object *types = jget(rels, release);
-		json_object *e = jget(types, media_type);
-		if (!e) {
-			not_found(rec, ns, name, release, media_type, err);
-			json_object_put(rec);
-			return -1;
-		}
-		const char *digest = arena_strdup(a, jstr(e, "digest"));
-		txn_init(&t, pkey);
-		json_object_object_del(types, media_type);
-		txn_op(&t, KV_DELETE, man_key(a, ns, name, release, media_type), NULL, 0);
-		if (json_object_object_length(types) == 0) {
-			/* the release goes with its last manifest: out of every channel */
-			if (jasobj(jget(rec, "channels"))) {
-				json_object_object_foreach(jget(rec, "channels"), cname, c) {
-					(void)cname;
-					array_remove(jget(c, "releases"), release);
-				}
-			}
-			channels_repair(a, rec);
-			json_object_object_del(rels, release);
-		}
-		if (json_object_object_length(rels) == 0) {
-			t.deletes_pkg = true;
-			txn_cond(&t, pkey, rev);
-			txn_op(&t, KV_DELETE, pkey, NULL, 0);
-			txn_op(&t, KV_DELETE_PREFIX, arena_printf(a, "man/%s/%s/", ns, name),
-			       NULL, 0);
-			txn_op(&t, KV_DELETE, priv_key(a, ns, name), NULL, 0);
-		} else if (txn_put_record(&t, a, rec, rev, err) < 0) {
-			json_object_put(rec);
-			return -1;
-		}
-		json_object_put(rec);
-		if (digest && txn_unref_blob(ks, &t, a, digest, err) < 0)
-			return -1;
-		r = txn_commit(ks, &t, a, err);
-		if (r != 1)
-			return r == 0 ? 0 : -1;
-	}
+	struct delete_txn dt = { ks, ns, name, release, media_type, pkg_key(a, ns, name) };
+	return kvtxn_run(ks->kv, a, delete_build, &dt, err) == KVTXN_APPLIED ? 0 : -1;
 }
 
 /* ---- list and search ---- */
@@ -1348,33 +1106,27 @@ static int package_refs(struct kvs *ks, const char *ns, const char *text,
 	return 0;
 }
 
-/* Does record rec have a manifest of media type mt in any release? */
-static bool has_media_type(json_object *rec, const char *mt)
-{
-	if (!jasobj(jget(rec, "releases")))
-		return false;
-	json_object_object_foreach(jget(rec, "releases"), rel, types) {
-		(void)rel;
-		if (jget(types, mt))
-			return true;
-	}
-	return false;
-}
-
-/* Fill one list row from a package record. */
+/* Fill one list row from a package record, narrowed to media type mt when not NULL:
+ * only the releases with a manifest of it (struct storage_package). No release left:
+ * n_releases is 0. */
 static void fill_package(struct arena *a, const struct pkgref *ref, json_object *rec,
-			 struct storage_package *p)
+			 const char *mt, struct storage_package *p)
 {
-	size_t n;
+	json_object *all = jget(rec, "releases");
+	size_t n, k = 0;
 	const char **rels = record_releases(a, rec, &n);
 
+	for (size_t i = 0; i < n; i++)
+		if (!mt || jget(jget(all, rels[i]), mt))
+			rels[k++] = rels[i];
+	n = k;
 	p->package = arena_strdup(a, ref->full);
 	p->releases = rels;
 	p->n_releases = n;
 	p->default_release = n ? rels[0] : NULL;
 	p->visibility = arena_strdup(a, jstr(rec, "visibility") ? jstr(rec, "visibility")
 							       : "public");
-	json_object *types = n ? jget(jget(rec, "releases"), rels[0]) : NULL;
+	json_object *types = n ? jget(all, rels[0]) : NULL;
 	p->media_types = member_names(a, types, &p->n_media_types);
 	p->created_at[0] = '\0';
 	for (size_t i = 0; i < p->n_media_types; i++) {
@@ -1416,19 +1168,15 @@ int storage_kv_list_packages(struct storage *s, const struct storage_list_query 
 			json_object_put(rec);     /* re-created private since the ranges */
 			continue;
 		}
-		if (q->media_type && !has_media_type(rec, q->media_type)) {
-			json_object_put(rec);
-			continue;
-		}
+		fill_package(a, &refs[i], rec, q->media_type, &v[k]);
+		json_object_put(rec);
+		if (v[k].n_releases == 0)
+			continue;             /* no manifest of the media type */
 		if (skipped < q->offset) {
 			skipped++;
-			json_object_put(rec);
 			continue;
 		}
-		fill_package(a, &refs[i], rec, &v[k]);
-		json_object_put(rec);
-		if (v[k].n_releases)
-			k++;
+		k++;
 	}
 	*out = v;
 	*n = k;
@@ -1498,10 +1246,38 @@ int storage_kv_get_channel(struct storage *s, const char *ns, const char *name,
 	json_object *c = jget(jget(rec, "channels"), channel);
 	if (!c) {
 		json_object_put(rec);
-		return channel_absent(ns, name, channel, err);
+		return storage_err_channel_absent(err, ns, name, channel);
 	}
 	fill_channel(a, c, channel, out);
 	json_object_put(rec);
+	return 0;
+}
+
+/* A channel operation: what it changes, and where channel_add puts the result. */
+struct chan_change {
+	const char *ns, *name, *channel, *release;
+	struct arena *a;                 /* channel_add: out's arena */
+	struct storage_channel *out;
+};
+
+static int channel_add_change(json_object *rec, struct arena *tmp, void *ctx,
+			      struct appr_error *err)
+{
+	const struct chan_change *cc = ctx;
+
+	(void)tmp;
+	if (!jget(jget(rec, "releases"), cc->release))
+		return not_found(rec, cc->ns, cc->name, cc->release, NULL, err);
+	json_object *c = jobj(jobj(rec, "channels"), cc->channel);
+	json_object *rels = jget(c, "releases");
+	if (!rels || !json_object_is_type(rels, json_type_array)) {
+		rels = json_object_new_array();
+		json_object_object_add(c, "releases", rels);
+	}
+	if (!array_has(rels, cc->release))
+		json_object_array_add(rels, json_object_new_string(cc->release));
+	json_object_object_add(c, "current", json_object_new_string(cc->release));
+	fill_channel(cc->a, c, cc->channel, cc->out);
 	return 0;
 }
 
@@ -1509,736 +1285,50 @@ int storage_kv_channel_add(struct storage *s, const char *ns, const char *name,
 			   const char *channel, const char *release, struct arena *a,
 			   struct storage_channel *out, struct appr_error *err)
 {
-	struct kvs *ks = (struct kvs *)s;
-	struct arena *tmp = ks->tmp;
+	struct chan_change cc = { ns, name, channel, release, a, out };
+	return record_update((struct kvs *)s, ns, name, channel_add_change, &cc, err);
+}
 
-	arena_reset(tmp);
-	const char *pkey = pkg_key(tmp, ns, name);
-	for (int attempt = 0;; attempt++) {
-		json_object *rec;
-		long long rev;
-		struct txn t;
-		int r;
+static int channel_remove_change(json_object *rec, struct arena *tmp, void *ctx,
+				 struct appr_error *err)
+{
+	const struct chan_change *cc = ctx;
+	json_object *c = jget(jget(rec, "channels"), cc->channel);
 
-		if (retry_wait(attempt, err) < 0)
-			return -1;
-		r = load_json(ks, pkey, tmp, &rec, &rev, err);
-		if (r < 0)
-			return -1;
-		if (!jget(jget(rec, "releases"), release)) {
-			not_found(rec, ns, name, release, NULL, err);
-			json_object_put(rec);
-			return -1;
-		}
-		json_object *c = jobj(jobj(rec, "channels"), channel);
-		json_object *rels = jget(c, "releases");
-		if (!rels || !json_object_is_type(rels, json_type_array)) {
-			rels = json_object_new_array();
-			json_object_object_add(c, "releases", rels);
-		}
-		if (!array_has(rels, release))
-			json_object_array_add(rels, json_object_new_string(release));
-		json_object_object_add(c, "current", json_object_new_string(release));
-		fill_channel(a, c, channel, out);
-		txn_init(&t, pkey);
-		r = txn_put_record(&t, tmp, rec, rev, err);
-		json_object_put(rec);
-		if (r < 0)
-			return -1;
-		r = txn_commit(ks, &t, tmp, err);
-		if (r != 1)
-			return r == 0 ? 0 : -1;
-	}
+	if (!c)
+		return storage_err_channel_absent(err, cc->ns, cc->name, cc->channel);
+	if (!array_remove(jget(c, "releases"), cc->release))
+		return storage_err_not_in_channel(err, cc->ns, cc->name, cc->channel,
+						  cc->release);
+	channels_repair(tmp, rec);
+	return 0;
 }
 
 int storage_kv_channel_remove(struct storage *s, const char *ns, const char *name,
 			      const char *channel, const char *release, struct appr_error *err)
 {
-	struct kvs *ks = (struct kvs *)s;
-	struct arena *a = ks->tmp;
+	struct chan_change cc = { ns, name, channel, release, NULL, NULL };
+	return record_update((struct kvs *)s, ns, name, channel_remove_change, &cc, err);
+}
 
-	arena_reset(a);
-	const char *pkey = pkg_key(a, ns, name);
-	for (int attempt = 0;; attempt++) {
-		json_object *rec;
-		long long rev;
-		struct txn t;
-		int r;
+static int channel_delete_change(json_object *rec, struct arena *tmp, void *ctx,
+				 struct appr_error *err)
+{
+	const struct chan_change *cc = ctx;
+	json_object *chans = jget(rec, "channels");
 
-		if (retry_wait(attempt, err) < 0)
-			return -1;
-		r = load_json(ks, pkey, a, &rec, &rev, err);
-		if (r < 0)
-			return -1;
-		json_object *c = jget(jget(rec, "channels"), channel);
-		if (!c) {
-			json_object_put(rec);
-			return channel_absent(ns, name, channel, err);
-		}
-		if (!array_remove(jget(c, "releases"), release)) {
-			char pkg[136];
-			json_object_put(rec);
-			pkg_name(pkg, ns, name);
-			appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND,
-				 "release %.64s of package %s is not in channel %.64s", release,
-				 pkg, channel);
-			appr_err_details(err, pkg, release, NULL);
-			return -1;
-		}
-		channels_repair(a, rec);
-		txn_init(&t, pkey);
-		r = txn_put_record(&t, a, rec, rev, err);
-		json_object_put(rec);
-		if (r < 0)
-			return -1;
-		r = txn_commit(ks, &t, a, err);
-		if (r != 1)
-			return r == 0 ? 0 : -1;
-	}
+	(void)tmp;
+	if (!jget(chans, cc->channel))
+		return storage_err_channel_absent(err, cc->ns, cc->name, cc->channel);
+	json_object_object_del(chans, cc->channel);
+	return 0;
 }
 
 int storage_kv_channel_delete(struct storage *s, const char *ns, const char *name,
 			      const char *channel, struct appr_error *err)
 {
-	struct kvs *ks = (struct kvs *)s;
-	struct arena *a = ks->tmp;
-
-	arena_reset(a);
-	const char *pkey = pkg_key(a, ns, name);
-	for (int attempt = 0;; attempt++) {
-		json_object *rec;
-		long long rev;
-		struct txn t;
-		int r;
-
-		if (retry_wait(attempt, err) < 0)
-			return -1;
-		r = load_json(ks, pkey, a, &rec, &rev, err);
-		if (r < 0)
-			return -1;
-		json_object *chans = jget(rec, "channels");
-		if (!jget(chans, channel)) {
-			json_object_put(rec);
-			return channel_absent(ns, name, channel, err);
-		}
-		json_object_object_del(chans, channel);
-		txn_init(&t, pkey);
-		r = txn_put_record(&t, a, rec, rev, err);
-		json_object_put(rec);
-		if (r < 0)
-			return -1;
-		r = txn_commit(ks, &t, a, err);
-		if (r != 1)
-			return r == 0 ? 0 : -1;
-	}
-}
-
-/* ---- users, grants, tokens ---- */
-
-/* One auth write: conditions, ops, and the key that settles a lost answer. */
-struct atxn {
-	struct kv_cond conds[4];
-	size_t n_conds;
-	struct kv_op ops[KV_MAX_OPS];
-	size_t n_ops;
-	char token[TOKEN_HEX + 1];       /* written as "txn" into the records it puts */
-	const char *check;               /* applied when this key is absent (check_absent) */
-	bool check_absent;               /*   or holds "txn" = token */
-};
-
-static void atxn_init(struct atxn *t, const char *check, bool check_absent)
-{
-	memset(t, 0, sizeof *t);
-	rand_hex(t->token);
-	t->check = check;
-	t->check_absent = check_absent;
-}
-
-static void atxn_cond(struct atxn *t, const char *key, long long rev)
-{
-	if (t->n_conds < sizeof t->conds / sizeof t->conds[0])
-		t->conds[t->n_conds++] = (struct kv_cond){ .key = key, .rev = rev };
-}
-
-static void atxn_op(struct atxn *t, enum kv_op_type type, const char *key, const char *value)
-{
-	if (t->n_ops < KV_MAX_OPS)
-		t->ops[t->n_ops++] = (struct kv_op){ .type = type, .key = key, .value = value,
-						     .len = value ? strlen(value) : 0 };
-}
-
-/* Put record o (with t's token as "txn") at key; o is consumed. */
-static void atxn_put(struct atxn *t, struct arena *a, const char *key, json_object *o)
-{
-	size_t len;
-
-	json_object_object_add(o, "txn", json_object_new_string(t->token));
-	atxn_op(t, KV_PUT, key, jtext(a, o, &len));
-	json_object_put(o);
-}
-
-/* Commit t: 0 applied, 1 not applied (retry), -1 error (err filled). */
-static int atxn_commit(struct kvs *ks, struct atxn *t, struct arena *a, struct appr_error *err)
-{
-	json_object *o;
-	long long rev;
-	int r = kv_txn(ks->kv, t->conds, t->n_conds, t->ops, t->n_ops, err);
-
-	if (r == KV_COMMITTED)
-		return 0;
-	if (r == KV_CONFLICT)
-		return 1;
-	if (r != KV_UNKNOWN)
-		return -1;
-	r = load_json(ks, t->check, a, &o, &rev, err);
-	if (r < 0)
-		return -1;
-	bool applied = t->check_absent ? r == 0
-		: r == 1 && jstr(o, "txn") && strcmp(jstr(o, "txn"), t->token) == 0;
-	json_object_put(o);
-	if (applied)
-		appr_err_clear(err);
-	return applied ? 0 : 1;
-}
-
-static int user_absent(const char *name, struct appr_error *err)
-{
-	return appr_err(err, 404, APPR_E_USER_NOT_FOUND, "user %.64s not found", name);
-}
-
-static int token_absent(struct appr_error *err)
-{
-	return appr_err(err, 404, APPR_E_TOKEN_NOT_FOUND, "token not found");
-}
-
-static int level_invalid(int level, struct appr_error *err)
-{
-	return appr_err(err, 422, APPR_E_INVALID_PARAMETERS, "invalid permission level %d",
-			level);
-}
-
-static const char *user_key(struct arena *a, const char *name)
-{
-	return arena_printf(a, "user/%s", name);
-}
-
-static const char *usertok_key(struct arena *a, const char *user, const char *id)
-{
-	return arena_printf(a, "usertok/%s/%s", user, id);
-}
-
-/* A name usable as one key component. */
-static bool key_part_ok(const char *s)
-{
-	return s && *s && !strchr(s, '/');
-}
-
-int storage_kv_user_put(struct storage *s, const char *name, const char *password_hash,
-			bool create, struct appr_error *err)
-{
-	struct kvs *ks = (struct kvs *)s;
-	struct arena *a = ks->tmp;
-	char now[32];
-
-	arena_reset(a);
-	if (!key_part_ok(name))
-		return appr_err(err, 422, APPR_E_INVALID_PARAMETERS, "invalid user name");
-	const char *key = user_key(a, name);
-	util_utc_now(now);
-	for (int attempt = 0;; attempt++) {
-		json_object *rec;
-		long long rev;
-		struct atxn t;
-		int r;
-
-		if (retry_wait(attempt, err) < 0)
-			return -1;
-		r = load_json(ks, key, a, &rec, &rev, err);
-		if (r < 0)
-			return -1;
-		if (create && r == 1) {
-			json_object_put(rec);
-			return appr_err(err, 409, APPR_E_USER_EXISTS, "user %.64s already exists",
-					name);
-		}
-		if (!create && r == 0)
-			return user_absent(name, err);
-		if (create) {
-			rec = json_object_new_object();
-			json_object_object_add(rec, "created_at", json_object_new_string(now));
-		}
-		json_object_object_add(rec, "password_hash", password_hash
-				       ? json_object_new_string(password_hash) : NULL);
-		atxn_init(&t, key, false);
-		atxn_cond(&t, key, rev);
-		atxn_put(&t, a, key, rec);
-		r = atxn_commit(ks, &t, a, err);
-		if (r != 1)
-			return r;
-	}
-}
-
-int storage_kv_user_get(struct storage *s, const char *name, struct arena *a,
-			struct storage_user *out, struct appr_error *err)
-{
-	struct kvs *ks = (struct kvs *)s;
-	json_object *rec;
-	long long rev;
-
-	arena_reset(ks->tmp);
-	if (!key_part_ok(name))
-		return user_absent(name ? name : "", err);
-	int r = load_json(ks, user_key(ks->tmp, name), ks->tmp, &rec, &rev, err);
-	if (r < 0)
-		return -1;
-	if (r == 0)
-		return user_absent(name, err);
-	memset(out, 0, sizeof *out);
-	out->name = arena_strdup(a, name);
-	out->password_hash = arena_strdup(a, jstr(rec, "password_hash"));
-	snprintf(out->created_at, sizeof out->created_at, "%s",
-		 jstr(rec, "created_at") ? jstr(rec, "created_at") : "");
-	json_object_put(rec);
-	return 0;
-}
-
-/* The tokens of a user as read from usertok/<user>/: ids and hashes. */
-struct tokref {
-	const char *id, *hash;
-};
-
-int storage_kv_user_delete(struct storage *s, const char *name, struct appr_error *err)
-{
-	struct kvs *ks = (struct kvs *)s;
-	struct arena *a = ks->tmp;
-	struct tokref *toks = NULL;
-	size_t n_toks = 0, done = 0;
-
-	arena_reset(a);
-	if (!key_part_ok(name))
-		return user_absent(name ? name : "", err);
-	const char *key = user_key(a, name);
-	const char *tprefix = arena_printf(a, "usertok/%s/", name);
-	for (int attempt = 0;; attempt++) {
-		json_object *rec;
-		long long rev;
-		struct kv_pair *kp;
-		struct atxn t;
-		int r;
-
-		if (retry_wait(attempt, err) < 0)
-			return -1;
-		r = load_json(ks, key, a, &rec, &rev, err);
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			return user_absent(name, err);
-		json_object_put(rec);
-		if (kv_range(ks->kv, tprefix, NULL, 0, false, a, &kp, &n_toks, NULL, err) < 0)
-			return -1;
-		toks = arena_alloc(a, (n_toks + 1) * sizeof *toks);
-		for (size_t i = 0; i < n_toks; i++) {
-			json_object *o = jparse(kp[i].value, kp[i].len);
-			toks[i].id = arena_strdup(a, jstr(o, "id"));
-			toks[i].hash = arena_strdup(a, jstr(o, "hash"));
-			json_object_put(o);
-		}
-		atxn_init(&t, key, true);
-		atxn_cond(&t, key, rev);
-		atxn_op(&t, KV_DELETE, key, NULL);
-		atxn_op(&t, KV_DELETE_PREFIX, arena_printf(a, "grant/%s/", name), NULL);
-		atxn_op(&t, KV_DELETE_PREFIX, tprefix, NULL);
-		for (done = 0; done < n_toks && t.n_ops + 2 <= KV_MAX_OPS; done++) {
-			if (toks[done].hash)
-				atxn_op(&t, KV_DELETE, arena_printf(a, "token/%s", toks[done].hash),
-					NULL);
-			if (toks[done].id)
-				atxn_op(&t, KV_DELETE, arena_printf(a, "tokenid/%s", toks[done].id),
-					NULL);
-		}
-		r = atxn_commit(ks, &t, a, err);
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
-	}
-	/* the user and its tokens are gone; now the look-up keys of the rest */
-	while (done < n_toks) {
-		struct atxn t;
-		struct appr_error e = { 0 };
-
-		atxn_init(&t, NULL, true);
-		for (; done < n_toks && t.n_ops + 2 <= KV_MAX_OPS; done++) {
-			if (toks[done].hash)
-				atxn_op(&t, KV_DELETE, arena_printf(a, "token/%s", toks[done].hash),
-					NULL);
-			if (toks[done].id)
-				atxn_op(&t, KV_DELETE, arena_printf(a, "tokenid/%s", toks[done].id),
-					NULL);
-		}
-		if (kv_txn(ks->kv, NULL, 0, t.ops, t.n_ops, &e) != KV_COMMITTED)
-			fprintf(stderr, "appr: storage: left token keys of deleted user"
-				" %.64s: %s\n", name, e.msg);
-	}
-	return 0;
-}
-
-static int user_name_cmp(const void *pa, const void *pb)
-{
-	const struct storage_user *a = pa, *b = pb;
-	return strcmp(a->name, b->name);
-}
-
-int storage_kv_user_list(struct storage *s, struct arena *a, struct storage_user **out,
-			 size_t *n, struct appr_error *err)
-{
-	struct kvs *ks = (struct kvs *)s;
-	struct kv_pair *kp;
-	size_t n_kp, k = 0;
-
-	arena_reset(ks->tmp);
-	if (kv_range(ks->kv, "user/", NULL, 0, false, ks->tmp, &kp, &n_kp, NULL, err) < 0)
-		return -1;
-	struct storage_user *v = arena_alloc(a, (n_kp + 1) * sizeof *v);
-	for (size_t i = 0; i < n_kp; i++) {
-		json_object *o = jparse(kp[i].value, kp[i].len);
-		if (!o)
-			return corrupt("user", kp[i].key, err);
-		v[k].name = arena_strdup(a, kp[i].key + 5);
-		v[k].password_hash = arena_strdup(a, jstr(o, "password_hash"));
-		snprintf(v[k].created_at, sizeof v[k].created_at, "%s",
-			 jstr(o, "created_at") ? jstr(o, "created_at") : "");
-		json_object_put(o);
-		k++;
-	}
-	qsort(v, k, sizeof *v, user_name_cmp);
-	*out = v;
-	*n = k;
-	return 0;
-}
-
-int storage_kv_grant_set(struct storage *s, const char *user, const char *ns,
-			 enum storage_level level, struct appr_error *err)
-{
-	struct kvs *ks = (struct kvs *)s;
-	struct arena *a = ks->tmp;
-
-	arena_reset(a);
-	if ((int)level < STORAGE_LEVEL_NONE || (int)level > STORAGE_LEVEL_ADMIN)
-		return level_invalid((int)level, err);
-	if (!key_part_ok(user))
-		return user_absent(user ? user : "", err);
-	if (!key_part_ok(ns))
-		return appr_err(err, 422, APPR_E_INVALID_PARAMETERS, "invalid namespace");
-	const char *ukey = user_key(a, user);
-	const char *gkey = arena_printf(a, "grant/%s/%s", user, ns);
-	for (int attempt = 0;; attempt++) {
-		json_object *rec;
-		long long rev;
-		struct atxn t;
-		int r;
-
-		if (retry_wait(attempt, err) < 0)
-			return -1;
-		r = load_json(ks, ukey, a, &rec, &rev, err);
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			return user_absent(user, err);
-		json_object_put(rec);
-		atxn_init(&t, gkey, level == STORAGE_LEVEL_NONE);
-		atxn_cond(&t, ukey, rev);                 /* the user still exists */
-		if (level == STORAGE_LEVEL_NONE) {
-			atxn_op(&t, KV_DELETE, gkey, NULL);
-		} else {
-			json_object *g = json_object_new_object();
-			json_object_object_add(g, "level", json_object_new_int((int)level));
-			atxn_put(&t, a, gkey, g);
-		}
-		r = atxn_commit(ks, &t, a, err);
-		if (r != 1)
-			return r;
-	}
-}
-
-static int grant_cmp(const void *pa, const void *pb)
-{
-	const struct storage_grant *a = pa, *b = pb;
-	int c = strcmp(a->user, b->user);
-	return c ? c : strcmp(a->namespace, b->namespace);
-}
-
-int storage_kv_grant_list(struct storage *s, const char *user, struct arena *a,
-			  struct storage_grant **out, size_t *n, struct appr_error *err)
-{
-	struct kvs *ks = (struct kvs *)s;
-	struct kv_pair *kp;
-	size_t n_kp, k = 0;
-
-	arena_reset(ks->tmp);
-	if (user && !key_part_ok(user)) {
-		*out = arena_alloc(a, sizeof **out);
-		*n = 0;
-		return 0;
-	}
-	const char *prefix = user ? arena_printf(ks->tmp, "grant/%s/", user) : "grant/";
-	if (kv_range(ks->kv, prefix, NULL, 0, false, ks->tmp, &kp, &n_kp, NULL, err) < 0)
-		return -1;
-	struct storage_grant *v = arena_alloc(a, (n_kp + 1) * sizeof *v);
-	for (size_t i = 0; i < n_kp; i++) {
-		const char *rest = kp[i].key + 6, *slash = strchr(rest, '/');
-		json_object *o = jparse(kp[i].value, kp[i].len);
-		if (!o || !slash) {
-			json_object_put(o);
-			return corrupt("grant", kp[i].key, err);
-		}
-		v[k].user = arena_strndup(a, rest, (size_t)(slash - rest));
-		v[k].namespace = arena_strdup(a, slash + 1);
-		v[k].level = (enum storage_level)jint(o, "level");
-		json_object_put(o);
-		k++;
-	}
-	qsort(v, k, sizeof *v, grant_cmp);
-	*out = v;
-	*n = k;
-	return 0;
-}
-
-/* A token record (usertok/ or token/ value) as a storage_token in arena a. */
-static void fill_token(struct arena *a, json_object *o, struct storage_token *t)
-{
-	memset(t, 0, sizeof *t);
-	t->id = arena_strdup(a, jstr(o, "id"));
-	t->user = arena_strdup(a, jstr(o, "user"));
-	snprintf(t->hash, sizeof t->hash, "%s", jstr(o, "hash") ? jstr(o, "hash") : "");
-	t->namespace = arena_strdup(a, jstr(o, "namespace"));
-	t->scope = (enum storage_level)jint(o, "scope");
-	t->expires_at = jint(o, "expires_at");
-	snprintf(t->created_at, sizeof t->created_at, "%s",
-		 jstr(o, "created_at") ? jstr(o, "created_at") : "");
-}
-
-/* The authoritative record of the token (user, id) if its hash is hash: 1 (*out to
- * be put by the caller, *rev its revision), 0 no such token, -1 error. */
-static int token_record(struct kvs *ks, struct arena *a, const char *user, const char *id,
-			const char *hash, json_object **out, long long *rev,
-			struct appr_error *err)
-{
-	*out = NULL;
-	*rev = 0;
-	if (!key_part_ok(user) || !key_part_ok(id) || !hash)
-		return 0;
-	int r = load_json(ks, usertok_key(a, user, id), a, out, rev, err);
-	if (r <= 0)
-		return r;
-	const char *h = jstr(*out, "hash");
-	if (!h || strcmp(h, hash) != 0) {
-		json_object_put(*out);
-		*out = NULL;
-		*rev = 0;
-		return 0;
-	}
-	return 1;
-}
-
-int storage_kv_token_add(struct storage *s, const struct storage_token *tok,
-			 struct appr_error *err)
-{
-	struct kvs *ks = (struct kvs *)s;
-	struct arena *a = ks->tmp;
-	char now[32];
-
-	arena_reset(a);
-	if ((int)tok->scope < STORAGE_LEVEL_NONE || (int)tok->scope > STORAGE_LEVEL_ADMIN)
-		return level_invalid((int)tok->scope, err);
-	if (!key_part_ok(tok->id) || !names_valid_digest(tok->hash))
-		return appr_err(err, 422, APPR_E_INVALID_PARAMETERS, "invalid token id or hash");
-	if (!key_part_ok(tok->user))
-		return user_absent(tok->user ? tok->user : "", err);
-	if (tok->created_at[0])
-		snprintf(now, sizeof now, "%s", tok->created_at);
-	else
-		util_utc_now(now);
-	const char *ukey = user_key(a, tok->user);
-	const char *tkey = arena_printf(a, "token/%s", tok->hash);
-	const char *ikey = arena_printf(a, "tokenid/%s", tok->id);
-	const char *okey = usertok_key(a, tok->user, tok->id);
-	for (int attempt = 0;; attempt++) {
-		json_object *rec, *o;
-		long long urev, trev, irev, orev;
-		struct atxn t;
-		int r;
-
-		if (retry_wait(attempt, err) < 0)
-			return -1;
-		r = load_json(ks, ukey, a, &rec, &urev, err);
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			return user_absent(tok->user, err);
-		json_object_put(rec);
-		/* a token/ or tokenid/ key already there names a live token (409) or is a
-		 * left-over of a deleted user (overwritten) */
-		const char *keys[2] = { tkey, ikey };
-		long long *revs[2] = { &trev, &irev };
-		for (int i = 0; i < 2; i++) {
-			r = load_json(ks, keys[i], a, &o, revs[i], err);
-			if (r < 0)
-				return -1;
-			if (r == 0)
-				continue;
-			r = token_record(ks, a, jstr(o, "user"), i == 0 ? jstr(o, "id") : tok->id,
-					 jstr(o, "hash"), &rec, &orev, err);
-			json_object_put(o);
-			json_object_put(rec);
-			if (r < 0)
-				return -1;
-			if (r == 1)
-				return appr_err(err, 409, APPR_E_RESOURCE_IN_USE,
-						"token id or hash already in use");
-		}
-		r = load_json(ks, okey, a, &o, &orev, err);
-		if (r < 0)
-			return -1;
-		json_object_put(o);
-		atxn_init(&t, tkey, false);
-		atxn_cond(&t, ukey, urev);                /* the user still exists */
-		atxn_cond(&t, tkey, trev);
-		atxn_cond(&t, ikey, irev);
-		atxn_cond(&t, okey, orev);
-		for (int i = 0; i < 2; i++) {
-			o = json_object_new_object();
-			json_object_object_add(o, "id", json_object_new_string(tok->id));
-			json_object_object_add(o, "user", json_object_new_string(tok->user));
-			json_object_object_add(o, "hash", json_object_new_string(tok->hash));
-			json_object_object_add(o, "namespace", tok->namespace
-					       ? json_object_new_string(tok->namespace) : NULL);
-			json_object_object_add(o, "scope", json_object_new_int((int)tok->scope));
-			json_object_object_add(o, "expires_at",
-					       json_object_new_int64(tok->expires_at));
-			json_object_object_add(o, "created_at", json_object_new_string(now));
-			atxn_put(&t, a, i == 0 ? tkey : okey, o);
-		}
-		o = json_object_new_object();
-		json_object_object_add(o, "user", json_object_new_string(tok->user));
-		json_object_object_add(o, "hash", json_object_new_string(tok->hash));
-		atxn_put(&t, a, ikey, o);
-		r = atxn_commit(ks, &t, a, err);
-		if (r != 1)
-			return r;
-	}
-}
-
-int storage_kv_token_find(struct storage *s, const char *hash, struct arena *a,
-			  struct storage_token *out, struct appr_error *err)
-{
-	struct kvs *ks = (struct kvs *)s;
-	json_object *o, *rec;
-	long long rev;
-	int r;
-
-	arena_reset(ks->tmp);
-	if (!hash || !names_valid_digest(hash))
-		return token_absent(err);
-	r = load_json(ks, arena_printf(ks->tmp, "token/%s", hash), ks->tmp, &o, &rev, err);
-	if (r < 0)
-		return -1;
-	if (r == 0)
-		return token_absent(err);
-	r = token_record(ks, ks->tmp, jstr(o, "user"), jstr(o, "id"), hash, &rec, &rev, err);
-	json_object_put(o);
-	if (r < 0)
-		return -1;
-	if (r == 0)
-		return token_absent(err);          /* its user was deleted */
-	fill_token(a, rec, out);
-	json_object_put(rec);
-	return 0;
-}
-
-static int token_cmp(const void *pa, const void *pb)
-{
-	const struct storage_token *a = pa, *b = pb;
-	int c = strcmp(a->user, b->user);
-	if (!c)
-		c = strcmp(a->created_at, b->created_at);
-	return c ? c : strcmp(a->id, b->id);
-}
-
-int storage_kv_token_list(struct storage *s, const char *user, struct arena *a,
-			  struct storage_token **out, size_t *n, struct appr_error *err)
-{
-	struct kvs *ks = (struct kvs *)s;
-	struct kv_pair *kp;
-	size_t n_kp, k = 0;
-
-	arena_reset(ks->tmp);
-	if (user && !key_part_ok(user)) {
-		*out = arena_alloc(a, sizeof **out);
-		*n = 0;
-		return 0;
-	}
-	const char *prefix = user ? arena_printf(ks->tmp, "usertok/%s/", user) : "usertok/";
-	if (kv_range(ks->kv, prefix, NULL, 0, false, ks->tmp, &kp, &n_kp, NULL, err) < 0)
-		return -1;
-	struct storage_token *v = arena_alloc(a, (n_kp + 1) * sizeof *v);
-	for (size_t i = 0; i < n_kp; i++) {
-		json_object *o = jparse(kp[i].value, kp[i].len);
-		if (!o || !jstr(o, "id") || !jstr(o, "user")) {
-			json_object_put(o);
-			return corrupt("token", kp[i].key, err);
-		}
-		fill_token(a, o, &v[k++]);
-		json_object_put(o);
-	}
-	qsort(v, k, sizeof *v, token_cmp);
-	*out = v;
-	*n = k;
-	return 0;
-}
-
-int storage_kv_token_revoke(struct storage *s, const char *id, struct appr_error *err)
-{
-	struct kvs *ks = (struct kvs *)s;
-	struct arena *a = ks->tmp;
-
-	arena_reset(a);
-	if (!key_part_ok(id))
-		return token_absent(err);
-	const char *ikey = arena_printf(a, "tokenid/%s", id);
-	for (int attempt = 0;; attempt++) {
-		json_object *o, *rec;
-		long long rev, orev;
-		struct atxn t;
-		int r;
-
-		if (retry_wait(attempt, err) < 0)
-			return -1;
-		r = load_json(ks, ikey, a, &o, &rev, err);
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			return token_absent(err);
-		const char *user = arena_strdup(a, jstr(o, "user"));
-		const char *hash = arena_strdup(a, jstr(o, "hash"));
-		json_object_put(o);
-		r = token_record(ks, a, user, id, hash, &rec, &orev, err);
-		json_object_put(rec);
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			return token_absent(err);      /* its user was deleted */
-		const char *okey = usertok_key(a, user, id);
-		atxn_init(&t, okey, true);
-		atxn_cond(&t, okey, orev);
-		atxn_cond(&t, ikey, rev);
-		atxn_op(&t, KV_DELETE, okey, NULL);
-		atxn_op(&t, KV_DELETE, ikey, NULL);
-		atxn_op(&t, KV_DELETE, arena_printf(a, "token/%s", hash), NULL);
-		r = atxn_commit(ks, &t, a, err);
-		if (r != 1)
-			return r;
-	}
+	struct chan_change cc = { ns, name, channel, NULL, NULL, NULL };
+	return record_update((struct kvs *)s, ns, name, channel_delete_change, &cc, err);
 }
 
 int storage_kv_package_visibility(struct storage *s, const char *ns, const char *name,

@@ -1,10 +1,12 @@
 /* storage-kv.h - every storage operation (storage.h) built once on a kv client (kv.h),
- * for the etcd and redis drivers. A driver file defines its kv_ops and its table:
+ * for the etcd and redis drivers: packages, releases, channels and blobs in
+ * storage-kv.c, users, grants and tokens in storage-kv-auth.c, both on the transaction
+ * core of storage-kv-txn.c. A driver (kv-etcd.c, kv-redis.c) is a kv client plus its
+ * storage_ops table, written out row by row with these functions:
  *
  *   static int etcd_open(const struct appr_config *cfg, struct storage **out,
  *                        struct appr_error *err)
- *   { return storage_kv_open(cfg, &kv_etcd_ops, out, err); }
- *   const struct storage_ops storage_etcd_ops = STORAGE_KV_TABLE("etcd", etcd_open);
+ *   { return storage_kv_open(cfg, &kv_etcd_ops, &storage_etcd_ops, out, err); }
  *
  * The operations' contracts are storage.h's; storage-kv.c documents the key layout. */
 #ifndef APPR_STORAGE_KV_H
@@ -13,10 +15,20 @@
 #include "kv.h"
 #include "storage.h"
 
-/* Open a kv with ops (kv->open), and the storage on it. */
-int storage_kv_open(const struct appr_config *cfg, const struct kv_ops *ops,
-		    struct storage **out, struct appr_error *err);
+/* The storage of a kv driver. */
+struct kvs {
+	struct storage base;             /* first: callers hold &base */
+	struct kv *kv;
+	struct arena *tmp;               /* scratch of one operation, reset at its start */
+};
 
+/* Open a kv client with kv_ops (kv_ops->open), and on it the storage whose table is
+ * table. */
+int storage_kv_open(const struct appr_config *cfg, const struct kv_ops *kv_ops,
+		    const struct storage_ops *table, struct storage **out,
+		    struct appr_error *err);
+
+/* storage-kv.c */
 void storage_kv_close(struct storage *s);
 int storage_kv_blob_begin(struct storage *s, struct storage_blob_writer **out,
 			  struct appr_error *err);
@@ -63,7 +75,10 @@ int storage_kv_channel_remove(struct storage *s, const char *ns, const char *nam
 			      const char *channel, const char *release, struct appr_error *err);
 int storage_kv_channel_delete(struct storage *s, const char *ns, const char *name,
 			      const char *channel, struct appr_error *err);
+int storage_kv_package_visibility(struct storage *s, const char *ns, const char *name,
+				  struct arena *a, const char **out, struct appr_error *err);
 
+/* storage-kv-auth.c */
 int storage_kv_user_put(struct storage *s, const char *name, const char *password_hash,
 			bool create, struct appr_error *err);
 int storage_kv_user_get(struct storage *s, const char *name, struct arena *a,
@@ -82,45 +97,5 @@ int storage_kv_token_find(struct storage *s, const char *hash, struct arena *a,
 int storage_kv_token_list(struct storage *s, const char *user, struct arena *a,
 			  struct storage_token **out, size_t *n, struct appr_error *err);
 int storage_kv_token_revoke(struct storage *s, const char *id, struct appr_error *err);
-int storage_kv_package_visibility(struct storage *s, const char *ns, const char *name,
-				  struct arena *a, const char **out, struct appr_error *err);
-
-/* The driver table of a kv driver called NAME whose open function is OPEN. */
-#define STORAGE_KV_TABLE(NAME, OPEN) {                        \
-	.version = STORAGE_OPS_VERSION,                       \
-	.name = NAME,                                         \
-	.open = OPEN,                                         \
-	.close = storage_kv_close,                            \
-	.blob_begin = storage_kv_blob_begin,                  \
-	.blob_write = storage_kv_blob_write,                  \
-	.blob_abort = storage_kv_blob_abort,                  \
-	.blob_lookup = storage_kv_blob_lookup,                \
-	.blob_open = storage_kv_blob_open,                    \
-	.blob_read = storage_kv_blob_read,                    \
-	.blob_close = storage_kv_blob_close,                  \
-	.put_release = storage_kv_put_release,                \
-	.list_releases = storage_kv_list_releases,            \
-	.get_manifests = storage_kv_get_manifests,            \
-	.get_manifest = storage_kv_get_manifest,              \
-	.delete_manifest = storage_kv_delete_manifest,        \
-	.list_packages = storage_kv_list_packages,            \
-	.search = storage_kv_search,                          \
-	.list_channels = storage_kv_list_channels,            \
-	.get_channel = storage_kv_get_channel,                \
-	.channel_add = storage_kv_channel_add,                \
-	.channel_remove = storage_kv_channel_remove,          \
-	.channel_delete = storage_kv_channel_delete,          \
-	.user_put = storage_kv_user_put,                      \
-	.user_get = storage_kv_user_get,                      \
-	.user_delete = storage_kv_user_delete,                \
-	.user_list = storage_kv_user_list,                    \
-	.grant_set = storage_kv_grant_set,                    \
-	.grant_list = storage_kv_grant_list,                  \
-	.token_add = storage_kv_token_add,                    \
-	.token_find = storage_kv_token_find,                  \
-	.token_list = storage_kv_token_list,                  \
-	.token_revoke = storage_kv_token_revoke,              \
-	.package_visibility = storage_kv_package_visibility,  \
-}
 
 #endif

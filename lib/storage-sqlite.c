@@ -79,15 +79,23 @@ enum sid {
 };
 
 /* One page of packages (?1 namespace, ?2 substring, ?3 media type, ?4 limit,
- * ?5 offset, ?6 readers: see readers_arg), then one row per release of each, highest first, and one row per
- * manifest of the default (highest) release. Two variants so that the namespace
- * filter is an index range, not a scan. CROSS JOIN makes SQLite walk the
- * package's releases (then the manifest primary key) rather than every manifest
- * of the media type for each package. */
+ * ?5 offset, ?6 readers: see readers_arg), then one row per release of each, highest
+ * first, and one row per manifest of the default (highest) release. With a media type
+ * only the releases having a manifest of it count, for the page, the release rows and
+ * the default (whose manifests are all listed). Two variants so that the namespace
+ * filter is an index range, not a scan. CROSS JOIN makes SQLite walk the package's
+ * releases (then the manifest primary key) rather than every manifest of the media
+ * type for each package. Names compare and sort bytewise (BINARY collation). */
 /* Is package p visible to the readers bound as PARAM (readers_arg)? */
 #define READERS_SQL(PARAM) \
 	"(" PARAM " IS NULL OR p.visibility = 'public'" \
 	" OR instr(" PARAM ", ',' || p.namespace || ',') > 0)"
+
+/* Does the release whose id is REL have a manifest of media type ?3 (true when ?3 is
+ * NULL)? One look-up in the manifests primary key. */
+#define HAS_MEDIA_TYPE_SQL(REL) \
+	"(?3 IS NULL OR EXISTS (SELECT 1 FROM manifests mt" \
+	" WHERE mt.release_id = " REL " AND mt.media_type = ?3))"
 
 #define LIST_SQL(NS_FILTER) \
 	"WITH page AS (" \
@@ -101,8 +109,10 @@ enum sid {
 	" SELECT page.id, page.namespace, page.name, page.visibility," \
 	"  r.version, m.media_type, m.created_at" \
 	" FROM page JOIN releases r ON r.package_id = page.id" \
+	"  AND " HAS_MEDIA_TYPE_SQL("r.id") \
 	" LEFT JOIN manifests m ON m.release_id = r.id AND r.id = (SELECT r2.id" \
-	"  FROM releases r2 WHERE r2.package_id = page.id ORDER BY r2.sortkey DESC LIMIT 1)" \
+	"  FROM releases r2 WHERE r2.package_id = page.id" \
+	"  AND " HAS_MEDIA_TYPE_SQL("r2.id") " ORDER BY r2.sortkey DESC LIMIT 1)" \
 	" ORDER BY page.namespace, page.name, r.sortkey DESC, m.media_type"
 
 static const struct {
@@ -289,12 +299,12 @@ static int db_fail(struct sq_storage *ss, int rc, const char *op, struct appr_er
 	int primary = rc & 0xff;
 
 	if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
-		return appr_err(err, 409, APPR_E_RESOURCE_IN_USE, "registry is busy, retry");
+		return storage_err_busy(err);
 	fprintf(stderr, "appr: sqlite: %s: %s\n", op,
 		ss->db ? sqlite3_errmsg(ss->db) : sqlite3_errstr(rc));
 	if (primary == SQLITE_FULL)
 		return appr_err(err, 500, APPR_E_INTERNAL, "disk full");
-	return appr_err(err, 500, APPR_E_INTERNAL, "storage error");
+	return storage_err_internal(err);
 }
 
 /* A system call on path failed with errno e: logged, 500. */
@@ -303,7 +313,7 @@ static int sys_fail(const char *op, const char *path, int e, struct appr_error *
 	fprintf(stderr, "appr: storage: %s %s: %s\n", op, path, strerror(e));
 	if (e == ENOSPC || e == EDQUOT)
 		return appr_err(err, 500, APPR_E_INTERNAL, "disk full");
-	return appr_err(err, 500, APPR_E_INTERNAL, "storage error");
+	return storage_err_internal(err);
 }
 
 /* ---- statements: get (reset + cleared here, the one place), bind, step ---- */
@@ -433,11 +443,6 @@ static int digest_used(struct sq_storage *ss, const char *digest, struct appr_er
 	int r = step(ss, st, err);
 	sqlite3_reset(st);
 	return r;
-}
-
-static void pkg_name(char out[136], const char *ns, const char *name)
-{
-	snprintf(out, 136, "%.64s/%.64s", ns, name);
 }
 
 /* 404 package-not-found naming what is missing: the package, the release or the
@@ -630,12 +635,12 @@ static int drop_if_unreferenced(struct sq_storage *ss, const char *digest,
 	if (r != 0)
 		return r < 0 ? -1 : 0;
 	if (fo->n_trash == MAX_TRASH)
-		return appr_err(err, 500, APPR_E_INTERNAL, "storage error");
+		return storage_err_internal(err);
 	char *final = fo->trash[fo->n_trash].final;
 	char *trash = fo->trash[fo->n_trash].trash;
 	if (blob_path(ss, digest, final, false) < 0) {
 		fprintf(stderr, "appr: storage: bad digest in the database\n");
-		return appr_err(err, 500, APPR_E_INTERNAL, "storage error");
+		return storage_err_internal(err);
 	}
 	int n = snprintf(trash, PATHBUF, "%s/%s.%ld.%lu.del", ss->tmp_dir, digest,
 			 (long)getpid(), ++ss->trash_seq);
@@ -805,7 +810,7 @@ static int set_wal(struct sq_storage *ss, struct appr_error *err)
 		return db_fail(ss, rc, "PRAGMA journal_mode=WAL", err);
 	if (strcmp(val, "wal") != 0) {
 		fprintf(stderr, "appr: sqlite: journal_mode=WAL refused (got \"%s\")\n", val);
-		return appr_err(err, 500, APPR_E_INTERNAL, "storage error");
+		return storage_err_internal(err);
 	}
 	return 0;
 }
@@ -823,7 +828,7 @@ static int configure_db(struct sq_storage *ss, struct appr_error *err)
 		return -1;
 	if (strcmp(val, "1") != 0) {
 		fprintf(stderr, "appr: sqlite: foreign keys are not supported by this SQLite\n");
-		return appr_err(err, 500, APPR_E_INTERNAL, "storage error");
+		return storage_err_internal(err);
 	}
 	return 0;
 }
@@ -999,16 +1004,13 @@ static int sq_blob_lookup(struct storage *s, const char *ns, const char *name,
 			  const char *digest, long long *size, struct appr_error *err)
 {
 	struct sq_storage *ss = (struct sq_storage *)s;
-	char pkg[136];
-	int r = 0;
 
-	pkg_name(pkg, ns, name);
 	if (digest_ok(digest)) {
 		sqlite3_stmt *st = stmt_get(ss, S_BLOB_LOOKUP);
 		bind_text(ss, st, 1, ns);
 		bind_text(ss, st, 2, name);
 		bind_text(ss, st, 3, digest);
-		r = step(ss, st, err);
+		int r = step(ss, st, err);
 		if (r == 1) {
 			*size = sqlite3_column_int64(st, 0);
 			sqlite3_reset(st);
@@ -1017,10 +1019,7 @@ static int sq_blob_lookup(struct storage *s, const char *ns, const char *name,
 		if (r < 0)
 			return -1;
 	}
-	appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND, "blob sha256:%.64s not found in %s",
-		 digest ? digest : "", pkg);
-	appr_err_details(err, pkg, NULL, NULL);
-	return -1;
+	return storage_err_blob_absent(err, ns, name, digest);
 }
 
 static int sq_blob_open(struct storage *s, const char *digest,
@@ -1034,12 +1033,11 @@ static int sq_blob_open(struct storage *s, const char *digest,
 
 	*out = NULL;
 	if (blob_path(ss, digest, path, false) < 0)
-		return appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND, "blob not found");
+		return storage_err_blob_absent(err, NULL, NULL, NULL);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
-			return appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND,
-					"blob sha256:%s not found", digest);
+			return storage_err_blob_absent(err, NULL, NULL, digest);
 		return sys_fail("open", path, errno, err);
 	}
 	if (fstat(fd, &sb) < 0) {
@@ -1064,11 +1062,10 @@ static int sq_blob_path(struct storage *s, const char *digest, char *out, size_t
 	int n;
 
 	if (blob_path(ss, digest, path, false) < 0)
-		return appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND, "blob not found");
+		return storage_err_blob_absent(err, NULL, NULL, NULL);
 	if (stat(path, &sb) < 0) {
 		if (errno == ENOENT)
-			return appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND,
-					"blob sha256:%s not found", digest);
+			return storage_err_blob_absent(err, NULL, NULL, digest);
 		return sys_fail("stat", path, errno, err);
 	}
 	if (path[0] == '/')
@@ -1136,7 +1133,7 @@ static int sq_put_release(struct storage *s, const struct storage_push *p,
 {
 	struct sq_storage *ss = (struct sq_storage *)s;
 	struct sq_writer *w = (struct sq_writer *)bw;
-	char pkg[136], final[PATHBUF], dir[PATHBUF], now[32];
+	char final[PATHBUF], dir[PATHBUF], now[32];
 	char old[DIGEST_HEX_LEN + 1] = "";
 	unsigned char key[SEMVER_SORTKEY_MAX];
 	sqlite3_int64 pkg_id, rel_id;
@@ -1146,18 +1143,15 @@ static int sq_put_release(struct storage *s, const struct storage_push *p,
 	bool stored;
 	int keylen, r, rc = -1;
 
-	pkg_name(pkg, p->ns, p->name);
 	if (blob_path(ss, p->digest, final, false) < 0 ||
 	    blob_path(ss, p->digest, dir, true) < 0) {
 		fprintf(stderr, "appr: storage: put_release: bad digest\n");
-		appr_err(err, 500, APPR_E_INTERNAL, "storage error");
+		storage_err_internal(err);
 		goto out;
 	}
 	keylen = semver_sortkey(p->release, key, sizeof key);
 	if (keylen < 0) {
-		appr_err(err, 422, APPR_E_INVALID_RELEASE,
-			 "release \"%.64s\" is not a semantic version", p->release);
-		appr_err_details(err, pkg, p->release, p->media_type);
+		storage_err_not_semver(err, p);
 		goto out;
 	}
 	if (writer_finish(ss, w, &size, err) < 0)
@@ -1203,10 +1197,7 @@ static int sq_put_release(struct storage *s, const struct storage_push *p,
 		col_copy(old, sizeof old, st, 0);
 		sqlite3_reset(st);
 		if (!p->force) {
-			appr_err(err, 409, APPR_E_PACKAGE_EXISTS,
-				 "%s release %.40s (%.40s) already exists; push with force to"
-				 " replace it", pkg, p->release, p->media_type);
-			appr_err_details(err, pkg, p->release, p->media_type);
+			storage_err_exists(err, p);
 			goto out;
 		}
 	}
@@ -1259,13 +1250,8 @@ static int sq_list_releases(struct storage *s, const char *ns, const char *name,
 		vec_push_str(a, &v, col_str(a, st, 0));
 	if (r < 0)
 		return -1;
-	if (v.n == 0) {
-		char pkg[136];
-		pkg_name(pkg, ns, name);
-		appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND, "package %s not found", pkg);
-		appr_err_details(err, pkg, NULL, NULL);
-		return -1;
-	}
+	if (v.n == 0)
+		return storage_err_absent(err, STORAGE_NO_PACKAGE, ns, name, NULL, NULL);
 	*out = v.items;
 	*n = v.n;
 	return 0;
@@ -1596,17 +1582,6 @@ static int read_channels(struct sq_storage *ss, sqlite3_int64 pkg_id, const char
 	return 0;
 }
 
-static int package_absent(const char *ns, const char *name, struct appr_error *err)
-{
-	return storage_err_absent(err, STORAGE_NO_PACKAGE, ns, name, NULL, NULL);
-}
-
-static int channel_absent(const char *ns, const char *name, const char *channel,
-			  struct appr_error *err)
-{
-	return storage_err_channel_absent(err, ns, name, channel);
-}
-
 static int sq_list_channels(struct storage *s, const char *ns, const char *name,
 			    struct arena *a, struct storage_channel **out, size_t *n,
 			    struct appr_error *err)
@@ -1620,7 +1595,7 @@ static int sq_list_channels(struct storage *s, const char *ns, const char *name,
 		return -1;
 	r = find_package(ss, ns, name, &pkg_id, err);
 	if (r == 0)
-		package_absent(ns, name, err);
+		storage_err_absent(err, STORAGE_NO_PACKAGE, ns, name, NULL, NULL);
 	if (r != 1 || read_channels(ss, pkg_id, NULL, a, &v, err) < 0)
 		goto out;
 	*out = v.items;
@@ -1644,11 +1619,11 @@ static int sq_get_channel(struct storage *s, const char *ns, const char *name,
 		return -1;
 	r = find_package(ss, ns, name, &pkg_id, err);
 	if (r == 0)
-		package_absent(ns, name, err);
+		storage_err_absent(err, STORAGE_NO_PACKAGE, ns, name, NULL, NULL);
 	if (r != 1 || read_channels(ss, pkg_id, channel, a, &v, err) < 0)
 		goto out;
 	if (v.n == 0) {
-		channel_absent(ns, name, channel, err);
+		storage_err_channel_absent(err, ns, name, channel);
 		goto out;
 	}
 	*out = *(struct storage_channel *)v.items;
@@ -1701,7 +1676,7 @@ static int sq_channel_add(struct storage *s, const char *ns, const char *name,
 		goto fail;
 	if (v.n != 1) {
 		fprintf(stderr, "appr: storage: channel %s vanished while adding to it\n", channel);
-		appr_err(err, 500, APPR_E_INTERNAL, "storage error");
+		storage_err_internal(err);
 		goto fail;
 	}
 	*out = *(struct storage_channel *)v.items;
@@ -1720,7 +1695,7 @@ static int find_package_channel(struct sq_storage *ss, const char *ns, const cha
 	if (r == 1)
 		r = find_channel(ss, *pkg_id, channel, chan_id, err);
 	if (r == 0)
-		channel_absent(ns, name, channel, err);
+		storage_err_channel_absent(err, ns, name, channel);
 	return r == 1 ? 0 : -1;
 }
 
@@ -1747,12 +1722,7 @@ static int sq_channel_remove(struct storage *s, const char *ns, const char *name
 		r = sqlite3_changes(ss->db) > 0;
 	}
 	if (r == 0) {
-		char pkg[136];
-		pkg_name(pkg, ns, name);
-		appr_err(err, 404, APPR_E_PACKAGE_NOT_FOUND,
-			 "release %.64s of package %s is not in channel %.64s", release, pkg,
-			 channel);
-		appr_err_details(err, pkg, release, NULL);
+		storage_err_not_in_channel(err, ns, name, channel, release);
 		goto fail;
 	}
 	if (channels_repair(ss, pkg_id, err) < 0)
@@ -1785,17 +1755,6 @@ fail:
 
 /* ---- users, grants, tokens ---- */
 
-static int user_absent(const char *name, struct appr_error *err)
-{
-	return appr_err(err, 404, APPR_E_USER_NOT_FOUND, "user %.64s not found", name);
-}
-
-static int level_invalid(int level, struct appr_error *err)
-{
-	return appr_err(err, 422, APPR_E_INVALID_PARAMETERS, "invalid permission level %d",
-			level);
-}
-
 /* Inside a transaction: does user name exist? 1 yes, 0 no, -1 error. */
 static int user_exists(struct sq_storage *ss, const char *name, struct appr_error *err)
 {
@@ -1820,11 +1779,11 @@ static int sq_user_put(struct storage *s, const char *name, const char *password
 	if (r < 0)
 		goto fail;
 	if (create && r == 1) {
-		appr_err(err, 409, APPR_E_USER_EXISTS, "user %.64s already exists", name);
+		storage_err_user_exists(err, name);
 		goto fail;
 	}
 	if (!create && r == 0) {
-		user_absent(name, err);
+		storage_err_user_absent(err, name);
 		goto fail;
 	}
 	if (create) {
@@ -1865,7 +1824,7 @@ static int sq_user_get(struct storage *s, const char *name, struct arena *a,
 	if (r < 0)
 		return -1;
 	if (r == 0)
-		return user_absent(name, err);
+		return storage_err_user_absent(err, name);
 	memset(out, 0, sizeof *out);
 	fill_user(a, st, out);
 	sqlite3_reset(st);
@@ -1884,7 +1843,7 @@ static int sq_user_delete(struct storage *s, const char *name, struct appr_error
 	if (run(ss, st, err) < 0)
 		goto fail;
 	if (sqlite3_changes(ss->db) == 0) {
-		user_absent(name, err);
+		storage_err_user_absent(err, name);
 		goto fail;
 	}
 	return tx_commit(ss, err);
@@ -1917,15 +1876,15 @@ static int sq_grant_set(struct storage *s, const char *user, const char *ns,
 	sqlite3_stmt *st;
 	int r;
 
-	if ((int)level < STORAGE_LEVEL_NONE || (int)level > STORAGE_LEVEL_ADMIN)
-		return level_invalid((int)level, err);
+	if (storage_check_level(err, level) < 0)
+		return -1;
 	if (tx_write(ss, err) < 0)
 		goto fail;
 	r = user_exists(ss, user, err);
 	if (r < 0)
 		goto fail;
 	if (r == 0) {
-		user_absent(user, err);
+		storage_err_user_absent(err, user);
 		goto fail;
 	}
 	st = stmt_get(ss, level == STORAGE_LEVEL_NONE ? S_GRANT_DELETE : S_GRANT_SET);
@@ -1972,15 +1931,15 @@ static int sq_token_add(struct storage *s, const struct storage_token *t,
 	char now[32];
 	int r;
 
-	if ((int)t->scope < STORAGE_LEVEL_NONE || (int)t->scope > STORAGE_LEVEL_ADMIN)
-		return level_invalid((int)t->scope, err);
+	if (storage_check_level(err, t->scope) < 0)
+		return -1;
 	if (tx_write(ss, err) < 0)
 		goto fail;
 	r = user_exists(ss, t->user, err);
 	if (r < 0)
 		goto fail;
 	if (r == 0) {
-		user_absent(t->user, err);
+		storage_err_user_absent(err, t->user);
 		goto fail;
 	}
 	st = stmt_get(ss, S_TOKEN_TAKEN);
@@ -1991,7 +1950,7 @@ static int sq_token_add(struct storage *s, const struct storage_token *t,
 	if (r < 0)
 		goto fail;
 	if (r == 1) {
-		appr_err(err, 409, APPR_E_RESOURCE_IN_USE, "token id or hash already in use");
+		storage_err_token_taken(err);
 		goto fail;
 	}
 	if (t->created_at[0])
@@ -2038,7 +1997,7 @@ static int sq_token_find(struct storage *s, const char *hash, struct arena *a,
 	if (r < 0)
 		return -1;
 	if (r == 0)
-		return appr_err(err, 404, APPR_E_TOKEN_NOT_FOUND, "token not found");
+		return storage_err_token_absent(err, NULL);
 	memset(out, 0, sizeof *out);
 	fill_token(a, st, out);
 	sqlite3_reset(st);
@@ -2076,7 +2035,7 @@ static int sq_token_revoke(struct storage *s, const char *id, struct appr_error 
 	if (run(ss, st, err) < 0)
 		goto fail;
 	if (sqlite3_changes(ss->db) == 0) {
-		appr_err(err, 404, APPR_E_TOKEN_NOT_FOUND, "token %.32s not found", id);
+		storage_err_token_absent(err, id);
 		goto fail;
 	}
 	return tx_commit(ss, err);
@@ -2098,7 +2057,7 @@ static int sq_package_visibility(struct storage *s, const char *ns, const char *
 	if (r < 0)
 		return -1;
 	if (r == 0)
-		return package_absent(ns, name, err);
+		return storage_err_absent(err, STORAGE_NO_PACKAGE, ns, name, NULL, NULL);
 	*out = col_str(a, st, 0);
 	sqlite3_reset(st);
 	return 0;

@@ -1,18 +1,22 @@
 /* storage.h - the storage interface: one versioned table of operations per driver
- * (storage-sqlite.c today; etcd and redis later), found by name, called through the
- * small inline wrappers at the bottom. Operations are what the protocol needs, each
- * atomic on its own; drivers do them their own best way.
+ * (storage-sqlite.c; the kv drivers etcd and redis in kv-etcd.c and kv-redis.c, when
+ * configure built them), found by name, called through the small inline wrappers at
+ * the bottom. Operations are what the protocol needs, each atomic on its own; drivers
+ * do them their own best way.
  *
  * Conventions for every operation:
  *  - returns 0 on success, -1 on failure with err filled (err may be NULL);
- *  - names (ns, name, channel) are already validated by the caller (names.h),
- *    media types are short forms, releases are strings the caller validated as
- *    semver when it creates them (lookups compare strings exactly);
+ *  - names (ns, name, channel) are already validated by the caller (names.h) and are
+ *    stored, compared and ordered exactly as given: case-sensitive, bytewise
+ *    ("Foo/bar" and "foo/bar" are two packages); media types are short forms,
+ *    releases are strings the caller validated as semver when it creates them
+ *    (lookups compare strings exactly);
  *  - everything returned is allocated from the arena a and lives until it is reset;
  *  - "absent" errors: 404 package-not-found (package, release, media type, blob)
  *    or 404 channel-not-found, with err details set;
  *  - a lock not obtained within the configured busy timeout: 409 resource-in-use;
- *  - anything else: 500 internal-error, and one line to stderr with the cause. */
+ *  - anything else: 500 internal-error, and one line to stderr with the cause.
+ * Errors every driver gives are worded once, in storage.c (storage_err_* below). */
 #ifndef APPR_STORAGE_H
 #define APPR_STORAGE_H
 
@@ -53,15 +57,17 @@ struct storage_manifest {
 	size_t n_channels;               /*   is this release, by name */
 };
 
-/* One row of list_packages. */
+/* One row of list_packages. With a media type in the query, the row is narrowed to it:
+ * releases are those with a manifest of that media type, and the default release is
+ * the highest of them (its media_types are still all of its own). */
 struct storage_package {
 	const char *package;             /* "ns/name" */
-	const char *default_release;     /* highest by semver precedence */
-	const char **releases;           /* every release, highest first */
+	const char *default_release;     /* highest of releases by semver precedence */
+	const char **releases;           /* every release (see above), highest first */
 	size_t n_releases;
-	const char **media_types;        /* media types of the default release, sorted */
+	const char **media_types;        /* every media type of the default release, sorted */
 	size_t n_media_types;
-	const char *visibility;          /* "public" (or "private", later) */
+	const char *visibility;          /* "public" or "private" */
 	char created_at[32];             /* newest manifest of the default release */
 };
 
@@ -84,7 +90,8 @@ struct storage_readers {
 struct storage_list_query {
 	const char *namespace;           /* exact namespace, or NULL for all */
 	const char *query;               /* case-insensitive substring of "ns/name", or NULL */
-	const char *media_type;          /* only packages with a manifest of it, or NULL */
+	const char *media_type;          /* only packages with a manifest of it, each row
+					  * narrowed to it (struct storage_package), or NULL */
 	size_t limit;                    /* packages per page, 0 = all */
 	size_t offset;                   /* packages to skip (ordered by ns, name) */
 	const struct storage_readers *readers;  /* NULL: private packages listed too */
@@ -195,8 +202,9 @@ struct storage_ops {
 	int (*delete_manifest)(struct storage *s, const char *ns, const char *name,
 			       const char *release, const char *media_type,
 			       struct appr_error *err);
-	/* Packages with at least one release, ordered by namespace then name, filtered
-	 * and paged as q says. An index look-up, never a read of every package. */
+	/* Packages with at least one release, ordered by namespace then name (bytewise),
+	 * filtered and paged as q says, each row narrowed to q->media_type when given.
+	 * An index look-up, never a read of every package. */
 	int (*list_packages)(struct storage *s, const struct storage_list_query *q,
 			     struct arena *a, struct storage_package **out, size_t *n,
 			     struct appr_error *err);
@@ -277,11 +285,12 @@ struct storage_ops {
 				  struct arena *a, const char **out, struct appr_error *err);
 };
 
-/* The driver table registered under name ("filesystem"/"sqlite"), or NULL. */
+/* The driver table registered under name ("filesystem"/"sqlite", "etcd", "redis"), or
+ * NULL when unknown or not built into this program (configure --without-etcd ...). */
 const struct storage_ops *storage_find(const char *name);
 
-/* Open the driver cfg->storage names. A driver not built (etcd, redis until their
- * issue lands) or unknown gives -1 with a clear message. */
+/* Open the driver cfg->storage names. An unknown driver is a 422, one configure left
+ * out a 501 whose message names the configure option that builds it in. */
 int storage_open(const struct appr_config *cfg, struct storage **out, struct appr_error *err);
 
 static inline void storage_close(struct storage *s)
@@ -376,17 +385,43 @@ static inline int storage_blob_path(struct storage *s, const char *digest, char 
 	return s->ops->blob_path(s, digest, out, cap, err);
 }
 
-/* The 404s every driver answers in the same words (storage.c); each returns -1 with
- * err filled and its details set. What is absent: */
-enum storage_absent {
+/* The errors every driver gives, worded once (storage.c). Each returns -1 with err
+ * filled, and its details set when it names a package. */
+enum storage_absent {                /* what storage_err_absent says is absent: */
 	STORAGE_NO_PACKAGE,              /* package ns/name */
 	STORAGE_NO_RELEASE,              /* release of an existing package */
 	STORAGE_NO_MANIFEST,             /* media_type of an existing release */
 };
+/* 404 package-not-found. */
 int storage_err_absent(struct appr_error *err, enum storage_absent what, const char *ns,
 		       const char *name, const char *release, const char *media_type);
+/* 404 channel-not-found. */
 int storage_err_channel_absent(struct appr_error *err, const char *ns, const char *name,
 			       const char *channel);
+/* 404 package-not-found: release is not a member of an existing channel. */
+int storage_err_not_in_channel(struct appr_error *err, const char *ns, const char *name,
+			       const char *channel, const char *release);
+/* 404 package-not-found for a blob: of package ns/name (blob_lookup), or of the store
+ * when ns is NULL; digest NULL when it is not a digest at all. */
+int storage_err_blob_absent(struct appr_error *err, const char *ns, const char *name,
+			    const char *digest);
+/* 409 package-exists: p's release already has a manifest of p's media type. */
+int storage_err_exists(struct appr_error *err, const struct storage_push *p);
+/* 422 invalid-release: p's release is not a semantic version. */
+int storage_err_not_semver(struct appr_error *err, const struct storage_push *p);
+/* 409 resource-in-use: a write lock (or a transaction) not obtained in time. */
+int storage_err_busy(struct appr_error *err);
+/* 500 internal-error, after the driver logged the cause. */
+int storage_err_internal(struct appr_error *err);
+/* 404 user-not-found / 409 user-exists. */
+int storage_err_user_absent(struct appr_error *err, const char *name);
+int storage_err_user_exists(struct appr_error *err, const char *name);
+/* 404 token-not-found: the token with public id (NULL: looked up by hash). */
+int storage_err_token_absent(struct appr_error *err, const char *id);
+/* 409 resource-in-use: a live token has this id or hash. */
+int storage_err_token_taken(struct appr_error *err);
+/* 0 when level is a storage_level, else 422 invalid-parameters. */
+int storage_check_level(struct appr_error *err, enum storage_level level);
 
 /* Auth operations: a driver that lacks one answers 501 (none should). */
 #define STORAGE_AUTH_CALL(s, op, ...) \
@@ -425,9 +460,14 @@ static inline int storage_package_visibility(struct storage *s, const char *ns, 
 					     struct appr_error *err)
 { return STORAGE_AUTH_CALL(s, package_visibility, s, ns, name, a, out, err); }
 
-/* Driver tables (defined in storage-<name>.c). */
+/* Driver tables: storage-sqlite.c; kv-etcd.c and kv-redis.c when configure built them
+ * (HAVE_ETCD, HAVE_REDIS in config.h). Callers outside lib/ find them by name. */
 extern const struct storage_ops storage_sqlite_ops;
+#ifdef HAVE_ETCD
 extern const struct storage_ops storage_etcd_ops;
+#endif
+#ifdef HAVE_REDIS
 extern const struct storage_ops storage_redis_ops;
+#endif
 
 #endif

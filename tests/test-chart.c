@@ -82,23 +82,23 @@ Test(chart, every_index_field)
 		"tags: front\n"
 		"unknownKey: 1\n", &e);
 	cr_assert(not(eq(ptr, o, NULL)), "a full Chart.yaml parses: %s", e.msg);
-	cr_assert(eq(str, (char *)jpath(o, "version", NULL), "\"1.2.3-rc.1+b5\""), "version");
-	cr_assert(eq(str, (char *)jpath(o, "appVersion", NULL), "\"1.10\""), "appVersion keeps its text");
-	cr_assert(eq(str, (char *)jpath(o, "description", NULL), "\"A web \\\"app\\\"\""), "description");
-	cr_assert(eq(str, (char *)jpath(o, "keywords", NULL), "[\"web\",\"http\"]"), "keywords");
-	cr_assert(eq(str, (char *)jpath(o, "sources", NULL), "[\"https://example.org/src\"]"), "sources");
+	cr_assert(eq(str, (char *)jpath(o, "version", NULL), (char *)"\"1.2.3-rc.1+b5\""), "version");
+	cr_assert(eq(str, (char *)jpath(o, "appVersion", NULL), (char *)"\"1.10\""), "appVersion keeps its text");
+	cr_assert(eq(str, (char *)jpath(o, "description", NULL), (char *)"\"A web \\\"app\\\"\""), "description");
+	cr_assert(eq(str, (char *)jpath(o, "keywords", NULL), (char *)"[\"web\",\"http\"]"), "keywords");
+	cr_assert(eq(str, (char *)jpath(o, "sources", NULL), (char *)"[\"https://example.org/src\"]"), "sources");
 	cr_assert(eq(str, (char *)jpath(o, "maintainers", NULL),
-		     "[{\"name\":\"Ann\",\"email\":\"ann@example.org\"}]"), "maintainers without unknown keys");
+		     (char *)"[{\"name\":\"Ann\",\"email\":\"ann@example.org\"}]"), "maintainers without unknown keys");
 	cr_assert(eq(str, (char *)jpath(o, "dependencies", NULL),
-		     "[{\"name\":\"db\",\"version\":\"~1.0\",\"repository\":\"https://x.example\","
+		     (char *)"[{\"name\":\"db\",\"version\":\"~1.0\",\"repository\":\"https://x.example\","
 		     "\"condition\":\"db.enabled\",\"tags\":[\"back\"],\"enabled\":true,\"alias\":\"store\","
 		     "\"import-values\":[{\"child\":\"a\",\"parent\":\"b\"},\"data\"]}]"), "dependencies");
-	cr_assert(eq(str, (char *)jpath(o, "deprecated", NULL), "true"), "deprecated is a boolean");
-	cr_assert(eq(str, (char *)jpath(o, "annotations", NULL), "{\"category\":\"web\",\"n\":\"5\"}"),
+	cr_assert(eq(str, (char *)jpath(o, "deprecated", NULL), (char *)"true"), "deprecated is a boolean");
+	cr_assert(eq(str, (char *)jpath(o, "annotations", NULL), (char *)"{\"category\":\"web\",\"n\":\"5\"}"),
 		  "annotations are strings");
-	cr_assert(eq(str, (char *)jpath(o, "kubeVersion", NULL), "\">=1.20\""), "kubeVersion");
-	cr_assert(eq(str, (char *)jpath(o, "tags", NULL), "\"front\""), "tags");
-	cr_assert(eq(str, (char *)jpath(o, "unknownKey", NULL), "absent"), "unknown keys left out");
+	cr_assert(eq(str, (char *)jpath(o, "kubeVersion", NULL), (char *)"\">=1.20\""), "kubeVersion");
+	cr_assert(eq(str, (char *)jpath(o, "tags", NULL), (char *)"\"front\""), "tags");
+	cr_assert(eq(str, (char *)jpath(o, "unknownKey", NULL), (char *)"absent"), "unknown keys left out");
 	cr_assert(eq(int, json_object_object_length(o), 17), "17 fields, nothing else");
 	json_object_put(o);
 }
@@ -139,7 +139,7 @@ Test(chart, refused)
 		struct json_object *o = parse(bad[i].yaml, &e);
 		cr_assert(eq(ptr, o, NULL), "refused: %s", bad[i].yaml);
 		cr_assert(eq(int, e.http, 422), "422 for %s", bad[i].yaml);
-		cr_assert(eq(str, (char *)e.code, APPR_E_INVALID_CHART), "invalid-chart for %s", bad[i].yaml);
+		cr_assert(eq(str, (char *)e.code, (char *)APPR_E_INVALID_CHART), "invalid-chart for %s", bad[i].yaml);
 		cr_assert(not(eq(ptr, strstr(e.msg, bad[i].why), NULL)), "says \"%s\": %s", bad[i].why, e.msg);
 	}
 }

@@ -8,7 +8,8 @@
  * With etcd/redis every test works under its own random key_prefix and deletes it in
  * teardown; "blob files" are then blob/ records and "temp files" uploads whose chunk/
  * keys no blob record names. Tests named sqlite_only_* check the SQLite file itself
- * and are skipped (saying so) with the other drivers.
+ * and are skipped (saying so) with the other drivers. etcd and redis exist only in a
+ * build that has them (HAVE_ETCD, HAVE_REDIS: configure --with-etcd / --with-redis).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -100,21 +101,27 @@ static void setup(void)
 		cfg.kv_timeout_ms = 5000;
 		cfg.etcd_endpoints = (char *)env2("APPR_ETCD_ENDPOINTS", "ETCD_ENDPOINTS");
 		cfg.redis_url = (char *)env2("APPR_REDIS_URL", "REDIS_URL");
+#ifdef HAVE_ETCD
 		if (strcmp(driver, "etcd") == 0) {
 			ops = &kv_etcd_ops;
 			cr_assert(not(eq(ptr, cfg.etcd_endpoints, NULL)),
 				  "APPR_ETCD_ENDPOINTS is set for APPR_TEST_STORAGE=etcd");
-		} else if (strcmp(driver, "redis") == 0) {
+		}
+#endif
+#ifdef HAVE_REDIS
+		if (strcmp(driver, "redis") == 0) {
 			ops = &kv_redis_ops;
 			cr_assert(not(eq(ptr, cfg.redis_url, NULL)),
 				  "APPR_REDIS_URL is set for APPR_TEST_STORAGE=redis");
 		}
+#endif
 		cr_assert(not(eq(ptr, (void *)ops, NULL)),
-			  "APPR_TEST_STORAGE=%s is filesystem, etcd or redis", driver);
+			  "APPR_TEST_STORAGE=%s is filesystem or a kv driver built in", driver);
 		if (ops->open(&cfg, &rawkv, &err) < 0) {
 			rawkv = NULL;
 			fprintf(stderr, "setup: %s client (%s): %s\n", driver,
-				ops == &kv_etcd_ops ? cfg.etcd_endpoints : cfg.redis_url, err.msg);
+				strcmp(driver, "etcd") == 0 ? cfg.etcd_endpoints : cfg.redis_url,
+				err.msg);
 			cr_assert(eq(int, -1, 0), "raw %s client: %s", driver, err.msg);
 		}
 	}
@@ -317,6 +324,10 @@ static int wait_exit(pid_t pid)
 
 static void user_ok(const char *name, const char *hash);
 static void grant_ok(const char *user, const char *ns, enum storage_level level);
+static void push_vis(const char *ns, const char *name, const char *rel, const char *content,
+		     const char *visibility);
+static void search_names(const char *text, const struct storage_readers *r, size_t limit,
+			 const char *const *want, size_t n_want, const char *what);
 
 /* ---- open, schema, registry ---- */
 
@@ -419,6 +430,26 @@ Test(storage, sqlite_only_newer_database_is_refused)
 	cr_assert(eq(ptr, s2, NULL), "no handle returned");
 }
 
+/* A kv driver is found by name when built in (ops), else not found, and opening it is
+ * a 501 naming the configure option that builds it in. */
+static void expect_kv_driver(char *name, const struct storage_ops *ops)
+{
+	struct appr_config c = cfg;
+	struct appr_error err = { 0 };
+	struct storage *s2 = NULL;
+	char option[32];
+
+	cr_assert(eq(ptr, (void *)storage_find(name), (void *)ops), "%s: found iff built in",
+		  name);
+	if (ops)
+		return;
+	c.storage = name;
+	expect_err(storage_open(&c, &s2, &err), &err, 501, APPR_E_UNSUPPORTED, name);
+	snprintf(option, sizeof option, "./configure --with-%s", name);
+	cr_assert(not(eq(ptr, strstr(err.msg, option), NULL)), "%s: the message names %s: %s",
+		  name, option, err.msg);
+}
+
 Test(storage, driver_registry)
 {
 	struct appr_config c = cfg;
@@ -432,8 +463,16 @@ Test(storage, driver_registry)
 		  "sqlite is an alias");
 	cr_assert(eq(ptr, (void *)storage_find("nope"), NULL), "unknown driver not found");
 
-	cr_assert(eq(ptr, (void *)storage_find(etcd), (void *)&storage_etcd_ops), "etcd found");
-	cr_assert(eq(ptr, (void *)storage_find(redis), (void *)&storage_redis_ops), "redis found");
+#ifdef HAVE_ETCD
+	expect_kv_driver(etcd, &storage_etcd_ops);
+#else
+	expect_kv_driver(etcd, NULL);
+#endif
+#ifdef HAVE_REDIS
+	expect_kv_driver(redis, &storage_redis_ops);
+#else
+	expect_kv_driver(redis, NULL);
+#endif
 	c.storage = bogus;
 	expect_err(storage_open(&c, &s2, &err), &err, 422, APPR_E_INVALID_PARAMETERS, "bogus");
 	cr_assert(not(eq(ptr, strstr(err.msg, "bogus"), NULL)), "names the driver: %s", err.msg);
@@ -908,6 +947,208 @@ Test(storage, search_case_insensitive)
 	rc = storage_search(st, "", NULL, 0, ar, &names, &n, &err);
 	cr_assert(eq(int, rc, 0), "empty text: %s", err.msg);
 	cr_assert(eq(sz, n, (size_t)5), "empty text matches all");
+}
+
+/* With a media type, each listed package is narrowed to the releases that have it:
+ * a newer release without it is neither listed nor the default. */
+Test(storage, list_packages_media_type_narrows_rows)
+{
+	struct appr_error err = { 0 };
+	struct storage_package *ps;
+	struct storage_manifest m1, m2;
+	size_t n;
+
+	push_ok("ns", "app", "1.0.0", "helm", "app 1 helm");
+	push_ok("ns", "app", "1.0.0", "kpm", "app 1 kpm");
+	push_ok("ns", "app", "2.0.0-rc1", "kpm", "app 2 kpm");
+	push_ok("ns", "kpmonly", "3.0.0", "kpm", "kpmonly 3");
+
+	struct storage_list_query q = { .media_type = "helm" };
+	int rc = storage_list_packages(st, &q, ar, &ps, &n, &err);
+	cr_assert(eq(int, rc, 0), "list helm: %s", err.msg);
+	cr_assert(eq(sz, n, (size_t)1), "helm: one package (kpmonly has no helm)");
+	cr_assert(eq(str, (char *)ps[0].package, (char *)"ns/app"), "helm: ns/app");
+	static const char *const helm_rels[] = { "1.0.0" };
+	expect_strs(ps[0].releases, ps[0].n_releases, helm_rels, N(helm_rels),
+		    "helm: only the releases with a helm manifest");
+	cr_assert(eq(str, (char *)ps[0].default_release, (char *)"1.0.0"),
+		  "helm: the default is the highest release with helm, not the kpm-only rc");
+	static const char *const both[] = { "helm", "kpm" };
+	expect_strs(ps[0].media_types, ps[0].n_media_types, both, N(both),
+		    "helm: every media type of that default release");
+	rc = storage_get_manifest(st, "ns", "app", "1.0.0", "helm", ar, &m1, &err);
+	cr_assert(eq(int, rc, 0), "get helm: %s", err.msg);
+	rc = storage_get_manifest(st, "ns", "app", "1.0.0", "kpm", ar, &m2, &err);
+	cr_assert(eq(int, rc, 0), "get kpm: %s", err.msg);
+	cr_assert(eq(str, ps[0].created_at, strcmp(m1.created_at, m2.created_at) > 0
+		     ? m1.created_at : m2.created_at),
+		  "helm: created_at is the newest manifest of that default release");
+
+	q = (struct storage_list_query){ .media_type = "kpm" };
+	rc = storage_list_packages(st, &q, ar, &ps, &n, &err);
+	cr_assert(eq(int, rc, 0), "list kpm: %s", err.msg);
+	cr_assert(eq(sz, n, (size_t)2), "kpm: two packages");
+	static const char *const kpm_rels[] = { "2.0.0-rc1", "1.0.0" };
+	expect_strs(ps[0].releases, ps[0].n_releases, kpm_rels, N(kpm_rels),
+		    "kpm: both releases have kpm");
+	cr_assert(eq(str, (char *)ps[0].default_release, (char *)"2.0.0-rc1"),
+		  "kpm: the default is the rc");
+	static const char *const kpm_only[] = { "kpm" };
+	expect_strs(ps[0].media_types, ps[0].n_media_types, kpm_only, N(kpm_only),
+		    "kpm: the media types of the rc");
+
+	q = (struct storage_list_query){ .media_type = "helm", .limit = 1, .offset = 1 };
+	list_names(&q, NULL, 0, "helm, page 2 of one package: empty");
+	q = (struct storage_list_query){ .media_type = "kpm", .limit = 1, .offset = 1 };
+	static const char *const page2[] = { "ns/kpmonly" };
+	list_names(&q, page2, N(page2), "kpm, page 2");
+
+	q = (struct storage_list_query){ 0 };
+	rc = storage_list_packages(st, &q, ar, &ps, &n, &err);
+	cr_assert(eq(int, rc, 0), "list all: %s", err.msg);
+	expect_strs(ps[0].releases, ps[0].n_releases, kpm_rels, N(kpm_rels),
+		    "no media type: every release");
+	cr_assert(eq(str, (char *)ps[0].default_release, (char *)"2.0.0-rc1"),
+		  "no media type: the default is the highest release");
+}
+
+/* Names keep their case and punctuation: stored, looked up, ordered and listed
+ * exactly as given, bytewise (the layer above validates them). */
+Test(storage, names_are_exact_and_case_sensitive)
+{
+	struct appr_error err = { 0 };
+	struct storage_manifest m;
+	struct storage_package *ps;
+	long long size;
+	size_t n;
+	int rc;
+
+	push_ok("Coreos", "Web.App", "1.0.0", "helm", "Coreos/Web.App");
+	push_ok("coreos", "web.app", "1.0.0", "helm", "coreos/web.app");
+	push_ok("Foo", "bar", "1.0.0", "helm", "Foo/bar");
+	push_ok("foo", "bar", "2.0.0", "helm", "foo/bar");
+	push_ok("_x", "-y", "1.0.0", "helm", "_x/-y");
+	push_ok("ns", "a", "1.0.0", "helm", "ns/a");
+	push_ok("ns-x", "a", "1.0.0", "helm", "ns-x/a");
+	push_ok("ns.x", "a", "1.0.0", "helm", "ns.x/a");
+	push_ok("ns", "a_b-C.d", "1.0.0", "helm", "ns/a_b-C.d");
+
+	/* look-ups are exact */
+	static const char *const r1[] = { "1.0.0" }, *const r2[] = { "2.0.0" };
+	expect_releases("Foo", "bar", r1, N(r1), "Foo/bar");
+	expect_releases("foo", "bar", r2, N(r2), "foo/bar is another package");
+	expect_releases("_x", "-y", r1, N(r1), "leading _ and -");
+	const char **rels;
+	rc = storage_list_releases(st, "FOO", "bar", ar, &rels, &n, &err);
+	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "FOO/bar does not exist");
+	rc = storage_get_manifest(st, "Coreos", "web.app", "1.0.0", "helm", ar, &m, &err);
+	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "Coreos/web.app does not exist");
+	rc = storage_get_manifest(st, "Coreos", "Web.App", "1.0.0", "helm", ar, &m, &err);
+	cr_assert(eq(int, rc, 0), "get Coreos/Web.App: %s", err.msg);
+	char d[DIGEST_HEX_LEN + 1];
+	digest_sha256_hex("Coreos/Web.App", strlen("Coreos/Web.App"), d);
+	cr_assert(eq(str, m.digest, d), "Coreos/Web.App has its own blob");
+	cr_assert(eq(str, (char *)m.package, (char *)"Coreos/Web.App"), "package as pushed");
+	rc = storage_blob_lookup(st, "coreos", "web.app", d, &size, &err);
+	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "its blob is not coreos/web.app's");
+
+	/* listing order is bytewise: upper case < '_' < lower case; "ns" < "ns-x" < "ns.x" */
+	struct storage_list_query q = { 0 };
+	static const char *const all[] = {
+		"Coreos/Web.App", "Foo/bar", "_x/-y", "coreos/web.app", "foo/bar", "ns/a",
+		"ns/a_b-C.d", "ns-x/a", "ns.x/a",
+	};
+	list_names(&q, all, N(all), "every package, bytewise by namespace then name");
+	q.limit = 3;
+	q.offset = 5;
+	static const char *const page[] = { "ns/a", "ns/a_b-C.d", "ns-x/a" };
+	list_names(&q, page, N(page), "a page in that order");
+	q = (struct storage_list_query){ .namespace = "ns" };
+	static const char *const ns[] = { "ns/a", "ns/a_b-C.d" };
+	list_names(&q, ns, N(ns), "namespace ns: not ns-x nor ns.x");
+	q = (struct storage_list_query){ .namespace = "Coreos" };
+	static const char *const co[] = { "Coreos/Web.App" };
+	list_names(&q, co, N(co), "namespace Coreos: not coreos");
+	q = (struct storage_list_query){ .namespace = "COREOS" };
+	list_names(&q, NULL, 0, "namespace COREOS: none");
+	q = (struct storage_list_query){ .query = "WEB.app" };
+	static const char *const web[] = { "Coreos/Web.App", "coreos/web.app" };
+	list_names(&q, web, N(web), "the query text stays case-insensitive");
+	search_names("S/A_B", NULL, 0, (const char *const[]){ "ns/a_b-C.d" }, 1,
+		     "search: case-insensitive over exact names");
+
+	/* one package deleted, its other-case twin stays */
+	rc = storage_delete_manifest(st, "foo", "bar", "2.0.0", "helm", &err);
+	cr_assert(eq(int, rc, 0), "delete foo/bar: %s", err.msg);
+	expect_releases("Foo", "bar", r1, N(r1), "Foo/bar survives foo/bar's delete");
+	q = (struct storage_list_query){ .namespace = "Foo" };
+	rc = storage_list_packages(st, &q, ar, &ps, &n, &err);
+	cr_assert(eq(int, rc, 0), "list Foo: %s", err.msg);
+	cr_assert(eq(sz, n, (size_t)1), "Foo/bar still listed");
+
+	/* private packages: readers' namespaces compare exactly too */
+	push_vis("Team", "app", "1.0.0", "Team/app", "private");
+	const char *const lower_ns[] = { "team" }, *const exact_ns[] = { "Team" };
+	struct storage_readers lower = { .namespaces = lower_ns, .n = 1 };
+	struct storage_readers exact = { .namespaces = exact_ns, .n = 1 };
+	q = (struct storage_list_query){ .namespace = "Team", .readers = &lower };
+	list_names(&q, NULL, 0, "a reader of team does not see Team's private package");
+	q.readers = &exact;
+	static const char *const team[] = { "Team/app" };
+	list_names(&q, team, N(team), "a reader of Team does");
+}
+
+/* Channel names keep their case and punctuation ('+' too), compared exactly. */
+Test(storage, channel_names_are_exact)
+{
+	struct appr_error err = { 0 };
+	struct storage_channel c, *cs;
+	struct storage_manifest m;
+	size_t n;
+	int rc;
+
+	push_ok("Ns", "Pkg", "1.0.0", "helm", "1");
+	push_ok("Ns", "Pkg", "2.0.0+build.1", "helm", "2");
+	static const char *const chans[] = { "1.0+x", "Beta", "_b", "beta", "-rc.1" };
+	for (size_t i = 0; i < N(chans); i++) {
+		rc = storage_channel_add(st, "Ns", "Pkg", chans[i], i % 2 ? "1.0.0" : "2.0.0+build.1",
+					 ar, &c, &err);
+		cr_assert(eq(int, rc, 0), "add to channel %s: %s", chans[i], err.msg);
+		cr_assert(eq(str, (char *)c.name, (char *)chans[i]), "channel %s as given", chans[i]);
+	}
+	rc = storage_list_channels(st, "Ns", "Pkg", ar, &cs, &n, &err);
+	cr_assert(eq(int, rc, 0), "list: %s", err.msg);
+	static const char *const sorted[] = { "-rc.1", "1.0+x", "Beta", "_b", "beta" };
+	cr_assert(eq(sz, n, N(sorted)), "five channels: Beta and beta are two");
+	for (size_t i = 0; i < n; i++)
+		cr_assert(eq(str, (char *)cs[i].name, (char *)sorted[i]),
+			  "channels bytewise by name: item %zu", i);
+	rc = storage_get_channel(st, "Ns", "Pkg", "Beta", ar, &c, &err);
+	cr_assert(eq(int, rc, 0), "get Beta: %s", err.msg);
+	cr_assert(eq(str, (char *)c.current, (char *)"1.0.0"), "Beta's current");
+	rc = storage_get_channel(st, "Ns", "Pkg", "beta", ar, &c, &err);
+	cr_assert(eq(int, rc, 0), "get beta: %s", err.msg);
+	cr_assert(eq(str, (char *)c.current, (char *)"1.0.0"), "beta's current");
+	rc = storage_get_channel(st, "Ns", "Pkg", "1.0+x", ar, &c, &err);
+	cr_assert(eq(int, rc, 0), "get 1.0+x: %s", err.msg);
+	cr_assert(eq(str, (char *)c.current, (char *)"2.0.0+build.1"), "1.0+x's current");
+	rc = storage_get_channel(st, "Ns", "Pkg", "BETA", ar, &c, &err);
+	expect_err(rc, &err, 404, APPR_E_CHANNEL_NOT_FOUND, "BETA does not exist");
+	rc = storage_get_channel(st, "ns", "Pkg", "Beta", ar, &c, &err);
+	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "nor does package ns/Pkg");
+
+	rc = storage_channel_delete(st, "Ns", "Pkg", "Beta", &err);
+	cr_assert(eq(int, rc, 0), "delete Beta: %s", err.msg);
+	cr_assert(not(has_channel("Ns", "Pkg", "Beta")), "Beta is gone");
+	cr_assert(has_channel("Ns", "Pkg", "beta"), "beta stays");
+	rc = storage_channel_remove(st, "Ns", "Pkg", "1.0+x", "2.0.0+build.1", &err);
+	cr_assert(eq(int, rc, 0), "remove from 1.0+x: %s", err.msg);
+	cr_assert(not(has_channel("Ns", "Pkg", "1.0+x")), "emptied 1.0+x is gone");
+	rc = storage_get_manifest(st, "Ns", "Pkg", "1.0.0", "helm", ar, &m, &err);
+	cr_assert(eq(int, rc, 0), "get 1.0.0: %s", err.msg);
+	static const char *const cur[] = { "beta" };
+	expect_strs(m.channels, m.n_channels, cur, N(cur),
+		    "the channels whose current is 1.0.0: beta, not Beta");
 }
 
 /* ---- channels ---- */

@@ -7,7 +7,7 @@
 #   redis_restart    stop it and start it again on the same port and data
 #   redis_cli ARGS   redis-cli on that server
 #   redis_blob_count how many uploads the store holds: the distinct <id> among the kv
-#                    keys chunk/<id>/... (storage-kv.c's layout; storage-redis.c keeps
+#                    keys chunk/<id>/... (storage-kv.c's layout; kv-redis.c keeps
 #                    every kv key in the sorted set <key_prefix>idx)
 # REDIS_KEY_PREFIX (default /appr/, the registry's default key_prefix) is the prefix
 # redis_blob_count looks under.

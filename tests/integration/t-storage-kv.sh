@@ -1,7 +1,8 @@
 #!/bin/bash
 # t-storage-kv.sh - tests/test-storage (the storage operations, driver-independent) against a real etcd and a real redis-server.
 #
-# Starts one etcd and one redis-server (backend-etcd.sh, backend-redis.sh), runs the
+# For each kv driver this build has (configure --with-etcd / --with-redis):
+# starts one etcd and one redis-server (backend-etcd.sh, backend-redis.sh), runs the
 # Criterion binary once per server with APPR_TEST_STORAGE and the server's address in
 # its environment, and turns its TAP into one line per (driver, test): "ok N - etcd:
 # storage::name". A failed test is "not ok" followed by Criterion's lines about it
@@ -11,10 +12,15 @@
 ts=$APPR_BUILDDIR/tests/test-storage
 [ -x "$ts" ] || bail "$ts is not built: run this through make check"
 
-backend etcd
-etcd_start
-backend redis
-redis_start
+drivers=()
+for d in etcd redis; do
+	grep -q "^#define HAVE_${d^^} 1" "$APPR_BUILDDIR/config.h" && drivers+=("$d")
+done
+[ ${#drivers[@]} -gt 0 ] || bail "no kv driver in this build (configure --with-etcd, --with-redis)"
+for d in "${drivers[@]}"; do
+	backend "$d"
+	"${d}_start"
+done
 
 # run_driver NAME VAR=VALUE...: test-storage against that server, TAP lines out.
 run_driver() {
@@ -59,6 +65,9 @@ run_driver() {
 	fi
 }
 
-run_driver etcd "${etcd_env[@]}"
-run_driver redis "${redis_env[@]}"
+for d in "${drivers[@]}"; do
+	declare -n env_=${d}_env
+	run_driver "$d" "${env_[@]}"
+	unset -n env_
+done
 plan "$_tap_n"
