@@ -8,7 +8,7 @@
 #include "manifest.h"
 
 /* Whether an If-None-Match value (a list of entity tags, or "*") names the strong
- * tag "digest"; tags compare weakly (W/ ignored), as RFC 9110 says for this header. */
+ * tag "digest" (any tag); tags compare weakly (W/ ignored), as RFC 9110 says for this header. */
 static bool etag_listed(const char *inm, const char *digest)
 {
 	size_t dlen = strlen(digest);
@@ -86,20 +86,27 @@ static int delegate_blob(struct request *req, struct response *resp, const char 
 	return 1;
 }
 
+bool deliver_validated(struct request *req, struct response *resp, const char *tag,
+		       const char *cache_control)
+{
+	resp_header_cat(resp, "ETag", "\"", tag, "\"");
+	resp_header_cat(resp, "Cache-Control", cache_control, NULL, NULL);
+	const char *inm = req->io->param(req->io->ctx, "HTTP_IF_NONE_MATCH");
+	if (inm && etag_listed(inm, tag)) {
+		resp_not_modified(resp);
+		return true;
+	}
+	return false;
+}
+
 int deliver_blob(struct request *req, struct response *resp, const struct delivery *d)
 {
 	struct storage_blob_reader *r;
 	long long stored;
 	if (!d->json) {
-		resp_header_cat(resp, "ETag", "\"", d->digest, "\"");
-		resp_header_cat(resp, "Cache-Control",
-				d->immutable ? "public, max-age=31536000, immutable" : "no-cache",
-				NULL, NULL);
-		const char *inm = req->io->param(req->io->ctx, "HTTP_IF_NONE_MATCH");
-		if (inm && etag_listed(inm, d->digest)) {
-			resp_not_modified(resp);
+		if (deliver_validated(req, resp, d->digest,
+				      d->immutable ? "public, max-age=31536000, immutable" : "no-cache"))
 			return 0;
-		}
 		resp->content_type = d->content_type ? d->content_type : "application/x-gzip";
 		resp_header_cat(resp, "Content-Disposition", "attachment; filename=\"", d->filename,
 				"\"");

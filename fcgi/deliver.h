@@ -26,6 +26,12 @@ struct delivery {
 	const char *media_type;          /* NULL: left out */
 };
 
+/* Add ETag "<tag>" and Cache-Control to resp; when req's If-None-Match names the tag
+ * (or is "*"), make resp a 304 and return true: nothing else is to be answered. Any
+ * answer that can be revalidated uses it (blobs, index.yaml). */
+bool deliver_validated(struct request *req, struct response *resp, const char *tag,
+		       const char *cache_control);
+
 /* Answer req with the blob d describes. The raw answer carries ETag "<digest>" and
  * Cache-Control; an If-None-Match naming the digest (or "*") gets 304 without a
  * body. With blob_delivery x-sendfile or x-accel-redirect and a driver keeping blob

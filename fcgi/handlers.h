@@ -42,6 +42,25 @@ int h_token_create(struct request *req, struct response *resp);
 int h_grant_set(struct request *req, struct response *resp);
 int h_grant_delete(struct request *req, struct response *resp);
 
+/* h-helm.c: every namespace a Helm chart repository */
+int h_helm_index(struct request *req, struct response *resp);
+int h_helm_chart(struct request *req, struct response *resp);
+/* args[0] as a namespace a repository may have (404 otherwise). */
+int h_helm_namespace(struct request *req, const char **ns);
+/* The helm manifest of ns that chart file "<name>-<version>.tgz" names, if this
+ * reader may see it: 0, or -1 with 404 (or a storage error). */
+int h_helm_find(struct request *req, const char *ns, const char *file,
+		struct storage_manifest *m);
+
+/* h-chartmuseum.c: ChartMuseum's API ({"error": ...} errors) */
+int h_cm_health(struct request *req, struct response *resp);
+int h_cm_info(struct request *req, struct response *resp);
+int h_cm_upload(struct request *req, struct response *resp);
+int h_cm_list(struct request *req, struct response *resp);
+int h_cm_chart(struct request *req, struct response *resp);
+int h_cm_version(struct request *req, struct response *resp);
+int h_cm_delete(struct request *req, struct response *resp);
+
 /* handlers.c: shared argument checks. Each returns 0 or -1 with req->err filled. */
 
 /* s1 s2 s3 s4 concatenated in a (s2..s4 may be NULL: the list ends there), without

@@ -102,6 +102,15 @@ void resp_error(struct response *r, const struct appr_error *err)
 	resp_json(r, status, o);
 }
 
+void resp_error_chartmuseum(struct response *r, const struct appr_error *err)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "error",
+			       json_object_new_string(err->msg[0] ? err->msg : "internal error"));
+	resp_error(r, err);                      /* status, and nothing else left over */
+	resp_json(r, err->http ? err->http : 500, o);
+}
+
 void resp_blob(struct response *r, struct storage_blob_reader *blob, long long size, bool base64)
 {
 	storage_blob_close(r->blob);

@@ -48,6 +48,9 @@ void resp_json_written(struct response *r, int status);
 /* The JSON error body of the protocol (doc/protocol.md) from err: {"code","message","details"}. */
 void resp_error(struct response *r, const struct appr_error *err);
 
+/* The same error as ChartMuseum words its errors: {"error": message}. */
+void resp_error_chartmuseum(struct response *r, const struct appr_error *err);
+
 /* A blob body: r takes the reader. */
 void resp_blob(struct response *r, struct storage_blob_reader *blob, long long size,
 	       bool base64);

@@ -32,34 +32,52 @@ enum arg3 {
 	A_CHANNEL,   /* a channel name */
 };
 
+/* How a route's errors are worded. */
+enum style {
+	S_APPR,      /* {"code", "message", "details"} */
+	S_CM,        /* ChartMuseum's {"error": "..."} */
+};
+
 static const struct route {
 	const char *method;
 	const char *pattern;
 	handler_fn fn;
 	enum perm perm;
 	enum arg3 arg3;
+	enum style style;
 } routes[] = {
-	{ "GET",    "version",                                          h_version,          P_NONE,  A_NONE },
-	{ "POST",   "api/v1/users/login",                               h_login,            P_NONE,  A_NONE },
-	{ "POST",   "api/v1/tokens",                                    h_token_create,     P_USER,  A_NONE },
-	{ "PUT",    "api/v1/namespaces/:ns/grants/:user",               h_grant_set,        P_ADMIN, A_NONE },
-	{ "DELETE", "api/v1/namespaces/:ns/grants/:user",               h_grant_delete,     P_ADMIN, A_NONE },
-	{ "GET",    "api/v1/packages",                                  h_list,             P_LIST,  A_NONE },
-	{ "GET",    "api/v1/packages/search",                           h_search,           P_LIST,  A_NONE },
-	{ "POST",   "api/v1/packages/:ns/:name",                        h_push,             P_WRITE, A_NONE },
-	{ "GET",    "api/v1/packages/:ns/:name",                        h_show_package,     P_READ,  A_NONE },
-	{ "GET",    "api/v1/packages/:ns/:name/channels",               h_channels_list,    P_READ,  A_NONE },
-	{ "GET",    "api/v1/packages/:ns/:name/channels/:channel",      h_channel_show,     P_READ,  A_CHANNEL },
-	{ "DELETE", "api/v1/packages/:ns/:name/channels/:channel",      h_channel_delete,   P_WRITE, A_CHANNEL },
-	{ "POST",   "api/v1/packages/:ns/:name/channels/:channel/:release", h_channel_add,  P_WRITE, A_CHANNEL },
-	{ "DELETE", "api/v1/packages/:ns/:name/channels/:channel/:release", h_channel_remove, P_WRITE, A_CHANNEL },
-	{ "GET",    "api/v1/packages/:ns/:name/blobs/sha256/:digest",   h_blob,             P_READ,  A_DIGEST },
-	{ "GET",    "api/v1/packages/:ns/:name/blobs/sha256/:digest/json", h_blob_json,     P_READ,  A_DIGEST },
-	{ "GET",    "api/v1/packages/:ns/:name/:release",               h_show_release,     P_READ,  A_RELEASE },
-	{ "GET",    "api/v1/packages/:ns/:name/:release/:media_type",   h_show_manifest,    P_READ,  A_RELEASE },
-	{ "DELETE", "api/v1/packages/:ns/:name/:release/:media_type",   h_delete_manifest,  P_WRITE, A_RELEASE },
-	{ "GET",    "api/v1/packages/:ns/:name/:release/:media_type/pull", h_pull,          P_READ,  A_RELEASE },
-	{ "GET",    "api/v1/packages/:ns/:name/:release/:media_type/pull/json", h_pull_json, P_READ, A_RELEASE },
+	{ "GET",    "version",                                          h_version,          P_NONE,  A_NONE, S_APPR },
+	{ "POST",   "api/v1/users/login",                               h_login,            P_NONE,  A_NONE, S_APPR },
+	{ "POST",   "api/v1/tokens",                                    h_token_create,     P_USER,  A_NONE, S_APPR },
+	{ "PUT",    "api/v1/namespaces/:ns/grants/:user",               h_grant_set,        P_ADMIN, A_NONE, S_APPR },
+	{ "DELETE", "api/v1/namespaces/:ns/grants/:user",               h_grant_delete,     P_ADMIN, A_NONE, S_APPR },
+	{ "GET",    "api/v1/packages",                                  h_list,             P_LIST,  A_NONE, S_APPR },
+	{ "GET",    "api/v1/packages/search",                           h_search,           P_LIST,  A_NONE, S_APPR },
+	{ "POST",   "api/v1/packages/:ns/:name",                        h_push,             P_WRITE, A_NONE, S_APPR },
+	{ "GET",    "api/v1/packages/:ns/:name",                        h_show_package,     P_READ,  A_NONE, S_APPR },
+	{ "GET",    "api/v1/packages/:ns/:name/channels",               h_channels_list,    P_READ,  A_NONE, S_APPR },
+	{ "GET",    "api/v1/packages/:ns/:name/channels/:channel",      h_channel_show,     P_READ,  A_CHANNEL, S_APPR },
+	{ "DELETE", "api/v1/packages/:ns/:name/channels/:channel",      h_channel_delete,   P_WRITE, A_CHANNEL, S_APPR },
+	{ "POST",   "api/v1/packages/:ns/:name/channels/:channel/:release", h_channel_add,  P_WRITE, A_CHANNEL, S_APPR },
+	{ "DELETE", "api/v1/packages/:ns/:name/channels/:channel/:release", h_channel_remove, P_WRITE, A_CHANNEL, S_APPR },
+	{ "GET",    "api/v1/packages/:ns/:name/blobs/sha256/:digest",   h_blob,             P_READ,  A_DIGEST, S_APPR },
+	{ "GET",    "api/v1/packages/:ns/:name/blobs/sha256/:digest/json", h_blob_json,     P_READ,  A_DIGEST, S_APPR },
+	{ "GET",    "api/v1/packages/:ns/:name/:release",               h_show_release,     P_READ,  A_RELEASE, S_APPR },
+	{ "GET",    "api/v1/packages/:ns/:name/:release/:media_type",   h_show_manifest,    P_READ,  A_RELEASE, S_APPR },
+	{ "DELETE", "api/v1/packages/:ns/:name/:release/:media_type",   h_delete_manifest,  P_WRITE, A_RELEASE, S_APPR },
+	{ "GET",    "api/v1/packages/:ns/:name/:release/:media_type/pull", h_pull,          P_READ,  A_RELEASE, S_APPR },
+	{ "GET",    "api/v1/packages/:ns/:name/:release/:media_type/pull/json", h_pull_json, P_READ, A_RELEASE, S_APPR },
+	/* Helm chart repositories; private packages are filtered by the handlers */
+	{ "GET",    "helm/:ns/index.yaml",                              h_helm_index,       P_LIST,  A_NONE, S_APPR },
+	{ "GET",    "helm/:ns/charts/:file",                            h_helm_chart,       P_LIST,  A_NONE, S_APPR },
+	/* ChartMuseum's API */
+	{ "GET",    "helm/health",                                      h_cm_health,        P_NONE,  A_NONE, S_CM },
+	{ "GET",    "helm/info",                                        h_cm_info,          P_NONE,  A_NONE, S_CM },
+	{ "POST",   "helm/api/:ns/charts",                              h_cm_upload,        P_WRITE, A_NONE, S_CM },
+	{ "GET",    "helm/api/:ns/charts",                              h_cm_list,          P_LIST,  A_NONE, S_CM },
+	{ "GET",    "helm/api/:ns/charts/:name",                        h_cm_chart,         P_LIST,  A_NONE, S_CM },
+	{ "GET",    "helm/api/:ns/charts/:name/:version",               h_cm_version,       P_LIST,  A_NONE, S_CM },
+	{ "DELETE", "helm/api/:ns/charts/:name/:version",               h_cm_delete,        P_WRITE, A_NONE, S_CM },
 };
 
 #define NROUTES (sizeof routes / sizeof routes[0])
@@ -204,6 +222,7 @@ void routes_dispatch(struct request *req, struct response *resp)
 {
 	const char *method = req->head ? "GET" : req->method;
 	bool options = strcmp(method, "OPTIONS") == 0;
+	enum style style = S_APPR;
 	char allow[96] = "";
 	for (size_t i = 0; i < NROUTES; i++) {
 		const char *args[REQUEST_MAX_ARGS] = { 0 };
@@ -213,6 +232,7 @@ void routes_dispatch(struct request *req, struct response *resp)
 			struct access_who who;
 			int rc;
 			memcpy(req->args, args, sizeof args);
+			style = routes[i].style;
 			if (authorize(req, &routes[i], &who) < 0)
 				goto fail;
 			req->who = &who;
@@ -243,7 +263,10 @@ void routes_dispatch(struct request *req, struct response *resp)
 	}
 	appr_err(&req->err, 404, APPR_E_PACKAGE_NOT_FOUND, "no route for %s", req->path);
 fail:
-	resp_error(resp, &req->err);
+	if (style == S_CM)
+		resp_error_chartmuseum(resp, &req->err);
+	else
+		resp_error(resp, &req->err);
 	if (req->err.http == 401)
 		resp_header(resp, "WWW-Authenticate", "%s", ACCESS_CHALLENGE);
 }

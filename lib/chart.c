@@ -329,8 +329,11 @@ static int validate(struct json_object *o, struct appr_error *err)
 	const char *name = get_str(o, "name"), *version = get_str(o, "version");
 	const char *api = get_str(o, "apiVersion"), *type = get_str(o, "type");
 	struct semver v;
-	if (!api || !*api)
-		return invalid(err, "Chart.yaml has no apiVersion");
+	if (!api || !*api) {
+		/* Helm's loader takes a chart without one as v1 (Helm 2 charts) */
+		json_object_object_add(o, "apiVersion", json_object_new_string("v1"));
+		api = "v1";
+	}
 	if (strcmp(api, "v1") != 0 && strcmp(api, "v2") != 0)
 		return invalid(err, "Chart.yaml apiVersion \"%.20s\" is neither v1 nor v2", api);
 	if (!name || !*name)
@@ -418,6 +421,24 @@ void chart_free(struct chart *c)
 	free(c->version);
 	free(c->json);
 	free(c);
+}
+
+bool chart_is_release(const struct chart *c, const struct appr_error *why, const char *name,
+		      const char *release, char problem[CHART_PROBLEM_MAX])
+{
+	problem[0] = '\0';
+	if (!c)
+		snprintf(problem, CHART_PROBLEM_MAX, "%s",
+			 why && why->msg[0] ? why->msg : "not a valid Helm chart");
+	else if (strcmp(c->name, name) != 0)
+		snprintf(problem, CHART_PROBLEM_MAX,
+			 "not a valid Helm chart: the chart is named \"%.64s\", the package \"%.64s\"",
+			 c->name, name);
+	else if (strcmp(c->version, release) != 0)
+		snprintf(problem, CHART_PROBLEM_MAX,
+			 "not a valid Helm chart: the chart's version is %.64s, the release %.64s",
+			 c->version, release);
+	return problem[0] == '\0';
 }
 
 /* ---- the archive, as it streams ---- */

@@ -4,6 +4,7 @@
 #ifndef APPR_CHART_H
 #define APPR_CHART_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,11 +30,19 @@ void chart_free(struct chart *c);                /* NULL is a no-op */
 
 /* Parse Chart.yaml text (len bytes) and check it as Helm's loader does: a mapping
  * with name (its own basename: no '/', not "." or ".."), version (a full semver, as a
- * registry release must be), apiVersion v1 or v2, type application or library when
+ * registry release must be), apiVersion v1 or v2 (absent: v1, as Helm's loader reads
+ * Helm 2 charts), type application or library when
  * given, maintainers with names, fields of the types Helm expects. Unknown keys are
  * ignored (Helm ignores them too), and left out of the JSON. Returns 0 and a new
  * chart in *out, or -1 with 422 invalid-chart saying what is wrong. */
 int chart_parse(const char *yaml, size_t len, struct chart **out, struct appr_error *err);
+
+/* Whether chart c (NULL: not a chart, why says why) is release `release` of package
+ * `name` as a Helm repository serves it: a valid chart named name at version
+ * release. True, or false with the reason in problem (one line, for people). */
+#define CHART_PROBLEM_MAX 240
+bool chart_is_release(const struct chart *c, const struct appr_error *why, const char *name,
+		      const char *release, char problem[CHART_PROBLEM_MAX]);
 
 /* A chart read from an archive as it streams through targz (see targz_set_watch).
  * It never fails the stream: an archive that is not a valid chart is still a valid

@@ -44,6 +44,30 @@ static void put_yaml_safe_json(struct strbuf *sb, const char *s, size_t n)
 	sb_append(sb, run, (size_t)(s - run));
 }
 
+void helm_index_write_version(struct strbuf *sb, const struct helm_index_entry *e)
+{
+	char t[40];
+	/* the chart's fields without their closing brace, then ours */
+	size_t len = strlen(e->chart_json);
+	while (len > 0 && e->chart_json[len - 1] != '}')
+		len--;
+	if (len)
+		put_yaml_safe_json(sb, e->chart_json, len - 1);
+	else
+		sb_putc(sb, '{');
+	helm_index_time(e->created_at, t);
+	sb_puts(sb, len > 2 ? ",\"created\":\"" : "\"created\":\"");
+	sb_puts(sb, t);
+	sb_puts(sb, "\",\"digest\":\"");
+	sb_puts(sb, e->digest);
+	sb_puts(sb, "\",\"urls\":[\"charts/");
+	/* name and version hold no character JSON escapes ([A-Za-z0-9._+-]) */
+	sb_puts(sb, e->name);
+	sb_putc(sb, '-');
+	sb_puts(sb, e->version);
+	sb_puts(sb, ".tgz\"]}");
+}
+
 void helm_index_write(struct strbuf *sb, const struct helm_index_entry *e, size_t n,
 		      const char *generated_at, const char *context_path)
 {
@@ -57,30 +81,8 @@ void helm_index_write(struct strbuf *sb, const struct helm_index_entry *e, size_
 			manifest_write_string(sb, e[i].name);
 			sb_putc(sb, ':');
 		}
-		/* the chart's fields without their closing brace, then ours */
-		size_t len = strlen(e[i].chart_json);
-		while (len > 0 && e[i].chart_json[len - 1] != '}')
-			len--;
 		sb_puts(sb, "\n  - ");
-		if (len)
-			put_yaml_safe_json(sb, e[i].chart_json, len - 1);
-		else
-			sb_putc(sb, '{');
-		helm_index_time(e[i].created_at, t);
-		sb_puts(sb, len > 2 ? ",\"created\":\"" : "\"created\":\"");
-		sb_puts(sb, t);
-		sb_puts(sb, "\",\"digest\":\"");
-		sb_puts(sb, e[i].digest);
-		sb_puts(sb, "\",\"urls\":[");
-		struct strbuf url = { 0 };
-		sb_puts(&url, "charts/");
-		sb_puts(&url, e[i].name);
-		sb_putc(&url, '-');
-		sb_puts(&url, e[i].version);
-		sb_puts(&url, ".tgz");
-		manifest_write_string(sb, url.buf);
-		sb_free(&url);
-		sb_puts(sb, "]}");
+		helm_index_write_version(sb, &e[i]);
 	}
 	helm_index_time(generated_at, t);
 	sb_puts(sb, "\ngenerated: \"");

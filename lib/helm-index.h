@@ -26,6 +26,10 @@ struct helm_index_entry {
 void helm_index_write(struct strbuf *sb, const struct helm_index_entry *e, size_t n,
 		      const char *generated_at, const char *context_path);
 
+/* One chart version as a JSON object (the same as in the index): the chart's
+ * fields, created, digest, urls. ChartMuseum's API answers these. */
+void helm_index_write_version(struct strbuf *sb, const struct helm_index_entry *e);
+
 /* created_at's form as RFC 3339 ("...Z") into out. */
 void helm_index_time(const char *created_at, char out[40]);
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "b64.h"
+#include "chart.h"
 #include "config.h"
 #include "digest.h"
 #include "error.h"
@@ -35,6 +36,9 @@ struct push {
 	long long size;                  /* .tgz bytes */
 	char digest[DIGEST_HEX_LEN + 1];
 	char tgz_sha256[DIGEST_HEX_LEN + 1];
+	struct chart_reader *reader;     /* reads the archive as Helm's loader would */
+	struct chart *chart;             /* PUSH_ENDED: the valid chart, or NULL and: */
+	struct appr_error chart_err;     /*   why it is not one */
 	struct appr_error fail;          /* PUSH_FAILED: repeated by every later call */
 };
 
@@ -75,6 +79,8 @@ int push_begin(struct storage *s, const struct appr_config *cfg, enum push_input
 		.max_entries = cfg->max_tar_entries,
 	};
 	p->tz = targz_new(&lim);
+	p->reader = chart_reader_new();
+	chart_reader_attach(p->reader, p->tz);
 	p->tgz = digest_new();
 	if (in == PUSH_BASE64) {
 		b64_decoder_init(&p->dec);
@@ -143,6 +149,7 @@ int push_end_input(struct push *p, struct appr_error *err)
 	if (targz_finish(p->tz, p->digest, err) < 0)
 		return fail(p, err);
 	digest_final_hex(p->tgz, p->tgz_sha256);
+	chart_reader_finish(p->reader, &p->chart, &p->chart_err);
 	p->state = PUSH_ENDED;
 	return 0;
 }
@@ -198,6 +205,16 @@ int push_finish(struct push *p, const struct push_release *meta, struct appr_err
 		.metadata = meta->metadata, .visibility = meta->visibility, .force = meta->force,
 	};
 	memcpy(sp.digest, p->digest, sizeof sp.digest);
+	memcpy(sp.blob_sha256, p->tgz_sha256, sizeof sp.blob_sha256);
+	char problem[CHART_PROBLEM_MAX];
+	if (strcmp(mt, "helm") == 0) {
+		/* a chart of the namespace's index when Helm would load it as this release;
+		 * any helm blob is still an appr release, as it was */
+		if (chart_is_release(p->chart, &p->chart_err, meta->name, meta->release, problem))
+			sp.chart = p->chart->json;
+		else
+			sp.chart_problem = problem;
+	}
 	struct storage_blob_writer *w = p->w;
 	p->w = NULL;                     /* put_release consumes it, committed or not */
 	if (storage_put_release(p->s, &sp, w, err) < 0)
@@ -221,12 +238,25 @@ long long push_tgz_size(const struct push *p)
 	return p->size;
 }
 
+const struct chart *push_chart(const struct push *p, struct appr_error *why)
+{
+	if (p->state != PUSH_ENDED && p->state != PUSH_DONE) {
+		appr_err(why, 500, APPR_E_INTERNAL, "push: the archive has not ended");
+		return NULL;
+	}
+	if (!p->chart && why)
+		*why = p->chart_err;
+	return p->chart;
+}
+
 void push_free(struct push *p)
 {
 	if (!p)
 		return;
 	storage_blob_abort(p->w);
 	targz_free(p->tz);
+	chart_reader_free(p->reader);
+	chart_free(p->chart);
 	digest_free(p->tgz);
 	free(p->out);
 	free(p);

@@ -86,6 +86,14 @@ const char *push_tgz_sha256(const struct push *p);
  * the blob's size. */
 long long push_tgz_size(const struct push *p);
 
+/* After a successful push_end_input or push_finish: the archive as a Helm chart
+ * (chart.h; owned by p), or NULL when Helm's loader would not take it, with why
+ * filled (422 invalid-chart and the reason; why may be NULL). push_finish records
+ * for a helm release whether it is a chart of the namespace's index: a valid chart
+ * whose name is the package name and whose version is the release. */
+struct chart;
+const struct chart *push_chart(const struct push *p, struct appr_error *why);
+
 /* Free p; NULL is a no-op. An unfinished push's blob is dropped: nothing of it is
  * left in the store. */
 void push_free(struct push *p);

@@ -6,12 +6,26 @@
  *   pkg/<ns>/<name>                      the package record, JSON:
  *       {"created_at": "...", "visibility": "public", "txn": "<token of the last write>",
  *        "releases": {"<release>": {"<media type>": {"digest": "<hex>", "size": N,
- *                      "created_at": "...", "token": "<upload id>", "meta": true|false}}},
+ *                      "created_at": "...", "token": "<upload id>", "meta": true|false,
+ *                      "sha256": "<hex>", "chart": true}}},
  *        "channels": {"<channel>": {"current": "<release>", "releases": ["<release>", ...]}}}
+ *       (a manifest's "sha256", the SHA-256 of its stored blob's bytes, is absent while
+ *       unknown; "chart" is present once a helm/ key holds what its blob was found to be)
  *   man/<ns>/<name>/<release>/<media type>   "<upload id>\n<metadata JSON as pushed>",
  *                                        present only when the manifest has metadata
- *   blob/<digest>                        {"size": N, "upload": "<id>", "chunks": K, "refs": R}:
- *                                        R = manifests (of any package) naming the blob
+ *   helm/<ns>/<name>/<release>           media type helm: "<upload id>\nchart\n<chart.h
+ *                                        JSON>" or "<upload id>\nproblem\n<why not a
+ *                                        chart>", present while the manifest says "chart"
+ *   ns/<ns>                              {"changed_at": "..."}: put by every transaction
+ *                                        that changes something under the namespace
+ *                                        (push, delete, set_chart; not channels), so its
+ *                                        revision is the namespace's stamp: revisions
+ *                                        grow (etcd's mod_revision is the cluster's
+ *                                        revision, kv-redis.c numbers transactions)
+ *   blob/<digest>                        {"size": N, "upload": "<id>", "chunks": K, "refs": R,
+ *                                        "sha256": "<hex>"}: R = manifests (of any
+ *                                        package) naming the blob; sha256 of its bytes,
+ *                                        absent while unknown (stored before it was kept)
  *   chunk/<upload id>/<NNNNNNNN>         the gzipped bytes, KV_MAX_VALUE per chunk, at
  *                                        least one chunk per blob
  *   priv/<ns>/<name>                     "1" while the package exists and is private
@@ -43,6 +57,8 @@
  * metadata value starts with the manifest's upload id, so a record and a metadata read
  * that straddle a concurrent force push are detected and read again. list/search are a
  * keys-only range over pkg/ (or pkg/<ns>/) and the records of the page only.
+ * list_charts is a range over pkg/<ns>/ (the records of the namespace) then one over
+ * helm/<ns>/, matched by upload id the same way; namespace_stamp one get of ns/<ns>.
  */
 #include <limits.h>
 #include <stdbool.h>
@@ -196,6 +212,39 @@ static const char *man_key(struct arena *a, const char *ns, const char *name,
 			   const char *release, const char *media_type)
 {
 	return arena_printf(a, "man/%s/%s/%s/%s", ns, name, release, media_type);
+}
+
+static const char *helm_key(struct arena *a, const char *ns, const char *name,
+			    const char *release)
+{
+	return arena_printf(a, "helm/%s/%s/%s", ns, name, release);
+}
+
+static const char *ns_key(struct arena *a, const char *ns)
+{
+	return arena_printf(a, "ns/%s", ns);
+}
+
+/* Add to t the put of ns/<ns> that makes the change a change of the namespace. */
+static void ns_touch(struct kvtxn *t, struct arena *a, const char *ns, const char *now)
+{
+	const char *v = arena_printf(a, "{\"changed_at\":\"%s\"}", now);
+	kvtxn_op(t, KV_PUT, ns_key(a, ns), v, strlen(v));
+}
+
+/* Into *out the helm/ value recording for upload what a helm blob was found to be:
+ * its chart (which wins when both are given) or the problem; NULL when neither is
+ * given. 413 payload-too-large when it would exceed KV_MAX_VALUE. */
+static int chart_value(struct arena *a, const char *upload, const char *chart,
+		       const char *problem, const char **out, struct appr_error *err)
+{
+	*out = chart && *chart ? arena_printf(a, "%s\nchart\n%s", upload, chart)
+		: problem && *problem ? arena_printf(a, "%s\nproblem\n%s", upload, problem)
+		: NULL;
+	if (*out && strlen(*out) > KV_MAX_VALUE)
+		return appr_err(err, 413, APPR_E_PAYLOAD_TOO_LARGE,
+				"chart larger than %d bytes", KV_MAX_VALUE - TOKEN_HEX - 16);
+	return 0;
 }
 
 static int load_pkg(struct kvs *ks, const char *ns, const char *name, struct arena *a,
@@ -611,11 +660,14 @@ struct push_txn {
 	const struct storage_push *p;
 	struct kvs_writer *w;
 	const char *pkey, *mkey, *bkey, *mval, *now;
+	const char *hkey, *hval;         /* media type helm: helm/ key, value or NULL */
 };
 
 /* Build the manifest transaction of a push (kvtxn_build_fn): the package record with
- * the manifest, its metadata, the blob record (new, or one reference more and our
- * chunks dropped) and the reference a replaced manifest drops. */
+ * the manifest, its metadata and chart, the blob record (new, or one reference more
+ * and our chunks dropped), the reference a replaced manifest drops, and the
+ * namespace's stamp. The manifest's sha256 is the stored blob's: the pushed bytes'
+ * for a new blob, else what the blob record knows. */
 static int push_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr_error *err)
 {
 	const struct push_txn *pt = ctx;
@@ -650,9 +702,11 @@ static int push_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr_e
 		return -1;
 	}
 	bool same = old_digest && strcmp(old_digest, p->digest) == 0;
+	const char *sha = names_valid_digest(p->blob_sha256) ? p->blob_sha256 : NULL;
 	if (blob) {
 		/* stored already: its bytes win (same tar), ours go */
 		size = jint(blob, "size");
+		sha = jstr(blob, "sha256") ? arena_strdup(a, jstr(blob, "sha256")) : NULL;
 		if (!same)
 			json_object_object_add(blob, "refs", json_object_new_int64(
 						       jint(blob, "refs") + 1));
@@ -664,8 +718,9 @@ static int push_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr_e
 		json_object_put(blob);
 	} else {
 		const char *text = arena_printf(
-			a, "{\"size\":%lld,\"upload\":\"%s\",\"chunks\":%lu,\"refs\":1}",
-			size, w->upload, w->chunks);
+			a, "{\"size\":%lld,\"upload\":\"%s\",\"chunks\":%lu,\"refs\":1%s%s%s}",
+			size, w->upload, w->chunks, sha ? ",\"sha256\":\"" : "", sha ? sha : "",
+			sha ? "\"" : "");
 		kvtxn_cond(t, pt->bkey, 0);
 		kvtxn_op(t, KV_PUT, pt->bkey, text, strlen(text));
 	}
@@ -679,11 +734,20 @@ static int push_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr_e
 	json_object_object_add(m, "created_at", json_object_new_string(pt->now));
 	json_object_object_add(m, "token", json_object_new_string(w->upload));
 	json_object_object_add(m, "meta", json_object_new_boolean(p->metadata != NULL));
+	if (sha)
+		json_object_object_add(m, "sha256", json_object_new_string(sha));
+	if (pt->hval)
+		json_object_object_add(m, "chart", json_object_new_boolean(1));
 	json_object_object_add(types, p->media_type, m);
 	if (pt->mval)
 		kvtxn_op(t, KV_PUT, pt->mkey, pt->mval, strlen(pt->mval));
 	else
 		kvtxn_op(t, KV_DELETE, pt->mkey, NULL, 0);
+	if (pt->hval)
+		kvtxn_op(t, KV_PUT, pt->hkey, pt->hval, strlen(pt->hval));
+	else if (pt->hkey)
+		kvtxn_op(t, KV_DELETE, pt->hkey, NULL, 0);
+	ns_touch(t, a, p->ns, pt->now);
 	if (is_new && p->visibility && strcmp(p->visibility, "private") == 0)
 		kvtxn_op(t, KV_PUT, priv_key(a, p->ns, p->name), "1", 1);
 	else if (is_new)
@@ -731,6 +795,11 @@ int storage_kv_put_release(struct storage *s, const struct storage_push *p,
 		.bkey = arena_printf(a, "blob/%s", p->digest),
 		.mval = p->metadata ? arena_printf(a, "%s\n%s", w->upload, p->metadata) : NULL,
 	};
+	if (strcmp(p->media_type, "helm") == 0) {
+		pt.hkey = helm_key(a, p->ns, p->name, p->release);
+		if (chart_value(a, w->upload, p->chart, p->chart_problem, &pt.hval, err) < 0)
+			goto out;
+	}
 	r = kvtxn_run(ks->kv, a, push_build, &pt, err);
 	if (r == KVTXN_UNKNOWN) {
 		/* maybe applied: the chunks may be the blob's now, keep them */
@@ -775,6 +844,8 @@ static void fill_manifest(json_object *e, struct storage_manifest *m)
 	m->size = jint(e, "size");
 	snprintf(m->created_at, sizeof m->created_at, "%s",
 		 jstr(e, "created_at") ? jstr(e, "created_at") : "");
+	snprintf(m->blob_sha256, sizeof m->blob_sha256, "%s",
+		 jstr(e, "sha256") ? jstr(e, "sha256") : "");
 }
 
 /* The metadata in a man/ value if it belongs to upload token: 1 (*out set), 0 not. */
@@ -919,12 +990,13 @@ int storage_kv_get_manifest(struct storage *s, const char *ns, const char *name,
 /* A manifest being deleted: delete_manifest's transaction. */
 struct delete_txn {
 	struct kvs *ks;
-	const char *ns, *name, *release, *media_type, *pkey;
+	const char *ns, *name, *release, *media_type, *pkey, *now;
 };
 
 /* Build the transaction deleting a manifest (kvtxn_build_fn): the record without it
  * (and without its release when it was the last one, the record itself and every
- * key of the package when it was the last release), and the blob reference it drops. */
+ * key of the package when it was the last release), the blob reference it drops, and
+ * the namespace's stamp. */
 static int delete_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr_error *err)
 {
 	const struct delete_txn *dt = ctx;
@@ -947,6 +1019,9 @@ static int delete_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr
 	kvtxn_init(t, dt->pkey, false);
 	json_object_object_del(types, dt->media_type);
 	kvtxn_op(t, KV_DELETE, man_key(a, ns, name, release, dt->media_type), NULL, 0);
+	if (strcmp(dt->media_type, "helm") == 0)
+		kvtxn_op(t, KV_DELETE, helm_key(a, ns, name, release), NULL, 0);
+	ns_touch(t, a, ns, dt->now);
 	if (json_object_object_length(types) == 0) {
 		/* the release goes with its last manifest: out of every channel */
 		if (jasobj(jget(rec, "channels"))) {
@@ -963,6 +1038,7 @@ static int delete_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr
 		t->check_absent = true;           /* the package goes with its last release */
 		kvtxn_op(t, KV_DELETE, dt->pkey, NULL, 0);
 		kvtxn_op(t, KV_DELETE_PREFIX, arena_printf(a, "man/%s/%s/", ns, name), NULL, 0);
+		kvtxn_op(t, KV_DELETE_PREFIX, arena_printf(a, "helm/%s/%s/", ns, name), NULL, 0);
 		kvtxn_op(t, KV_DELETE, priv_key(a, ns, name), NULL, 0);
 	} else if (kvtxn_put(t, a, dt->pkey, rec, err) < 0) {
 		json_object_put(rec);
@@ -978,9 +1054,11 @@ int storage_kv_delete_manifest(struct storage *s, const char *ns, const char *na
 {
 	struct kvs *ks = (struct kvs *)s;
 	struct arena *a = ks->tmp;
+	char now[32];
 
 	arena_reset(a);
-	struct delete_txn dt = { ks, ns, name, release, media_type, pkg_key(a, ns, name) };
+	util_utc_now(now);
+	struct delete_txn dt = { ks, ns, name, release, media_type, pkg_key(a, ns, name), now };
 	return kvtxn_run(ks->kv, a, delete_build, &dt, err) == KVTXN_APPLIED ? 0 : -1;
 }
 
@@ -1351,4 +1429,264 @@ int storage_kv_package_visibility(struct storage *s, const char *ns, const char 
 	*out = arena_strdup(a, vis ? vis : "public");
 	json_object_put(rec);
 	return 0;
+}
+
+/* ---- Helm chart repositories ---- */
+
+/* What the helm/ value kp records for upload: 1 with *chart or *problem set, 0 when it
+ * is another upload's (a write between two reads), -1 when it is not a helm/ value. */
+static int chart_of(struct arena *a, const struct kv_pair *kp, const char *upload,
+		    const char **chart, const char **problem)
+{
+	const char *text;
+
+	if (!meta_of(a, kp, upload, &text))
+		return 0;
+	if (strncmp(text, "chart\n", 6) == 0)
+		*chart = text + 6;
+	else if (strncmp(text, "problem\n", 8) == 0)
+		*problem = text + 8;
+	else
+		return -1;
+	return 1;
+}
+
+/* How many helm manifests the package record rec has. */
+static size_t count_charts(json_object *rec)
+{
+	json_object *rels = jasobj(jget(rec, "releases"));
+	size_t n = 0;
+
+	if (rels) {
+		json_object_object_foreach(rels, rel, types) {
+			(void)rel;
+			n += jget(types, "helm") != NULL;
+		}
+	}
+	return n;
+}
+
+/* Append to v (at *k) the rows of the helm manifests of package ns/name, whose record
+ * is rec, highest release first, each with its chart or problem from charts (the
+ * helm/<ns>/ range). 0, 1 when a helm/ value is not the manifest's (written between
+ * the two ranges: read again), -1 when one is not a helm/ value at all. */
+static int package_charts(struct arena *a, const char *ns, const char *name, json_object *rec,
+			  const struct kv_pair *charts, size_t n_charts,
+			  struct storage_chart *v, size_t *k)
+{
+	json_object *all = jget(rec, "releases");
+	const char *vis = arena_strdup(a, jstr(rec, "visibility") ? jstr(rec, "visibility")
+								  : "public");
+	size_t n;
+	const char **rels = record_releases(a, rec, &n);
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = jget(jget(all, rels[i]), "helm");
+		if (!e)
+			continue;
+		struct storage_chart *c = &v[(*k)++];
+		struct storage_manifest m = { 0 };
+		fill_manifest(e, &m);
+		c->name = name;
+		c->release = rels[i];
+		c->visibility = vis;
+		memcpy(c->digest, m.digest, sizeof c->digest);
+		memcpy(c->blob_sha256, m.blob_sha256, sizeof c->blob_sha256);
+		c->size = m.size;
+		memcpy(c->created_at, m.created_at, sizeof c->created_at);
+		if (!json_object_get_boolean(jget(e, "chart")))
+			continue;                 /* not examined yet */
+		const char *key = helm_key(a, ns, name, rels[i]);
+		struct kv_pair *kp = bsearch(key, charts, n_charts, sizeof *charts, pair_cmp);
+		int r = kp ? chart_of(a, kp, jstr(e, "token"), &c->chart, &c->problem) : 0;
+		if (r <= 0)
+			return r < 0 ? -1 : 1;
+	}
+	return 0;
+}
+
+int storage_kv_list_charts(struct storage *s, const char *ns, bool include_private,
+			   struct arena *a, struct storage_chart **out, size_t *n,
+			   struct appr_error *err)
+{
+	struct kvs *ks = (struct kvs *)s;
+	const char *pprefix = arena_printf(a, "pkg/%s/", ns);
+	const char *hprefix = arena_printf(a, "helm/%s/", ns);
+
+	for (int attempt = 0; attempt < KV_READ_TRIES; attempt++) {
+		struct kv_pair *recs = NULL, *charts = NULL;
+		size_t n_recs = 0, n_charts = 0, cap = 0, k = 0, i;
+		int r = 0;
+
+		/* records first: a helm/ value newer than its record is seen as such */
+		if (kv_range(ks->kv, pprefix, NULL, 0, false, a, &recs, &n_recs, NULL, err) < 0 ||
+		    kv_range(ks->kv, hprefix, NULL, 0, false, a, &charts, &n_charts, NULL,
+			     err) < 0)
+			return -1;
+		json_object **parsed = arena_alloc(a, (n_recs + 1) * sizeof *parsed);
+		for (i = 0; i < n_recs; i++) {
+			parsed[i] = kvtxn_parse(recs[i].value, recs[i].len);
+			if (!parsed[i])
+				break;
+			const char *vis = jstr(parsed[i], "visibility");
+			if (!include_private && vis && strcmp(vis, "public") != 0) {
+				json_object_put(parsed[i]);
+				parsed[i] = NULL;     /* private: not listed */
+				continue;
+			}
+			cap += count_charts(parsed[i]);
+		}
+		if (i < n_recs) {
+			r = kvtxn_corrupt("parse", recs[i].key, err);
+			n_recs = i;
+		}
+		/* key order is name order: the namespace is the same in every key */
+		struct storage_chart *v = arena_alloc(a, (cap + 1) * sizeof *v);
+		for (i = 0; i < n_recs && r == 0; i++) {
+			if (!parsed[i])
+				continue;
+			const char *name = recs[i].key + strlen(pprefix);
+			r = package_charts(a, ns, name, parsed[i], charts, n_charts, v, &k);
+			if (r < 0)
+				kvtxn_corrupt("chart", hprefix, err);
+		}
+		for (i = 0; i < n_recs; i++)
+			json_object_put(parsed[i]);
+		if (r < 0)
+			return -1;
+		if (r > 0)
+			continue;                 /* a write between the two ranges: again */
+		*out = v;
+		*n = k;
+		return 0;
+	}
+	return storage_err_busy(err);
+}
+
+/* set_chart's transaction; unchanged is set when there is nothing left to fill. */
+struct chart_txn {
+	struct kvs *ks;
+	const char *ns, *name, *release, *chart, *problem, *sha, *pkey, *now;
+	bool unchanged;
+};
+
+/* Build set_chart's transaction (kvtxn_build_fn): the record whose helm manifest gets
+ * what is unset of its chart (a helm/ key) and sha256 (the blob record too, so that a
+ * later push of the digest records it), and the namespace's stamp. Nothing unset:
+ * -1 with ct->unchanged. */
+static int chart_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr_error *err)
+{
+	struct chart_txn *ct = ctx;
+	json_object *rec, *blob = NULL;
+	long long rev, brev;
+	int r = kvtxn_load(ct->ks->kv, ct->pkey, a, &rec, &rev, err);
+
+	if (r < 0)
+		return -1;
+	json_object *e = jget(jget(jget(rec, "releases"), ct->release), "helm");
+	if (!e) {
+		not_found(rec, ct->ns, ct->name, ct->release, "helm", err);
+		json_object_put(rec);
+		return -1;
+	}
+	bool fill_chart = !json_object_get_boolean(jget(e, "chart")) &&
+		((ct->chart && *ct->chart) || (ct->problem && *ct->problem));
+	bool fill_sha = ct->sha && !(jstr(e, "sha256") && *jstr(e, "sha256"));
+	ct->unchanged = !fill_chart && !fill_sha;
+	if (ct->unchanged)
+		goto fail;
+	kvtxn_init(t, ct->pkey, false);
+	kvtxn_cond(t, ct->pkey, rev);
+	if (fill_chart) {
+		const char *hval;
+		const char *up = jstr(e, "token") ? jstr(e, "token") : "";
+		if (chart_value(a, up, ct->chart, ct->problem, &hval, err) < 0)
+			goto fail;
+		kvtxn_op(t, KV_PUT, helm_key(a, ct->ns, ct->name, ct->release), hval,
+			 strlen(hval));
+		json_object_object_add(e, "chart", json_object_new_boolean(1));
+	}
+	if (fill_sha) {
+		const char *bkey = arena_printf(a, "blob/%s", jstr(e, "digest"));
+		json_object_object_add(e, "sha256", json_object_new_string(ct->sha));
+		if (kvtxn_load(ct->ks->kv, bkey, a, &blob, &brev, err) < 0)
+			goto fail;
+		if (blob && !jstr(blob, "sha256")) {
+			size_t len;
+			json_object_object_add(blob, "sha256", json_object_new_string(ct->sha));
+			const char *text = kvtxn_text(a, blob, &len);
+			kvtxn_cond(t, bkey, brev);
+			kvtxn_op(t, KV_PUT, bkey, text, len);
+		}
+		json_object_put(blob);
+	}
+	ns_touch(t, a, ct->ns, ct->now);
+	r = kvtxn_put(t, a, ct->pkey, rec, err);
+	json_object_put(rec);
+	return r;
+fail:
+	json_object_put(rec);
+	return -1;
+}
+
+int storage_kv_set_chart(struct storage *s, const char *ns, const char *name,
+			 const char *release, const char *chart, const char *problem,
+			 const char *blob_sha256, struct appr_error *err)
+{
+	struct kvs *ks = (struct kvs *)s;
+	char now[32];
+
+	arena_reset(ks->tmp);
+	util_utc_now(now);
+	struct chart_txn ct = {
+		.ks = ks, .ns = ns, .name = name, .release = release, .chart = chart,
+		.problem = problem, .now = now, .pkey = pkg_key(ks->tmp, ns, name),
+		.sha = names_valid_digest(blob_sha256) ? blob_sha256 : NULL,
+	};
+	int r = kvtxn_run(ks->kv, ks->tmp, chart_build, &ct, err);
+	return r == KVTXN_APPLIED || (r == KVTXN_FAILED && ct.unchanged) ? 0 : -1;
+}
+
+int storage_kv_namespace_stamp(struct storage *s, const char *ns, unsigned long long *stamp,
+			       char changed_at[32], struct appr_error *err)
+{
+	struct kvs *ks = (struct kvs *)s;
+	struct arena *a = ks->tmp;
+
+	*stamp = 0;
+	changed_at[0] = '\0';
+	arena_reset(a);
+	const char *key = ns_key(a, ns);
+	for (int attempt = 0; attempt < KV_READ_TRIES; attempt++) {
+		struct kv_pair kp, *any;
+		size_t n_any;
+		int r = kv_get(ks->kv, key, a, &kp, err);
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			json_object *o = kvtxn_parse(kp.value, kp.len);
+			const char *at = jstr(o, "changed_at");
+			snprintf(changed_at, 32, "%s", at ? at : "");
+			json_object_put(o);
+			*stamp = (unsigned long long)kp.rev;
+			return 0;
+		}
+		/* absent: nothing was ever stored under ns, or only before stamps were
+		 * kept; then the stamp starts now */
+		if (kv_range(ks->kv, arena_printf(a, "pkg/%s/", ns), NULL, 1, true, a, &any,
+			     &n_any, NULL, err) < 0)
+			return -1;
+		if (n_any == 0)
+			return 0;
+		char now[32];
+		util_utc_now(now);
+		struct kvtxn t;
+		kvtxn_init(&t, key, false);
+		kvtxn_cond(&t, key, 0);
+		ns_touch(&t, a, ns, now);
+		if (kv_txn(ks->kv, t.conds, t.n_conds, t.ops, t.n_ops, err) < 0)
+			return -1;
+		appr_err_clear(err);                  /* applied, lost or beaten: read again */
+	}
+	return storage_err_busy(err);
 }

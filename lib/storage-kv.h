@@ -77,6 +77,14 @@ int storage_kv_channel_delete(struct storage *s, const char *ns, const char *nam
 			      const char *channel, struct appr_error *err);
 int storage_kv_package_visibility(struct storage *s, const char *ns, const char *name,
 				  struct arena *a, const char **out, struct appr_error *err);
+int storage_kv_list_charts(struct storage *s, const char *ns, bool include_private,
+			   struct arena *a, struct storage_chart **out, size_t *n,
+			   struct appr_error *err);
+int storage_kv_set_chart(struct storage *s, const char *ns, const char *name,
+			 const char *release, const char *chart, const char *problem,
+			 const char *blob_sha256, struct appr_error *err);
+int storage_kv_namespace_stamp(struct storage *s, const char *ns, unsigned long long *stamp,
+			       char changed_at[32], struct appr_error *err);
 
 /* storage-kv-auth.c */
 int storage_kv_user_put(struct storage *s, const char *name, const char *password_hash,

@@ -3,7 +3,7 @@
 /*
  * Layout under data_dir:
  *   appr.db (+ -wal, -shm)                 packages, releases, manifests, channels,
- *                                          users, grants, tokens
+ *                                          users, grants, tokens, namespaces (stamps)
  *   blobs/sha256/<2 hex>/<64 hex digest>   one file per distinct blob (gzip bytes)
  *   blobs/tmp/blob-XXXXXX                  blobs being received (mkstemp)
  *   blobs/tmp/<digest>.<pid>.<n>.del       blobs being deleted (see below)
@@ -75,6 +75,8 @@ enum sid {
 	S_GRANT_SET, S_GRANT_DELETE, S_GRANT_LIST_ALL, S_GRANT_LIST_USER,
 	S_TOKEN_INSERT, S_TOKEN_TAKEN, S_TOKEN_FIND, S_TOKEN_LIST_ALL, S_TOKEN_LIST_USER,
 	S_TOKEN_DELETE, S_PKG_VISIBILITY,
+	S_BLOB_SHA256, S_MAN_SET_SHA256, S_CHART_PUT, S_CHART_DELETE, S_CHART_EXAMINED,
+	S_CHARTS, S_NS_BUMP, S_NS_STAMP,
 	S_COUNT
 };
 
@@ -143,23 +145,24 @@ static const struct {
 	[S_MAN_DIGEST] = { "find manifest",
 		"SELECT digest FROM manifests WHERE release_id = ?1 AND media_type = ?2" },
 	[S_MAN_UPSERT] = { "store manifest",
-		"INSERT INTO manifests (release_id, media_type, digest, size, metadata, created_at)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+		"INSERT INTO manifests (release_id, media_type, digest, size, metadata, created_at,"
+		" blob_sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
 		" ON CONFLICT (release_id, media_type) DO UPDATE SET digest = excluded.digest,"
 		" size = excluded.size, metadata = excluded.metadata,"
-		" created_at = excluded.created_at" },
+		" created_at = excluded.created_at, blob_sha256 = excluded.blob_sha256" },
 	[S_MAN_DELETE] = { "delete manifest",
 		"DELETE FROM manifests WHERE release_id = ?1 AND media_type = ?2" },
 	[S_MAN_ANY_OF_RELEASE] = { "count manifests",
 		"SELECT 1 FROM manifests WHERE release_id = ?1 LIMIT 1" },
 	[S_MAN_ONE] = { "get manifest",
-		"SELECT p.id, r.id, m.digest, m.size, m.metadata, m.created_at"
+		"SELECT p.id, r.id, m.digest, m.size, m.metadata, m.created_at, m.blob_sha256"
 		" FROM packages p JOIN releases r ON r.package_id = p.id"
 		" JOIN manifests m ON m.release_id = r.id"
 		" WHERE p.namespace = ?1 AND p.name = ?2 AND r.version = ?3"
 		" AND m.media_type = ?4" },
-	[S_MANIFESTS] = { "get manifests",   /* columns 2..5 as in S_MAN_ONE */
-		"SELECT r.version, m.media_type, m.digest, m.size, m.metadata, m.created_at"
+	[S_MANIFESTS] = { "get manifests",   /* columns 2..6 as in S_MAN_ONE */
+		"SELECT r.version, m.media_type, m.digest, m.size, m.metadata, m.created_at,"
+		" m.blob_sha256"
 		" FROM releases r JOIN manifests m ON m.release_id = r.id"
 		" WHERE r.package_id = ?1 AND (?2 IS NULL OR r.id = ?2)"
 		" AND (?3 IS NULL OR m.media_type = ?3)"
@@ -246,6 +249,34 @@ static const struct {
 	[S_TOKEN_DELETE] = { "delete token", "DELETE FROM tokens WHERE id = ?1" },
 	[S_PKG_VISIBILITY] = { "package visibility",
 		"SELECT visibility FROM packages WHERE namespace = ?1 AND name = ?2" },
+	[S_BLOB_SHA256] = { "find blob sha256",
+		"SELECT blob_sha256 FROM manifests WHERE digest = ?1"
+		" AND blob_sha256 IS NOT NULL LIMIT 1" },
+	[S_MAN_SET_SHA256] = { "record blob sha256",
+		"UPDATE manifests SET blob_sha256 = ?3 WHERE release_id = ?1 AND media_type = ?2" },
+	[S_CHART_PUT] = { "store chart",
+		"INSERT INTO charts (release_id, chart, chart_problem) VALUES (?1, ?2, ?3)"
+		" ON CONFLICT (release_id) DO UPDATE SET chart = excluded.chart,"
+		" chart_problem = excluded.chart_problem" },
+	[S_CHART_DELETE] = { "delete chart", "DELETE FROM charts WHERE release_id = ?1" },
+	[S_CHART_EXAMINED] = { "find chart", "SELECT 1 FROM charts WHERE release_id = ?1" },
+	[S_NS_BUMP] = { "bump namespace stamp",
+		"INSERT INTO namespaces (name, stamp, changed_at) VALUES (?1, 1, ?2)"
+		" ON CONFLICT (name) DO UPDATE SET stamp = stamp + 1,"
+		" changed_at = excluded.changed_at" },
+	[S_NS_STAMP] = { "namespace stamp",
+		"SELECT stamp, changed_at FROM namespaces WHERE name = ?1" },
+	/* The namespace's packages in name order (packages UNIQUE), each one's releases
+	 * highest first (releases_by_sortkey, walked backwards), its helm manifest and
+	 * chart by primary key: no sort, no read outside the namespace. */
+	[S_CHARTS] = { "list charts",
+		"SELECT p.name, r.version, c.chart, c.chart_problem, p.visibility, m.digest,"
+		" m.blob_sha256, m.size, m.created_at"
+		" FROM packages p CROSS JOIN releases r ON r.package_id = p.id"
+		" CROSS JOIN manifests m ON m.release_id = r.id AND m.media_type = 'helm'"
+		" LEFT JOIN charts c ON c.release_id = r.id"
+		" WHERE p.namespace = ?1 AND (?2 OR p.visibility = 'public')"
+		" ORDER BY p.name, r.sortkey DESC" },
 };
 
 /* ---- driver state ---- */
@@ -399,11 +430,17 @@ static const char *col_str(struct arena *a, sqlite3_stmt *st, int i)
 	return arena_strndup(a, (const char *)t, (size_t)sqlite3_column_bytes(st, i));
 }
 
-/* Column i copied into a fixed buffer ("" for NULL). */
+/* Column i copied into a fixed buffer of cap > 0 bytes, cut to fit ("" for NULL). */
 static void col_copy(char *dst, size_t cap, sqlite3_stmt *st, int i)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
-	snprintf(dst, cap, "%s", t ? (const char *)t : "");
+	size_t n = t ? (size_t)sqlite3_column_bytes(st, i) : 0;
+
+	if (n >= cap)
+		n = cap - 1;
+	if (n)
+		memcpy(dst, t, n);
+	dst[n] = '\0';
 }
 
 /* ---- common look-ups ---- */
@@ -445,6 +482,54 @@ static int digest_used(struct sq_storage *ss, const char *digest, struct appr_er
 	return r;
 }
 
+/* s, or NULL when s is NULL or "": what the store records as unset. */
+static const char *nonempty(const char *s)
+{
+	return s && *s ? s : NULL;
+}
+
+/* Inside a write transaction: the SHA-256 recorded for the blob digest (by any
+ * manifest of it) into out: 1, or 0 when none records it, -1 on error. */
+static int recorded_sha256(struct sq_storage *ss, const char *digest,
+			   char out[DIGEST_HEX_LEN + 1], struct appr_error *err)
+{
+	sqlite3_stmt *st = stmt_get(ss, S_BLOB_SHA256);
+	bind_text(ss, st, 1, digest);
+	int r = step(ss, st, err);
+	if (r == 1) {
+		col_copy(out, DIGEST_HEX_LEN + 1, st, 0);
+		sqlite3_reset(st);
+	}
+	return r;
+}
+
+/* Inside a write transaction: record what the blob of release rel_id's helm manifest
+ * was found to be: its chart (which wins when both are given) or the problem; neither:
+ * not examined (no charts row). */
+static int chart_put(struct sq_storage *ss, sqlite3_int64 rel_id, const char *chart,
+		     const char *problem, struct appr_error *err)
+{
+	chart = nonempty(chart);
+	problem = chart ? NULL : nonempty(problem);
+	sqlite3_stmt *st = stmt_get(ss, chart || problem ? S_CHART_PUT : S_CHART_DELETE);
+	bind_int(ss, st, 1, rel_id);
+	if (chart || problem) {
+		bind_text(ss, st, 2, chart);
+		bind_text(ss, st, 3, problem);
+	}
+	return run(ss, st, err);
+}
+
+/* Inside a write transaction: one more change under namespace ns, made at now. */
+static int ns_bump(struct sq_storage *ss, const char *ns, const char *now,
+		   struct appr_error *err)
+{
+	sqlite3_stmt *st = stmt_get(ss, S_NS_BUMP);
+	bind_text(ss, st, 1, ns);
+	bind_text(ss, st, 2, now);
+	return run(ss, st, err);
+}
+
 /* 404 package-not-found naming what is missing: the package, the release or the
  * manifest of media_type (release and media_type may be NULL). Always -1. */
 static int not_found(struct sq_storage *ss, const char *ns, const char *name,
@@ -463,6 +548,26 @@ static int not_found(struct sq_storage *ss, const char *ns, const char *name,
 		return -1;
 	return storage_err_absent(err, r == 0 || !media_type ? STORAGE_NO_RELEASE
 			     : STORAGE_NO_MANIFEST, ns, name, release, media_type);
+}
+
+/* S_MAN_ONE stepped to the manifest (ns/name, release, media_type): 1 with *out on
+ * its row (the caller resets it), 0 when absent (404 set as not_found does), -1. */
+static int find_manifest(struct sq_storage *ss, const char *ns, const char *name,
+			 const char *release, const char *media_type, sqlite3_stmt **out,
+			 struct appr_error *err)
+{
+	sqlite3_stmt *st = stmt_get(ss, S_MAN_ONE);
+	int r;
+
+	bind_text(ss, st, 1, ns);
+	bind_text(ss, st, 2, name);
+	bind_text(ss, st, 3, release);
+	bind_text(ss, st, 4, media_type);
+	r = step(ss, st, err);
+	if (r == 0)
+		not_found(ss, ns, name, release, media_type, err);
+	*out = st;
+	return r;
 }
 
 /* ---- arena arrays ---- */
@@ -1134,7 +1239,8 @@ static int sq_put_release(struct storage *s, const struct storage_push *p,
 	struct sq_storage *ss = (struct sq_storage *)s;
 	struct sq_writer *w = (struct sq_writer *)bw;
 	char final[PATHBUF], dir[PATHBUF], now[32];
-	char old[DIGEST_HEX_LEN + 1] = "";
+	char old[DIGEST_HEX_LEN + 1] = "", sha[DIGEST_HEX_LEN + 1] = "";
+	bool helm = strcmp(p->media_type, "helm") == 0;
 	unsigned char key[SEMVER_SORTKEY_MAX];
 	sqlite3_int64 pkg_id, rel_id;
 	sqlite3_stmt *st;
@@ -1203,13 +1309,18 @@ static int sq_put_release(struct storage *s, const struct storage_push *p,
 	}
 
 	/* A stored blob of this digest wins: same tar, and its gzip bytes are what
-	 * is served, so the manifest records their size. */
+	 * is served, so the manifest records their size and their SHA-256 (as the
+	 * manifests of that blob recorded it: unknown when none did). */
 	stored = stat(final, &sb) == 0;
 	if (stored) {
 		size = sb.st_size;
+		if (recorded_sha256(ss, p->digest, sha, err) < 0)
+			goto out;
 	} else if (errno != ENOENT) {
 		sys_fail("stat", final, errno, err);
 		goto out;
+	} else if (digest_ok(p->blob_sha256)) {
+		memcpy(sha, p->blob_sha256, sizeof sha);
 	}
 	st = stmt_get(ss, S_MAN_UPSERT);
 	bind_int(ss, st, 1, rel_id);
@@ -1218,7 +1329,10 @@ static int sq_put_release(struct storage *s, const struct storage_push *p,
 	bind_int(ss, st, 4, size);
 	bind_text(ss, st, 5, p->metadata);
 	bind_text(ss, st, 6, now);
-	if (run(ss, st, err) < 0)
+	bind_text(ss, st, 7, nonempty(sha));
+	if (run(ss, st, err) < 0 || ns_bump(ss, p->ns, now, err) < 0)
+		goto out;
+	if (helm && chart_put(ss, rel_id, p->chart, p->chart_problem, err) < 0)
 		goto out;
 	if (old[0] && strcmp(old, p->digest) != 0 && drop_if_unreferenced(ss, old, err) < 0)
 		goto out;
@@ -1257,13 +1371,15 @@ static int sq_list_releases(struct storage *s, const char *ns, const char *name,
 	return 0;
 }
 
-/* Columns 2..5 of S_MAN_ONE / S_MANIFESTS: digest, size, metadata, created_at. */
+/* Columns 2..6 of S_MAN_ONE / S_MANIFESTS: digest, size, metadata, created_at,
+ * blob_sha256. */
 static void fill_manifest(struct arena *a, sqlite3_stmt *st, struct storage_manifest *m)
 {
 	col_copy(m->digest, sizeof m->digest, st, 2);
 	m->size = sqlite3_column_int64(st, 3);
 	m->metadata = col_str(a, st, 4);
 	col_copy(m->created_at, sizeof m->created_at, st, 5);
+	col_copy(m->blob_sha256, sizeof m->blob_sha256, st, 6);
 }
 
 static int sq_get_manifests(struct storage *s, const char *ns, const char *name,
@@ -1323,15 +1439,7 @@ static int sq_get_manifest(struct storage *s, const char *ns, const char *name,
 	memset(out, 0, sizeof *out);
 	if (tx_read(ss, err) < 0)
 		return -1;
-	st = stmt_get(ss, S_MAN_ONE);
-	bind_text(ss, st, 1, ns);
-	bind_text(ss, st, 2, name);
-	bind_text(ss, st, 3, release);
-	bind_text(ss, st, 4, media_type);
-	r = step(ss, st, err);
-	if (r == 0)
-		not_found(ss, ns, name, release, media_type, err);
-	if (r != 1)
+	if (find_manifest(ss, ns, name, release, media_type, &st, err) != 1)
 		goto out;
 	rel_id = sqlite3_column_int64(st, 1);
 	out->package = arena_printf(a, "%s/%s", ns, name);
@@ -1374,22 +1482,14 @@ static int sq_delete_manifest(struct storage *s, const char *ns, const char *nam
 			      struct appr_error *err)
 {
 	struct sq_storage *ss = (struct sq_storage *)s;
-	char digest[DIGEST_HEX_LEN + 1];
+	char digest[DIGEST_HEX_LEN + 1], now[32];
 	sqlite3_int64 pkg_id, rel_id;
 	sqlite3_stmt *st;
 	int r;
 
-	if (tx_write(ss, err) < 0)
-		goto fail;
-	st = stmt_get(ss, S_MAN_ONE);
-	bind_text(ss, st, 1, ns);
-	bind_text(ss, st, 2, name);
-	bind_text(ss, st, 3, release);
-	bind_text(ss, st, 4, media_type);
-	r = step(ss, st, err);
-	if (r == 0)
-		not_found(ss, ns, name, release, media_type, err);
-	if (r != 1)
+	util_utc_now(now);
+	if (tx_write(ss, err) < 0 ||
+	    find_manifest(ss, ns, name, release, media_type, &st, err) != 1)
 		goto fail;
 	pkg_id = sqlite3_column_int64(st, 0);
 	rel_id = sqlite3_column_int64(st, 1);
@@ -1400,6 +1500,8 @@ static int sq_delete_manifest(struct storage *s, const char *ns, const char *nam
 	bind_int(ss, st, 1, rel_id);
 	bind_text(ss, st, 2, media_type);
 	if (run(ss, st, err) < 0)
+		goto fail;
+	if (strcmp(media_type, "helm") == 0 && chart_put(ss, rel_id, NULL, NULL, err) < 0)
 		goto fail;
 	st = stmt_get(ss, S_MAN_ANY_OF_RELEASE);
 	bind_int(ss, st, 1, rel_id);
@@ -1422,7 +1524,7 @@ static int sq_delete_manifest(struct storage *s, const char *ns, const char *nam
 		if (run(ss, st, err) < 0)
 			goto fail;
 	}
-	if (drop_if_unreferenced(ss, digest, err) < 0)
+	if (ns_bump(ss, ns, now, err) < 0 || drop_if_unreferenced(ss, digest, err) < 0)
 		goto fail;
 	return tx_commit(ss, err);
 fail:
@@ -2063,6 +2165,106 @@ static int sq_package_visibility(struct storage *s, const char *ns, const char *
 	return 0;
 }
 
+/* ---- Helm chart repositories ---- */
+
+static int sq_list_charts(struct storage *s, const char *ns, bool include_private,
+			  struct arena *a, struct storage_chart **out, size_t *n,
+			  struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	sqlite3_stmt *st = stmt_get(ss, S_CHARTS);
+	struct vec v = { 0 };
+	const char *name = NULL;
+	int r;
+
+	bind_text(ss, st, 1, ns);
+	bind_int(ss, st, 2, include_private);
+	while ((r = step(ss, st, err)) == 1) {
+		struct storage_chart *c = vec_push(a, &v, sizeof *c);
+		const char *row_name = (const char *)sqlite3_column_text(st, 0);
+		if (!name || !row_name || strcmp(name, row_name) != 0)
+			name = col_str(a, st, 0);      /* rows of one package share it */
+		c->name = name;
+		c->release = col_str(a, st, 1);
+		c->chart = col_str(a, st, 2);
+		c->problem = col_str(a, st, 3);
+		c->visibility = col_str(a, st, 4);
+		col_copy(c->digest, sizeof c->digest, st, 5);
+		col_copy(c->blob_sha256, sizeof c->blob_sha256, st, 6);
+		c->size = sqlite3_column_int64(st, 7);
+		col_copy(c->created_at, sizeof c->created_at, st, 8);
+	}
+	if (r < 0)
+		return -1;
+	*out = v.items;
+	*n = v.n;
+	return 0;
+}
+
+static int sq_set_chart(struct storage *s, const char *ns, const char *name,
+			const char *release, const char *chart, const char *problem,
+			const char *blob_sha256, struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	sqlite3_stmt *st;
+	sqlite3_int64 rel_id;
+	bool fill_sha, fill_chart;
+	char now[32];
+	int r;
+
+	util_utc_now(now);
+	if (tx_write(ss, err) < 0 || find_manifest(ss, ns, name, release, "helm", &st, err) != 1)
+		goto fail;
+	rel_id = sqlite3_column_int64(st, 1);
+	fill_sha = sqlite3_column_bytes(st, 6) == 0 && digest_ok(blob_sha256);
+	sqlite3_reset(st);
+
+	st = stmt_get(ss, S_CHART_EXAMINED);
+	bind_int(ss, st, 1, rel_id);
+	r = step(ss, st, err);
+	sqlite3_reset(st);
+	if (r < 0)
+		goto fail;
+	fill_chart = r == 0 && (nonempty(chart) || nonempty(problem));
+	if (fill_chart && chart_put(ss, rel_id, chart, problem, err) < 0)
+		goto fail;
+	if (fill_sha) {
+		st = stmt_get(ss, S_MAN_SET_SHA256);
+		bind_int(ss, st, 1, rel_id);
+		bind_text(ss, st, 2, "helm");
+		bind_text(ss, st, 3, blob_sha256);
+		if (run(ss, st, err) < 0)
+			goto fail;
+	}
+	if ((fill_chart || fill_sha) && ns_bump(ss, ns, now, err) < 0)
+		goto fail;
+	return tx_commit(ss, err);
+fail:
+	tx_abort(ss);
+	return -1;
+}
+
+static int sq_namespace_stamp(struct storage *s, const char *ns, unsigned long long *stamp,
+			      char changed_at[32], struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	sqlite3_stmt *st = stmt_get(ss, S_NS_STAMP);
+	int r;
+
+	*stamp = 0;
+	changed_at[0] = '\0';
+	bind_text(ss, st, 1, ns);
+	r = step(ss, st, err);
+	if (r < 0)
+		return -1;
+	if (r == 1) {
+		*stamp = (unsigned long long)sqlite3_column_int64(st, 0);
+		col_copy(changed_at, 32, st, 1);
+		sqlite3_reset(st);
+	}
+	return 0;
+}
+
 const struct storage_ops storage_sqlite_ops = {
 	.version = STORAGE_OPS_VERSION,           /* interface this table implements */
 	.name = "filesystem",                     /* also registered as "sqlite" */
@@ -2099,4 +2301,7 @@ const struct storage_ops storage_sqlite_ops = {
 	.token_list = sq_token_list,              /* tokens_by_user */
 	.token_revoke = sq_token_revoke,          /* tokens primary key */
 	.package_visibility = sq_package_visibility,  /* packages UNIQUE (namespace, name) */
+	.list_charts = sq_list_charts,            /* one query: packages of ns, releases, helm */
+	.set_chart = sq_set_chart,                /* write tx: fill what is unset + stamp */
+	.namespace_stamp = sq_namespace_stamp,    /* namespaces primary key */
 };

@@ -27,7 +27,7 @@
 #include "config.h"
 #include "digest.h"
 
-#define STORAGE_OPS_VERSION 1
+#define STORAGE_OPS_VERSION 2
 
 /* Base of every driver's state: drivers embed it as their first member. */
 struct storage {
@@ -53,8 +53,25 @@ struct storage_manifest {
 	long long size;                  /* gzipped blob bytes */
 	const char *metadata;            /* JSON text as pushed, or NULL */
 	char created_at[32];             /* "YYYY-MM-DDTHH:MM:SS.ffffff", UTC */
+	char blob_sha256[DIGEST_HEX_LEN + 1]; /* SHA-256 of the stored blob's bytes (the
+					  * .tgz as served); "" when not recorded (a manifest
+					  * pushed before this was kept) */
 	const char **channels;           /* get_manifest only: channels whose current */
 	size_t n_channels;               /*   is this release, by name */
+};
+
+/* One helm manifest of a namespace, as a Helm chart repository index needs it. */
+struct storage_chart {
+	const char *name;                /* the package name (a valid chart's own name) */
+	const char *release;
+	const char *chart;               /* the chart's index fields (chart.h JSON), or NULL */
+	const char *problem;             /* why the blob is not a valid chart, or NULL; both
+					  * NULL: not examined yet (pushed before charts were) */
+	const char *visibility;          /* the package's */
+	char digest[DIGEST_HEX_LEN + 1]; /* the blob, as appr names it */
+	char blob_sha256[DIGEST_HEX_LEN + 1]; /* SHA-256 of the stored .tgz, "" unknown */
+	long long size;
+	char created_at[32];
 };
 
 /* One row of list_packages. With a media type in the query, the row is narrowed to it:
@@ -105,6 +122,12 @@ struct storage_push {
 	const char *visibility;          /* for a new package; NULL = "public" */
 	char digest[DIGEST_HEX_LEN + 1]; /* SHA-256 of the uncompressed tar */
 	bool force;                      /* replace an existing release+media type */
+	char blob_sha256[DIGEST_HEX_LEN + 1]; /* SHA-256 of the blob's bytes as pushed; the
+					  * manifest records the stored blob's (the first
+					  * bytes kept under digest), which may differ */
+	const char *chart;               /* media type helm: a valid chart's index fields
+					  * (chart.h JSON), else NULL */
+	const char *chart_problem;       /* media type helm: why not a valid chart, else NULL */
 };
 
 /* Permission levels, each including the ones below it. */
@@ -283,6 +306,30 @@ struct storage_ops {
 	/* The visibility ("public"/"private") of package ns/name. 404 when absent. */
 	int (*package_visibility)(struct storage *s, const char *ns, const char *name,
 				  struct arena *a, const char **out, struct appr_error *err);
+
+	/* -- Helm chart repositories (one per namespace) -- */
+
+	/* Every manifest of media type helm in namespace ns (private packages only when
+	 * include_private), ordered by package name, then release highest first. A
+	 * namespace without any: 0 rows, no error. One range read of the namespace, never
+	 * a read of each blob. */
+	int (*list_charts)(struct storage *s, const char *ns, bool include_private,
+			   struct arena *a, struct storage_chart **out, size_t *n,
+			   struct appr_error *err);
+	/* Record, for the helm manifest of ns/name release pushed before charts were
+	 * examined, its chart (or why it is not one) and its blob's SHA-256: each only
+	 * where still unset, so racing writers agree. Counts as a change of ns
+	 * (namespace_stamp). 404 when the manifest is absent. */
+	int (*set_chart)(struct storage *s, const char *ns, const char *name,
+			 const char *release, const char *chart, const char *problem,
+			 const char *blob_sha256, struct appr_error *err);
+	/* The change stamp of namespace ns: a number that grows with every change of
+	 * what is stored under ns (put_release, delete_manifest, set_chart, a package
+	 * created or gone, its visibility), in the same atomic step as the change, and
+	 * when the last such change happened (util_utc_now form). 0 and "" for a
+	 * namespace nothing was ever stored in. One key read. */
+	int (*namespace_stamp)(struct storage *s, const char *ns, unsigned long long *stamp,
+			       char changed_at[32], struct appr_error *err);
 };
 
 /* The driver table registered under name ("filesystem"/"sqlite", "etcd", "redis"), or
@@ -455,6 +502,19 @@ static inline int storage_token_list(struct storage *s, const char *user, struct
 { return STORAGE_AUTH_CALL(s, token_list, s, user, a, out, n, err); }
 static inline int storage_token_revoke(struct storage *s, const char *id, struct appr_error *err)
 { return STORAGE_AUTH_CALL(s, token_revoke, s, id, err); }
+static inline int storage_list_charts(struct storage *s, const char *ns, bool include_private,
+				      struct arena *a, struct storage_chart **out, size_t *n,
+				      struct appr_error *err)
+{ return s->ops->list_charts(s, ns, include_private, a, out, n, err); }
+static inline int storage_set_chart(struct storage *s, const char *ns, const char *name,
+				    const char *release, const char *chart, const char *problem,
+				    const char *blob_sha256, struct appr_error *err)
+{ return s->ops->set_chart(s, ns, name, release, chart, problem, blob_sha256, err); }
+static inline int storage_namespace_stamp(struct storage *s, const char *ns,
+					  unsigned long long *stamp, char changed_at[32],
+					  struct appr_error *err)
+{ return s->ops->namespace_stamp(s, ns, stamp, changed_at, err); }
+
 static inline int storage_package_visibility(struct storage *s, const char *ns, const char *name,
 					     struct arena *a, const char **out,
 					     struct appr_error *err)

@@ -105,6 +105,11 @@ Test(chart, every_index_field)
 
 Test(chart, minimal_and_nulls)
 {
+	struct appr_error e0;
+	struct json_object *o0 = parse("name: a\nversion: 1.0.0\n", &e0);
+	cr_assert(not(eq(ptr, o0, NULL)), "no apiVersion is a Helm 2 chart: %s", e0.msg);
+	cr_assert(eq(str, (char *)jpath(o0, "apiVersion", NULL), (char *)"\"v1\""), "taken as v1");
+	json_object_put(o0);
 	struct appr_error e;
 	struct json_object *o = parse("apiVersion: v1\nname: a\nversion: 0.1.0\nicon: ~\nkeywords:\n", &e);
 	cr_assert(not(eq(ptr, o, NULL)), "a minimal v1 chart: %s", e.msg);
@@ -115,7 +120,6 @@ Test(chart, minimal_and_nulls)
 Test(chart, refused)
 {
 	static const struct { const char *yaml, *why; } bad[] = {
-		{ "name: a\nversion: 1.0.0\n", "apiVersion" },
 		{ "apiVersion: v3\nname: a\nversion: 1.0.0\n", "neither v1 nor v2" },
 		{ "apiVersion: v2\nversion: 1.0.0\n", "no name" },
 		{ "apiVersion: v2\nname: a\n", "no version" },

@@ -1,5 +1,6 @@
-/* appr-admin.c - administration of users, grants and API tokens, working on the
- * configured store directly (same configuration file and environment as appr-fcgi). */
+/* appr-admin.c - administration of users, grants and API tokens, and a look at what
+ * the Helm repositories leave out, working on the configured store directly (same
+ * configuration file and environment as appr-fcgi). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "config.h"
 #include "digest.h"
 #include "error.h"
+#include "helm.h"
 #include "names.h"
 #include "storage.h"
 #include "util.h"
@@ -41,6 +43,9 @@ static const char usage[] =
 	"                                     of NAME's namespaces, scope admin, no expiry\n"
 	"  token list                         tokens (id, user, namespace, scope, expiry)\n"
 	"  token revoke ID                    delete a token\n"
+	"  helm left-out NAMESPACE            the helm releases of NAMESPACE its chart\n"
+	"                                     repository leaves out, and why (not a chart\n"
+	"                                     Helm would load, or named otherwise)\n"
 	"  --help, --version\n"
 	"\n"
 	"Exit status 0 on success, 1 on any error (said on standard error).\n";
@@ -283,8 +288,27 @@ static int cmd_token_revoke(struct storage *s, int argc, char **argv)
 	return 0;
 }
 
+/* helm left-out NAMESPACE: "name release: reason" lines. */
+static int cmd_helm_left_out(struct storage *s, const struct appr_config *cfg, int argc,
+			     char **argv, struct arena *a)
+{
+	struct appr_error err = { 0 };
+	struct storage_chart *rows;
+	size_t n;
+	if (argc != 1)
+		return fail("usage: appr-admin helm left-out NAMESPACE");
+	if (!names_valid_part(argv[0]))
+		return fail("invalid namespace \"%.64s\"", argv[0]);
+	if (helm_left_out(s, cfg, argv[0], a, &rows, &n, &err) < 0)
+		return fail_err(&err);
+	for (size_t i = 0; i < n; i++)
+		printf("%s/%s %s: %s\n", argv[0], rows[i].name, rows[i].release, rows[i].problem);
+	return 0;
+}
+
 /* Run the command argv[0] argv[1] ... on the open store. */
-static int run(struct storage *s, int argc, char **argv, struct arena *a)
+static int run(struct storage *s, const struct appr_config *cfg, int argc, char **argv,
+	       struct arena *a)
 {
 	const char *group = argv[0], *sub = argc > 1 ? argv[1] : "";
 	if (strcmp(group, "user") == 0) {
@@ -311,6 +335,11 @@ static int run(struct storage *s, int argc, char **argv, struct arena *a)
 			return cmd_token_revoke(s, argc - 2, argv + 2);
 		return fail("token: unknown command \"%.32s\" (create, list, revoke)", sub);
 	}
+	if (strcmp(group, "helm") == 0) {
+		if (strcmp(sub, "left-out") == 0)
+			return cmd_helm_left_out(s, cfg, argc - 2, argv + 2, a);
+		return fail("helm: unknown command \"%.32s\" (left-out)", sub);
+	}
 	return fail("unknown command \"%.32s\" (see --help)", group);
 }
 
@@ -336,7 +365,7 @@ int main(int argc, char **argv)
 	}
 	const char *g = argv[1];
 	if (strcmp(g, "user") != 0 && strcmp(g, "grant") != 0 && strcmp(g, "revoke") != 0 &&
-	    strcmp(g, "token") != 0)
+	    strcmp(g, "token") != 0 && strcmp(g, "helm") != 0)
 		return fail("unknown command \"%.32s\" (see --help)", g);
 
 	digest_global_init();
@@ -347,7 +376,7 @@ int main(int argc, char **argv)
 		return fail_err(&err);
 	}
 	a = arena_new();
-	rc = run(s, argc - 1, argv + 1, a);
+	rc = run(s, &cfg, argc - 1, argv + 1, a);
 	if (rc == 0 && strcmp(cfg.auth, "tokens") != 0 &&
 	    (strcmp(g, "grant") == 0 || strcmp(g, "token") == 0 ||
 	     (argc > 2 && strcmp(argv[2], "add") == 0)))
