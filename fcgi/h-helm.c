@@ -1,5 +1,6 @@
 /* h-helm.c - every namespace a Helm chart repository: GET /helm/{ns}/index.yaml and
  * GET /helm/{ns}/charts/{name}-{version}.tgz. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -7,6 +8,7 @@
 #include "deliver.h"
 #include "handlers.h"
 #include "helm.h"
+#include "helm-cache.h"
 #include "names.h"
 
 #define HELM_CONTEXT_PATH "/helm"     /* where the chart API lives (serverInfo) */
@@ -24,6 +26,8 @@ int h_helm_namespace(struct request *req, const char **ns)
 /* GET /helm/{ns}/index.yaml */
 int h_helm_index(struct request *req, struct response *resp)
 {
+	static bool cache_warned;        /* said once per process */
+	const struct appr_config *cfg = &req->app->cfg;
 	const char *ns;
 	unsigned long long stamp;
 	char changed_at[32], tag[48];
@@ -33,21 +37,31 @@ int h_helm_index(struct request *req, struct response *resp)
 		return -1;
 	/* the stamp is read before the charts: an answer is never older than its tag */
 	bool priv = access_can_read(req->who, ns);
+	char view = priv ? 'r' : 'p';
 	if (storage_namespace_stamp(req->app->store, ns, &stamp, changed_at, &req->err) < 0)
 		return -1;
-	snprintf(tag, sizeof tag, "helm-%llu-%c", stamp, priv ? 'r' : 'p');
+	snprintf(tag, sizeof tag, "helm-%llu-%c", stamp, view);
 	if (deliver_validated(req, resp, tag, "no-cache"))
 		return 0;
-	if (helm_versions(req->app->store, &req->app->cfg, ns, priv, req->arena, &v, &n,
-			  &req->err) < 0)
+	resp->status = 200;
+	resp->content_type = "application/x-yaml";
+	if (helm_cache_get(cfg->data_dir, ns, view, stamp, &resp->body))
+		return 0;
+	if (helm_versions(req->app->store, cfg, ns, priv, req->arena, &v, &n, &req->err) < 0)
 		return -1;
 	struct helm_index_entry *e = arena_alloc(req->arena, (n ? n : 1) * sizeof *e);
 	for (size_t i = 0; i < n; i++)
 		e[i] = v[i].index;
+	/* generated is when the namespace last changed: the same stamp, the same bytes */
 	helm_index_write(&resp->body, e, n, changed_at[0] ? changed_at : EPOCH,
 			 HELM_CONTEXT_PATH);
-	resp->status = 200;
-	resp->content_type = "application/x-yaml";
+	int fail = helm_cache_put(cfg->data_dir, ns, view, stamp, resp->body.buf, resp->body.len);
+	if (fail && !cache_warned) {
+		cache_warned = true;
+		fprintf(stderr, "appr-fcgi: cannot keep rendered Helm indexes in %s/"
+			HELM_CACHE_DIR ": %s (each index.yaml is rendered again)\n",
+			cfg->data_dir, strerror(fail));
+	}
 	return 0;
 }
 

@@ -14,8 +14,8 @@
 #define READ_CHUNK 65536
 
 /* Read the stored blob of row through the archive checks and a chart reader, and
- * record what was found (storage set_chart): row's chart or problem, and its
- * blob_sha256, are filled from it. */
+ * record what was found (storage set_chart): row's blob_sha256, and its chart or
+ * problem unless one was recorded before, are filled from it. */
 static int examine(struct storage *s, const struct appr_config *cfg, const char *ns,
 		   struct storage_chart *row, struct arena *a, struct appr_error *err)
 {
@@ -61,12 +61,14 @@ static int examine(struct storage *s, const struct appr_config *cfg, const char 
 		snprintf(problem, sizeof problem, "not a valid Helm chart: %s", why.msg);
 	else
 		chart_is_release(c, &why, row->name, row->release, problem);
-	if (problem[0])
+	if (row->chart || row->problem)
+		;                       /* recorded before: only the SHA-256 was missing */
+	else if (problem[0])
 		row->problem = arena_strdup(a, problem);
 	else
 		row->chart = arena_strdup(a, c->json);
-	if (storage_set_chart(s, ns, row->name, row->release, row->chart, row->problem,
-			      row->blob_sha256, err) < 0)
+	if (storage_set_chart(s, ns, row->name, row->release, row->digest, row->chart,
+			      row->problem, row->blob_sha256, err) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -88,7 +90,9 @@ static int examined_rows(struct storage *s, const struct appr_config *cfg, const
 		return -1;
 	for (size_t i = 0; i < *n; i++) {
 		struct storage_chart *row = &(*rows)[i];
-		if (!row->chart && !row->problem && examine(s, cfg, ns, row, a, err) < 0)
+		bool unread = !row->chart && !row->problem;
+		bool no_sha = row->chart && !row->blob_sha256[0];
+		if ((unread || no_sha) && examine(s, cfg, ns, row, a, err) < 0)
 			return -1;
 	}
 	return 0;

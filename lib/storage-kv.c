@@ -1566,7 +1566,7 @@ int storage_kv_list_charts(struct storage *s, const char *ns, bool include_priva
 /* set_chart's transaction; unchanged is set when there is nothing left to fill. */
 struct chart_txn {
 	struct kvs *ks;
-	const char *ns, *name, *release, *chart, *problem, *sha, *pkey, *now;
+	const char *ns, *name, *release, *digest, *chart, *problem, *sha, *pkey, *now;
 	bool unchanged;
 };
 
@@ -1589,9 +1589,11 @@ static int chart_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr_
 		json_object_put(rec);
 		return -1;
 	}
-	bool fill_chart = !json_object_get_boolean(jget(e, "chart")) &&
+	const char *cur = jstr(e, "digest");
+	bool same_blob = !ct->digest || (cur && strcmp(cur, ct->digest) == 0);
+	bool fill_chart = same_blob && !json_object_get_boolean(jget(e, "chart")) &&
 		((ct->chart && *ct->chart) || (ct->problem && *ct->problem));
-	bool fill_sha = ct->sha && !(jstr(e, "sha256") && *jstr(e, "sha256"));
+	bool fill_sha = same_blob && ct->sha && !(jstr(e, "sha256") && *jstr(e, "sha256"));
 	ct->unchanged = !fill_chart && !fill_sha;
 	if (ct->unchanged)
 		goto fail;
@@ -1630,8 +1632,8 @@ fail:
 }
 
 int storage_kv_set_chart(struct storage *s, const char *ns, const char *name,
-			 const char *release, const char *chart, const char *problem,
-			 const char *blob_sha256, struct appr_error *err)
+			 const char *release, const char *digest, const char *chart,
+			 const char *problem, const char *blob_sha256, struct appr_error *err)
 {
 	struct kvs *ks = (struct kvs *)s;
 	char now[32];
@@ -1639,7 +1641,8 @@ int storage_kv_set_chart(struct storage *s, const char *ns, const char *name,
 	arena_reset(ks->tmp);
 	util_utc_now(now);
 	struct chart_txn ct = {
-		.ks = ks, .ns = ns, .name = name, .release = release, .chart = chart,
+		.ks = ks, .ns = ns, .name = name, .release = release, .digest = digest,
+		.chart = chart,
 		.problem = problem, .now = now, .pkey = pkg_key(ks->tmp, ns, name),
 		.sha = names_valid_digest(blob_sha256) ? blob_sha256 : NULL,
 	};

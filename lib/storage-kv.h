@@ -81,8 +81,8 @@ int storage_kv_list_charts(struct storage *s, const char *ns, bool include_priva
 			   struct arena *a, struct storage_chart **out, size_t *n,
 			   struct appr_error *err);
 int storage_kv_set_chart(struct storage *s, const char *ns, const char *name,
-			 const char *release, const char *chart, const char *problem,
-			 const char *blob_sha256, struct appr_error *err);
+			 const char *release, const char *digest, const char *chart,
+			 const char *problem, const char *blob_sha256, struct appr_error *err);
 int storage_kv_namespace_stamp(struct storage *s, const char *ns, unsigned long long *stamp,
 			       char changed_at[32], struct appr_error *err);
 

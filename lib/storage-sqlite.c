@@ -628,27 +628,8 @@ static int blob_path(struct sq_storage *ss, const char *digest, char out[PATHBUF
 
 static int mkdir_p(const char *path, struct appr_error *err)
 {
-	char buf[PATHBUF];
-	struct stat sb;
-	int n = snprintf(buf, sizeof buf, "%s", path);
-
-	if (n < 0 || n >= PATHBUF)
-		return sys_fail("mkdir", path, ENAMETOOLONG, err);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0750) < 0 && errno != EEXIST)
-			return sys_fail("mkdir", buf, errno, err);
-		*p = '/';
-	}
-	if (mkdir(buf, 0750) < 0 && errno != EEXIST)
-		return sys_fail("mkdir", buf, errno, err);
-	if (stat(buf, &sb) < 0)
-		return sys_fail("stat", buf, errno, err);
-	if (!S_ISDIR(sb.st_mode))
-		return sys_fail("mkdir", buf, ENOTDIR, err);
-	return 0;
+	int e = util_mkdir_p(path);
+	return e ? sys_fail("mkdir", path, e, err) : 0;
 }
 
 static int fsync_dir(const char *dir, struct appr_error *err)
@@ -2202,8 +2183,8 @@ static int sq_list_charts(struct storage *s, const char *ns, bool include_privat
 }
 
 static int sq_set_chart(struct storage *s, const char *ns, const char *name,
-			const char *release, const char *chart, const char *problem,
-			const char *blob_sha256, struct appr_error *err)
+			const char *release, const char *digest, const char *chart,
+			const char *problem, const char *blob_sha256, struct appr_error *err)
 {
 	struct sq_storage *ss = (struct sq_storage *)s;
 	sqlite3_stmt *st;
@@ -2216,6 +2197,10 @@ static int sq_set_chart(struct storage *s, const char *ns, const char *name,
 	if (tx_write(ss, err) < 0 || find_manifest(ss, ns, name, release, "helm", &st, err) != 1)
 		goto fail;
 	rel_id = sqlite3_column_int64(st, 1);
+	if (digest && strcmp((const char *)sqlite3_column_text(st, 2), digest) != 0) {
+		sqlite3_reset(st);      /* another blob since it was examined: drop it */
+		return tx_commit(ss, err);
+	}
 	fill_sha = sqlite3_column_bytes(st, 6) == 0 && digest_ok(blob_sha256);
 	sqlite3_reset(st);
 

@@ -318,11 +318,13 @@ struct storage_ops {
 			   struct appr_error *err);
 	/* Record, for the helm manifest of ns/name release pushed before charts were
 	 * examined, its chart (or why it is not one) and its blob's SHA-256: each only
-	 * where still unset, so racing writers agree. Counts as a change of ns
-	 * (namespace_stamp). 404 when the manifest is absent. */
+	 * where still unset, so racing writers agree, and only while the manifest still
+	 * names blob digest (the one examined; NULL: any), so that what was read from a
+	 * blob a forced push replaced meanwhile is dropped (0, nothing changed). Counts
+	 * as a change of ns (namespace_stamp). 404 when the manifest is absent. */
 	int (*set_chart)(struct storage *s, const char *ns, const char *name,
-			 const char *release, const char *chart, const char *problem,
-			 const char *blob_sha256, struct appr_error *err);
+			 const char *release, const char *digest, const char *chart,
+			 const char *problem, const char *blob_sha256, struct appr_error *err);
 	/* The change stamp of namespace ns: a number that grows with every change of
 	 * what is stored under ns (put_release, delete_manifest, set_chart, a package
 	 * created or gone, its visibility), in the same atomic step as the change, and
@@ -507,9 +509,10 @@ static inline int storage_list_charts(struct storage *s, const char *ns, bool in
 				      struct appr_error *err)
 { return s->ops->list_charts(s, ns, include_private, a, out, n, err); }
 static inline int storage_set_chart(struct storage *s, const char *ns, const char *name,
-				    const char *release, const char *chart, const char *problem,
-				    const char *blob_sha256, struct appr_error *err)
-{ return s->ops->set_chart(s, ns, name, release, chart, problem, blob_sha256, err); }
+				    const char *release, const char *digest, const char *chart,
+				    const char *problem, const char *blob_sha256,
+				    struct appr_error *err)
+{ return s->ops->set_chart(s, ns, name, release, digest, chart, problem, blob_sha256, err); }
 static inline int storage_namespace_stamp(struct storage *s, const char *ns,
 					  unsigned long long *stamp, char changed_at[32],
 					  struct appr_error *err)

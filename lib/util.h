@@ -49,4 +49,8 @@ int util_hexval(int c);
  * Returns 0, or -1 on anything else (empty, negative, overflow, junk). */
 int util_parse_size(const char *s, unsigned long long *out);
 
+/* mkdir -p path (mode 0750 for what it creates). Returns 0, or the errno of the step
+ * that failed (ENOTDIR when path exists and is no directory, ENAMETOOLONG). */
+int util_mkdir_p(const char *path);
+
 #endif

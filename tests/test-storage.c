@@ -2329,7 +2329,7 @@ static void set_chart_ok(const char *ns, const char *name, const char *rel, cons
 			 const char *problem, const char *sha)
 {
 	struct appr_error err = { 0 };
-	int rc = storage_set_chart(st, ns, name, rel, chart, problem, sha, &err);
+	int rc = storage_set_chart(st, ns, name, rel, NULL, chart, problem, sha, &err);
 	cr_assert(eq(int, rc, 0), "set_chart %s/%s %s: %s", ns, name, rel, err.msg);
 }
 
@@ -2586,19 +2586,50 @@ Test(storage, set_chart_fills_only_unset_fields)
 
 	/* absent: 404, and no change */
 	unsigned long long s2 = stamp_of("ns", NULL);
-	rc = storage_set_chart(st, "ns", "nope", "1.0.0", c1, NULL, NULL, &err);
+	rc = storage_set_chart(st, "ns", "nope", "1.0.0", NULL, c1, NULL, NULL, &err);
 	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "set_chart of an absent package");
-	rc = storage_set_chart(st, "ns", "old", "2.0.0", c1, NULL, NULL, &err);
+	rc = storage_set_chart(st, "ns", "old", "2.0.0", NULL, c1, NULL, NULL, &err);
 	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "set_chart of an absent release");
 	push_ok("ns", "konly", "1.0.0", "kpm", "k only");
 	s2 = stamp_of("ns", NULL);
-	rc = storage_set_chart(st, "ns", "konly", "1.0.0", c1, NULL, NULL, &err);
+	rc = storage_set_chart(st, "ns", "konly", "1.0.0", NULL, c1, NULL, NULL, &err);
 	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "set_chart without a helm manifest");
 	cr_assert(eq(str, err.media_type, (char *)"helm"), "details.media_type helm");
-	rc = storage_set_chart(st, "other", "old", "1.0.0", c1, NULL, NULL, &err);
+	rc = storage_set_chart(st, "other", "old", "1.0.0", NULL, c1, NULL, NULL, &err);
 	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "set_chart in another namespace");
 	cr_assert(eq(u64, stamp_of("ns", NULL), s2), "a 404 changes nothing");
 	cr_assert(eq(u64, stamp_of("other", NULL), 0ULL), "nor creates a namespace");
+}
+
+/* A chart examined from a blob that a forced push replaced meanwhile is dropped. */
+Test(storage, set_chart_drops_what_was_read_from_a_replaced_blob)
+{
+	struct appr_error err = { 0 };
+	struct storage_manifest m;
+	const char *c1 = chart_json("raced", "1.0.0");
+
+	push_ok("ns", "raced", "1.0.0", "helm", "first bytes");
+	int rc = storage_get_manifest(st, "ns", "raced", "1.0.0", "helm", ar, &m, &err);
+	cr_assert(eq(int, rc, 0), "get: %s", err.msg);
+	char examined[DIGEST_HEX_LEN + 1];
+	memcpy(examined, m.digest, sizeof examined);
+	rc = push_to(st, "ns", "raced", "1.0.0", "helm", "second bytes", true, NULL, &err);
+	cr_assert(eq(int, rc, 0), "force push: %s", err.msg);
+	unsigned long long s0 = stamp_of("ns", NULL);
+
+	rc = storage_set_chart(st, "ns", "raced", "1.0.0", examined, c1, NULL,
+			       sha_of("first bytes"), &err);
+	cr_assert(eq(int, rc, 0), "set_chart of the replaced blob: %s", err.msg);
+	expect_chart(chart_row("ns", "raced", "1.0.0"), NULL, NULL, "", "nothing recorded");
+	cr_assert(eq(u64, stamp_of("ns", NULL), s0), "no change: same stamp");
+
+	rc = storage_get_manifest(st, "ns", "raced", "1.0.0", "helm", ar, &m, &err);
+	cr_assert(eq(int, rc, 0), "get: %s", err.msg);
+	rc = storage_set_chart(st, "ns", "raced", "1.0.0", m.digest, c1, NULL,
+			       sha_of("second bytes"), &err);
+	cr_assert(eq(int, rc, 0), "set_chart of the current blob: %s", err.msg);
+	expect_chart(chart_row("ns", "raced", "1.0.0"), c1, NULL, sha_of("second bytes"),
+		     "recorded");
 }
 
 Test(storage, namespace_stamp_counts_changes)

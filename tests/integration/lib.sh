@@ -103,6 +103,7 @@ _need sha256sum coreutils
 _need gzip gzip
 _need tar tar
 _need awk gawk
+_need sqlite3 sqlite3
 
 # ---- paths and a private temp dir ----
 [ -n "${APPR_SRCDIR:-}" ] || APPR_SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -394,7 +395,7 @@ req() {
 		# lighttpd answers 411 to a POST without Content-Length; clients send 0.
 		if [ "$method" = POST ] || [ "$method" = PUT ]; then
 			for a in "$@"; do
-				case $a in -d|--data*) body=1 ;; esac
+				case $a in -d|--data*|-F|--form*|-T|--upload-file) body=1 ;; esac
 			done
 			[ -n "$body" ] || m+=(-H 'Content-Length: 0')
 		fi

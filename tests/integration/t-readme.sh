@@ -8,7 +8,7 @@ plan 9
 T=$APPR_TMP
 appr_start
 cd "$T" || bail "cd $T"
-mapfile -t cmds < <(grep -E '^    curl ' "$APPR_SRCDIR/README" | sed -e 's/^    //' \
+mapfile -t cmds < <(grep -E '^    curl .*http://localhost:5000' "$APPR_SRCDIR/README" | sed -e 's/^    //' \
 	-e "s|http://localhost:5000|$BASE|g")
 is "${#cmds[@]}" 6 "README has the six demo commands"
 
