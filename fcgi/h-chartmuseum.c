@@ -16,8 +16,6 @@
 #include "push.h"
 #include "semver.h"
 
-#define BODY_CHUNK 65536
-
 /* GET /helm/health */
 int h_cm_health(struct request *req, struct response *resp)
 {
@@ -41,6 +39,11 @@ static int feed_push(void *ctx, const void *data, size_t len, struct appr_error 
 	return push_feed(ctx, data, len, err);
 }
 
+static int feed_form(void *ctx, const void *data, size_t len, struct appr_error *err)
+{
+	return multipart_feed(ctx, data, len, err);
+}
+
 /* POST /helm/api/{ns}/charts: the .tgz as the body, or as the form field "chart"
  * (multipart/form-data; a "prov" field is read and dropped). ?force replaces. */
 int h_cm_upload(struct request *req, struct response *resp)
@@ -49,18 +52,13 @@ int h_cm_upload(struct request *req, struct response *resp)
 	const char *ns;
 	struct push *p = NULL;
 	struct multipart *mp = NULL;
-	char *buf = NULL;
 	int rc = -1;
 
 	if (h_helm_namespace(req, &ns) < 0)
 		return -1;
-	if (req->content_length > 0 && (unsigned long long)req->content_length > cfg->max_body_size)
-		return appr_err(&req->err, 413, APPR_E_PAYLOAD_TOO_LARGE,
-				"request body of %lld bytes is above the limit of %llu bytes",
-				req->content_length, cfg->max_body_size);
-	if (req->content_length <= 0)
-		return appr_err(&req->err, 400, APPR_E_INVALID_USAGE,
-				"empty body: expected a chart (.tgz), raw or as the form field \"chart\"");
+	if (request_body_wanted(req, cfg->max_body_size,
+				"a chart (.tgz), raw or as the form field \"chart\"") < 0)
+		return -1;
 	const char *ct = req->io->param(req->io->ctx, "CONTENT_TYPE");
 	char boundary[MULTIPART_BOUNDARY_MAX + 1];
 	bool form = ct && strncasecmp(ct, "multipart/", 10) == 0;
@@ -71,17 +69,8 @@ int h_cm_upload(struct request *req, struct response *resp)
 		return -1;
 	if (form)
 		mp = multipart_new(boundary, "chart", feed_push, p);
-	buf = xmalloc(BODY_CHUNK);
-	for (;;) {
-		long n = request_read_body(req, buf, BODY_CHUNK);
-		if (n < 0)
-			goto out;
-		if (n == 0)
-			break;
-		if ((mp ? multipart_feed(mp, buf, (size_t)n, &req->err)
-			: push_feed(p, buf, (size_t)n, &req->err)) < 0)
-			goto out;
-	}
+	if ((mp ? request_stream_body(req, feed_form, mp) : request_stream_body(req, feed_push, p)) < 0)
+		goto out;
 	if (mp && multipart_finish(mp, &req->err) < 0)
 		goto out;
 	if (mp && !multipart_found(mp)) {
@@ -121,7 +110,6 @@ int h_cm_upload(struct request *req, struct response *resp)
 out:
 	multipart_free(mp);
 	push_free(p);
-	free(buf);
 	return rc;
 }
 

@@ -12,7 +12,6 @@
 #include "push.h"
 #include "pushbody.h"
 
-#define BODY_CHUNK 65536             /* push body read size */
 #define MAX_MEMBER (1 << 20)         /* largest non-blob member of a push body */
 
 /* A non-negative integer query parameter (0 when absent). */
@@ -132,6 +131,11 @@ static int body_string(struct request *req, struct pushbody *pb, const char *key
 	return 0;
 }
 
+static int feed_pushbody(void *ctx, const void *data, size_t len, struct appr_error *err)
+{
+	return pushbody_feed(ctx, data, len, err);
+}
+
 /* POST /api/v1/packages/{ns}/{name} */
 int h_push(struct request *req, struct response *resp)
 {
@@ -139,33 +143,16 @@ int h_push(struct request *req, struct response *resp)
 	struct push_release rel = { 0 };
 	struct push *up = NULL;
 	struct pushbody *pb = NULL;
-	char *buf = NULL;
 	int rc = -1;
 
 	if (h_package_args(req, &rel.ns, &rel.name) < 0)
 		return -1;
-	if (req->content_length > 0 && (unsigned long long)req->content_length > cfg->max_body_size)
-		return appr_err(&req->err, 413, APPR_E_PAYLOAD_TOO_LARGE,
-				"request body of %lld bytes is above the limit of %llu bytes",
-				req->content_length, cfg->max_body_size);
-	if (req->content_length <= 0)
-		return appr_err(&req->err, 400, APPR_E_INVALID_USAGE,
-				"empty body: expected a JSON object with blob and release");
-
+	if (request_body_wanted(req, cfg->max_body_size, "a JSON object with blob and release") < 0)
+		return -1;
 	if (push_begin(req->app->store, cfg, PUSH_BASE64, &up, &req->err) < 0)
 		goto out;
 	pb = pushbody_new(push_blob_text, up, MAX_MEMBER);
-	buf = xmalloc(BODY_CHUNK);
-	for (;;) {
-		long n = request_read_body(req, buf, BODY_CHUNK);
-		if (n < 0)
-			goto out;
-		if (n == 0)
-			break;
-		if (pushbody_feed(pb, buf, (size_t)n, &req->err) < 0)
-			goto out;
-	}
-	if (pushbody_finish(pb, &req->err) < 0)
+	if (request_stream_body(req, feed_pushbody, pb) < 0 || pushbody_finish(pb, &req->err) < 0)
 		goto out;
 	if (!pushbody_has(pb, "blob")) {
 		appr_err(&req->err, 400, APPR_E_INVALID_USAGE, "missing field \"blob\" (base64 tar.gz)");
@@ -198,7 +185,6 @@ int h_push(struct request *req, struct response *resp)
 out:
 	push_free(up);
 	pushbody_free(pb);
-	free(buf);
 	return rc;
 }
 

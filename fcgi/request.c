@@ -233,3 +233,36 @@ long request_read_body(struct request *req, void *buf, size_t len)
 	req->body_read += (long long)got;
 	return (long)got;
 }
+
+int request_body_wanted(struct request *req, unsigned long long max, const char *expected)
+{
+	if (req->content_length > 0 && (unsigned long long)req->content_length > max)
+		return appr_err(&req->err, 413, APPR_E_PAYLOAD_TOO_LARGE,
+				"request body of %lld bytes is above the limit of %llu bytes",
+				req->content_length, max);
+	if (req->content_length <= 0)
+		return appr_err(&req->err, 400, APPR_E_INVALID_USAGE, "empty body: expected %s",
+				expected);
+	return 0;
+}
+
+#define BODY_CHUNK 65536
+
+int request_stream_body(struct request *req, request_body_fn feed, void *ctx)
+{
+	char *buf = xmalloc(BODY_CHUNK);
+	int rc = -1;
+	for (;;) {
+		long n = request_read_body(req, buf, BODY_CHUNK);
+		if (n < 0)
+			break;
+		if (n == 0) {
+			rc = 0;
+			break;
+		}
+		if (feed(ctx, buf, (size_t)n, &req->err) < 0)
+			break;
+	}
+	free(buf);
+	return rc;
+}

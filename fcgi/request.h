@@ -77,4 +77,14 @@ bool request_query_true(const struct request *req, const char *key);
  * CONTENT_LENGTH is a 400, a read error a 400 too (the client went away). */
 long request_read_body(struct request *req, void *buf, size_t len);
 
+/* For a request that must carry a body of at most max bytes: 0, or -1 with req->err
+ * 413 payload-too-large (a declared length above max) or 400 "empty body: expected
+ * <expected>". */
+int request_body_wanted(struct request *req, unsigned long long max, const char *expected);
+
+/* Hand the whole body to feed in pieces of up to 64 KiB as it arrives. Returns 0, or
+ * -1 with req->err (a read error, or feed's error, which stops the reading). */
+typedef int (*request_body_fn)(void *ctx, const void *data, size_t len, struct appr_error *err);
+int request_stream_body(struct request *req, request_body_fn feed, void *ctx);
+
 #endif
