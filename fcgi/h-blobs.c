@@ -9,6 +9,7 @@ static int blob(struct request *req, struct response *resp, bool json)
 {
 	const char *ns, *name, *digest = req->args[2];
 	long long size;
+	char sha256[DIGEST_HEX_LEN + 1];
 	if (h_package_args(req, &ns, &name) < 0)
 		return -1;
 	/* no blob has a malformed digest: absent, as the original server answers */
@@ -16,7 +17,7 @@ static int blob(struct request *req, struct response *resp, bool json)
 		return appr_err(&req->err, 404, APPR_E_PACKAGE_NOT_FOUND,
 				"blob sha256:%.70s not found in %s (a digest is 64 lowercase hex characters)",
 				digest, req->package);
-	if (storage_blob_lookup(req->app->store, ns, name, digest, &size, &req->err) < 0)
+	if (storage_blob_lookup(req->app->store, ns, name, digest, &size, sha256, &req->err) < 0)
 		return -1;
 	char short_digest[9];
 	memcpy(short_digest, digest, 8);

@@ -542,7 +542,8 @@ void storage_kv_blob_abort(struct storage_blob_writer *bw)
 }
 
 int storage_kv_blob_lookup(struct storage *s, const char *ns, const char *name,
-			   const char *digest, long long *size, struct appr_error *err)
+			   const char *digest, long long *size, char sha256[DIGEST_HEX_LEN + 1],
+			   struct appr_error *err)
 {
 	struct kvs *ks = (struct kvs *)s;
 	json_object *rec = NULL;
@@ -563,7 +564,10 @@ int storage_kv_blob_lookup(struct storage *s, const char *ns, const char *name,
 				(void)mt;
 				const char *d = jstr(m, "digest");
 				if (d && strcmp(d, digest) == 0) {
+					const char *h = jstr(m, "sha256");
 					*size = jint(m, "size");
+					snprintf(sha256, DIGEST_HEX_LEN + 1, "%s",
+						 names_valid_digest(h) ? h : "");
 					json_object_put(rec);
 					return 0;
 				}

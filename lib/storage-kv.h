@@ -36,7 +36,8 @@ int storage_kv_blob_write(struct storage_blob_writer *w, const void *data, size_
 			  struct appr_error *err);
 void storage_kv_blob_abort(struct storage_blob_writer *w);
 int storage_kv_blob_lookup(struct storage *s, const char *ns, const char *name,
-			   const char *digest, long long *size, struct appr_error *err);
+			   const char *digest, long long *size, char sha256[DIGEST_HEX_LEN + 1],
+			   struct appr_error *err);
 int storage_kv_blob_open(struct storage *s, const char *digest,
 			 struct storage_blob_reader **out, long long *size,
 			 struct appr_error *err);

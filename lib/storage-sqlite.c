@@ -170,9 +170,10 @@ static const struct {
 	[S_DIGEST_USED] = { "find digest",
 		"SELECT 1 FROM manifests WHERE digest = ?1 LIMIT 1" },
 	[S_BLOB_LOOKUP] = { "find blob",
-		"SELECT m.size FROM manifests m JOIN releases r ON r.id = m.release_id"
+		"SELECT m.size, m.blob_sha256 FROM manifests m JOIN releases r ON r.id = m.release_id"
 		" JOIN packages p ON p.id = r.package_id"
-		" WHERE m.digest = ?3 AND p.namespace = ?1 AND p.name = ?2 LIMIT 1" },
+		" WHERE m.digest = ?3 AND p.namespace = ?1 AND p.name = ?2"
+		" ORDER BY m.blob_sha256 IS NULL LIMIT 1" },
 	[S_CURRENT_OF] = { "channels of release",
 		"SELECT name FROM channels WHERE current_release_id = ?1 ORDER BY name" },
 	[S_CHANNELS] = { "list channels",
@@ -1087,7 +1088,8 @@ static void sq_blob_abort(struct storage_blob_writer *bw)
 }
 
 static int sq_blob_lookup(struct storage *s, const char *ns, const char *name,
-			  const char *digest, long long *size, struct appr_error *err)
+			  const char *digest, long long *size, char sha256[DIGEST_HEX_LEN + 1],
+			  struct appr_error *err)
 {
 	struct sq_storage *ss = (struct sq_storage *)s;
 
@@ -1099,6 +1101,7 @@ static int sq_blob_lookup(struct storage *s, const char *ns, const char *name,
 		int r = step(ss, st, err);
 		if (r == 1) {
 			*size = sqlite3_column_int64(st, 0);
+			col_copy(sha256, DIGEST_HEX_LEN + 1, st, 1);
 			sqlite3_reset(st);
 			return 0;
 		}

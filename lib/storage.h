@@ -181,9 +181,12 @@ struct storage_ops {
 			  struct appr_error *err);
 	/* Drop an unfinished blob and free w. */
 	void (*blob_abort)(struct storage_blob_writer *w);
-	/* Is digest the blob of some manifest of package ns/name? 0 and its size, or 404. */
+	/* Is digest the blob of some manifest of package ns/name? 0 with its size and the
+	 * SHA-256 of its stored bytes ("" when unknown: stored before it was recorded),
+	 * or 404. */
 	int (*blob_lookup)(struct storage *s, const char *ns, const char *name,
-			   const char *digest, long long *size, struct appr_error *err);
+			   const char *digest, long long *size, char sha256[DIGEST_HEX_LEN + 1],
+			   struct appr_error *err);
 	/* Open a stored blob for reading; *size is its length. 404 when absent. */
 	int (*blob_open)(struct storage *s, const char *digest,
 			 struct storage_blob_reader **out, long long *size,
@@ -359,8 +362,9 @@ static inline int storage_blob_write(struct storage_blob_writer *w, const void *
 static inline void storage_blob_abort(struct storage_blob_writer *w)
 { if (w) w->s->ops->blob_abort(w); }
 static inline int storage_blob_lookup(struct storage *s, const char *ns, const char *name,
-				      const char *digest, long long *size, struct appr_error *err)
-{ return s->ops->blob_lookup(s, ns, name, digest, size, err); }
+				      const char *digest, long long *size,
+				      char sha256[DIGEST_HEX_LEN + 1], struct appr_error *err)
+{ return s->ops->blob_lookup(s, ns, name, digest, size, sha256, err); }
 static inline int storage_blob_open(struct storage *s, const char *digest,
 				    struct storage_blob_reader **r, long long *size,
 				    struct appr_error *err)

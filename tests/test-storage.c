@@ -333,6 +333,8 @@ static void search_names(const char *text, const struct storage_readers *r, size
 
 /* ---- open, schema, registry ---- */
 
+static char lookup_sha[DIGEST_HEX_LEN + 1];   /* blob_lookup's SHA-256 out */
+
 Test(storage, reopen_keeps_data)
 {
 	push_ok("ns", "pkg", "1.0.0", "helm", "content one");
@@ -613,12 +615,12 @@ Test(storage, identical_blob_stored_once)
 	cr_assert(eq(sz, stray_uploads(), (size_t)0), "second temp file dropped");
 
 	digest_sha256_hex("same bytes", 10, d);
-	int rc = storage_blob_lookup(st, "two", "pkg", d, &size, &err);
+	int rc = storage_blob_lookup(st, "two", "pkg", d, &size, lookup_sha, &err);
 	cr_assert(eq(int, rc, 0), "lookup in two/pkg: %s", err.msg);
 	cr_assert(eq(llong, size, 10LL), "size");
-	rc = storage_blob_lookup(st, "three", "pkg", d, &size, &err);
+	rc = storage_blob_lookup(st, "three", "pkg", d, &size, lookup_sha, &err);
 	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "lookup in another package");
-	rc = storage_blob_lookup(st, "one", "pkg", "../../etc/passwd", &size, &err);
+	rc = storage_blob_lookup(st, "one", "pkg", "../../etc/passwd", &size, lookup_sha, &err);
 	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "lookup of a bad digest");
 
 	/* deleting one reference keeps the file */
@@ -1053,7 +1055,7 @@ Test(storage, names_are_exact_and_case_sensitive)
 	digest_sha256_hex("Coreos/Web.App", strlen("Coreos/Web.App"), d);
 	cr_assert(eq(str, m.digest, d), "Coreos/Web.App has its own blob");
 	cr_assert(eq(str, (char *)m.package, (char *)"Coreos/Web.App"), "package as pushed");
-	rc = storage_blob_lookup(st, "coreos", "web.app", d, &size, &err);
+	rc = storage_blob_lookup(st, "coreos", "web.app", d, &size, lookup_sha, &err);
 	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "its blob is not coreos/web.app's");
 
 	/* listing order is bytewise: upper case < '_' < lower case; "ns" < "ns-x" < "ns.x" */
@@ -1295,7 +1297,7 @@ Test(storage, blob_open_read_byte_exact)
 	cr_assert(eq(sz, got, sizeof data), "read every byte");
 	cr_assert(eq(int, memcmp(back, data, sizeof data), 0), "bytes identical");
 
-	rc = storage_blob_lookup(st, "ns", "bin", p.digest, &size, &err);
+	rc = storage_blob_lookup(st, "ns", "bin", p.digest, &size, lookup_sha, &err);
 	cr_assert(eq(int, rc, 0), "lookup: %s", err.msg);
 	cr_assert(eq(llong, size, (long long)sizeof data), "lookup size");
 
@@ -2599,6 +2601,26 @@ Test(storage, set_chart_fills_only_unset_fields)
 	expect_err(rc, &err, 404, APPR_E_PACKAGE_NOT_FOUND, "set_chart in another namespace");
 	cr_assert(eq(u64, stamp_of("ns", NULL), s2), "a 404 changes nothing");
 	cr_assert(eq(u64, stamp_of("other", NULL), 0ULL), "nor creates a namespace");
+}
+
+Test(storage, blob_lookup_gives_the_stored_bytes_sha256)
+{
+	struct appr_error err = { 0 };
+	struct storage_manifest m;
+	long long size = 0;
+
+	push_chart("ns", "lk", "1.0.0", "lk bytes", chart_json("lk", "1.0.0"), NULL);
+	int rc = storage_get_manifest(st, "ns", "lk", "1.0.0", "helm", ar, &m, &err);
+	cr_assert(eq(int, rc, 0), "get: %s", err.msg);
+	rc = storage_blob_lookup(st, "ns", "lk", m.digest, &size, lookup_sha, &err);
+	cr_assert(eq(int, rc, 0), "lookup: %s", err.msg);
+	cr_assert(eq(str, lookup_sha, (char *)sha_of("lk bytes")), "the stored bytes' SHA-256");
+	push_ok("ns", "old", "1.0.0", "kpm", "old bytes");       /* none recorded */
+	rc = storage_get_manifest(st, "ns", "old", "1.0.0", "kpm", ar, &m, &err);
+	cr_assert(eq(int, rc, 0), "get: %s", err.msg);
+	rc = storage_blob_lookup(st, "ns", "old", m.digest, &size, lookup_sha, &err);
+	cr_assert(eq(int, rc, 0), "lookup: %s", err.msg);
+	cr_assert(eq(str, lookup_sha, (char *)""), "unknown: empty");
 }
 
 /* A chart examined from a blob that a forced push replaced meanwhile is dropped. */
