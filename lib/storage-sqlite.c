@@ -31,6 +31,7 @@
  * Open the store after fork(), never before: an SQLite connection must not cross
  * a fork.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -56,8 +58,17 @@ extern const size_t appr_schema_count;
 
 #define PATHBUF 4096                   /* every path we build fits (checked at open) */
 #define DATA_DIR_MAX (PATHBUF - 256)
-#define STALE_TMP_SECONDS 3600         /* temp files older than this are abandoned */
+#define SWEEP_MIN_AGE 60               /* an unlocked temp file younger is left alone */
+#define PUB_PREFIX "pub-"             /* blobs/tmp/pub-<digest>-...: see blob_publish */
 #define MAX_TRASH 2                    /* blobs one transaction may drop */
+/* The WAL: a passive checkpoint after a commit leaves it above WAL_PASSIVE_PAGES (as
+ * SQLite's automatic checkpoint does), but under steady reads the log never restarts
+ * and grows without bound; above WAL_TRUNCATE_PAGES a commit waits (busy timeout)
+ * for the readers of older snapshots, checkpoints everything and truncates the file.
+ * WAL_SIZE_LIMIT (journal_size_limit) bounds what is left after any reset. */
+#define WAL_PASSIVE_PAGES 1000
+#define WAL_TRUNCATE_PAGES 8192               /* 32 MiB of 4 KiB pages */
+#define WAL_SIZE_LIMIT "67108864"            /* 64 MiB */
 
 /* ---- SQL: every statement, prepared once at open ---- */
 
@@ -285,6 +296,7 @@ static const struct {
 /* Blob files the open write transaction changed, to undo if it does not commit. */
 struct sq_fileops {
 	char created[PATHBUF];               /* final blob file it made, or "" */
+	bool left;                           /* created had to be left (tx_abort) */
 	size_t n_trash;
 	struct {
 		char final[PATHBUF];         /* where the blob was */
@@ -301,6 +313,7 @@ struct sq_storage {
 	char tmp_dir[PATHBUF];               /* <data_dir>/blobs/tmp */
 	unsigned long trash_seq;
 	struct sq_fileops fo;
+	int wal_next_truncate;               /* WAL pages at which to try TRUNCATE next */
 };
 
 struct sq_writer {
@@ -667,12 +680,14 @@ static int tx_write(struct sq_storage *ss, struct appr_error *err)
 {
 	ss->fo.created[0] = '\0';
 	ss->fo.n_trash = 0;
+	ss->fo.left = false;
 	return run(ss, stmt_get(ss, S_BEGIN_WRITE), err);
 }
 
 /* Undo the blob file changes and roll back. While the write lock is still held
  * the file made visible is removed; once SQLite has already rolled back (and
- * released the lock) another writer may reference it, so it is left in place.
+ * released the lock) another writer may reference it, so it is left in place
+ * (fo.left: the writer then leaves its "pub-" name for the sweep to settle).
  * Dropped blobs are always put back: same digest, same bytes. */
 static void tx_abort(struct sq_storage *ss)
 {
@@ -680,10 +695,12 @@ static void tx_abort(struct sq_storage *ss)
 	struct sq_fileops *fo = &ss->fo;
 
 	if (fo->created[0]) {
-		if (!locked)
-			fprintf(stderr, "appr: storage: left unreferenced blob %s\n", fo->created);
-		else if (unlink(fo->created) < 0 && errno != ENOENT)
+		if (!locked) {
+			fprintf(stderr, "appr: storage: left blob %s for the sweep\n", fo->created);
+			fo->left = true;
+		} else if (unlink(fo->created) < 0 && errno != ENOENT) {
 			sys_fail("unlink", fo->created, errno, NULL);
+		}
 	}
 	for (size_t i = fo->n_trash; i-- > 0;)
 		if (rename(fo->trash[i].trash, fo->trash[i].final) < 0 && errno != ENOENT)
@@ -742,18 +759,33 @@ static int drop_if_unreferenced(struct sq_storage *ss, const char *digest,
 	return 0;
 }
 
-/* Inside a write transaction: make the temp file tmp the blob file final. */
-static int blob_publish(struct sq_storage *ss, const char *tmp, const char *dir,
+/* Inside a write transaction: make the temp file tmp (a PATHBUF buffer) the blob
+ * file final of digest. tmp is first renamed "pub-<digest>-..." in blobs/tmp and then
+ * linked as final: until the transaction ends and the writer removes it, that name
+ * says which blob may be published without a reference, so that a process killed
+ * before its COMMIT leaves debris the sweep can find (sweep_debris). A final file
+ * there already is unreferenced debris (the caller checked): replaced. */
+static int blob_publish(struct sq_storage *ss, char *tmp, const char *digest, const char *dir,
 			const char *final, struct appr_error *err)
 {
+	char pub[PATHBUF];
 	bool made_dir = false;
+	int n = snprintf(pub, sizeof pub, "%s/" PUB_PREFIX "%s-%ld-%lu", ss->tmp_dir, digest,
+			 (long)getpid(), ++ss->trash_seq);
 
+	if (n < 0 || n >= PATHBUF)
+		return sys_fail("rename", tmp, ENAMETOOLONG, err);
 	if (mkdir(dir, 0750) == 0)
 		made_dir = true;
 	else if (errno != EEXIST)
 		return sys_fail("mkdir", dir, errno, err);
-	if (rename(tmp, final) < 0)
-		return sys_fail("rename", final, errno, err);
+	if (rename(tmp, pub) < 0)
+		return sys_fail("rename", tmp, errno, err);
+	memcpy(tmp, pub, (size_t)n + 1);
+	if (unlink(final) < 0 && errno != ENOENT)
+		return sys_fail("unlink", final, errno, err);
+	if (link(pub, final) < 0)
+		return sys_fail("link", final, errno, err);
 	snprintf(ss->fo.created, PATHBUF, "%s", final);
 	if (ss->base.cfg->fsync) {
 		if (fsync_dir(dir, err) < 0)
@@ -778,73 +810,123 @@ static int is_trash_name(const char *name)
 	return digest_ok(digest) && name[DIGEST_HEX_LEN] == '.';
 }
 
-/* Under the write lock, settle blobs a crashed or failed delete left in blobs/tmp:
- * still referenced -> put back, else removed. Busy -> left for a later open. */
-static void recover_trash(struct sq_storage *ss)
+/* Whether no live process holds name (in directory fd dir) open for writing: its
+ * writer keeps a flock on it from creation to removal (sq_blob_begin). */
+static bool unlocked(int dir, const char *name)
 {
-	struct appr_error e;
-	DIR *d;
-	struct dirent *de;
+	int fd = openat(dir, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	bool free_ = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0;
 
-	if (tx_write(ss, &e) < 0)
-		return;
-	d = opendir(ss->tmp_dir);
-	while (d && (de = readdir(d))) {
-		char digest[DIGEST_HEX_LEN + 1], final[PATHBUF], dir[PATHBUF], trash[PATHBUF];
-		if (!is_trash_name(de->d_name))
-			continue;
-		memcpy(digest, de->d_name, DIGEST_HEX_LEN);
-		digest[DIGEST_HEX_LEN] = '\0';
-		int n = snprintf(trash, sizeof trash, "%s/%s", ss->tmp_dir, de->d_name);
-		if (n < 0 || n >= PATHBUF || blob_path(ss, digest, final, false) < 0 ||
-		    blob_path(ss, digest, dir, true) < 0)
-			continue;
-		int used = digest_used(ss, digest, NULL);
-		if (used < 0)
-			break;
-		if (used) {
-			if (mkdir(dir, 0750) < 0 && errno != EEXIST)
-				continue;
-			if (rename(trash, final) == 0)
-				fprintf(stderr, "appr: storage: restored blob %s\n", final);
-		} else if (unlink(trash) < 0 && errno != ENOENT) {
-			sys_fail("unlink", trash, errno, NULL);
-		}
-	}
-	if (d)
-		closedir(d);
-	tx_read_end(ss);                      /* no database change: just end it */
+	if (fd >= 0)
+		close(fd);                    /* and with it the probe's lock */
+	return free_;
 }
 
-/* Remove temp files abandoned for over an hour; settle leftover ".del" files. */
-static void tmp_cleanup(struct sq_storage *ss)
+/* The digest a "pub-" or ".del" debris name in blobs/tmp is about, or false. */
+static bool debris_digest(const char *name, char digest[DIGEST_HEX_LEN + 1])
+{
+	if (strncmp(name, PUB_PREFIX, strlen(PUB_PREFIX)) == 0)
+		name += strlen(PUB_PREFIX);
+	else if (!is_trash_name(name))
+		return false;
+	if (strlen(name) <= DIGEST_HEX_LEN)
+		return false;
+	memcpy(digest, name, DIGEST_HEX_LEN);
+	digest[DIGEST_HEX_LEN] = '\0';
+	return digest_ok(digest);
+}
+
+/* Under the write lock (no push can be between publishing a blob and its COMMIT),
+ * settle the debris names listed in blobs/tmp: a ".del" blob (a delete that died
+ * after moving it aside) goes back when still referenced, else away; a "pub-" name
+ * (a push that died after publishing its blob, before or at COMMIT) takes its blob
+ * with it unless the blob is referenced. */
+static int settle_debris(struct sq_storage *ss, char **names, size_t n,
+			 struct storage_gc_report *rep, struct appr_error *err)
+{
+	if (tx_write(ss, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char digest[DIGEST_HEX_LEN + 1], final[PATHBUF], dir[PATHBUF], path[PATHBUF];
+		int k = snprintf(path, sizeof path, "%s/%s", ss->tmp_dir, names[i]);
+		if (k < 0 || k >= PATHBUF || !debris_digest(names[i], digest) ||
+		    blob_path(ss, digest, final, false) < 0 || blob_path(ss, digest, dir, true) < 0)
+			continue;
+		int used = digest_used(ss, digest, err);
+		if (used < 0) {
+			tx_read_end(ss);
+			return -1;
+		}
+		struct stat sb;
+		if (is_trash_name(names[i])) {
+			if (used && (mkdir(dir, 0750) == 0 || errno == EEXIST) &&
+			    rename(path, final) == 0) {
+				fprintf(stderr, "appr: storage: restored blob %s\n", final);
+				rep->blobs_restored++;
+			} else if (!used && unlink(path) == 0) {
+				rep->unreferenced_blobs++;
+			}
+			continue;
+		}
+		if (!used && stat(final, &sb) == 0 && unlink(final) == 0) {
+			fprintf(stderr, "appr: storage: removed blob %s, published by a push that "
+				"did not commit\n", final);
+			rep->unreferenced_blobs++;
+			rep->bytes_freed += sb.st_size;
+		}
+		if (unlink(path) < 0 && errno != ENOENT)
+			sys_fail("unlink", path, errno, NULL);
+	}
+	tx_read_end(ss);                      /* no database change: just end it */
+	return 0;
+}
+
+/* Sweep what dead processes left in blobs/tmp: temp files no process writes any
+ * more (older than SWEEP_MIN_AGE: the moment between mkstemp and its lock), and the
+ * debris names settle_debris handles. Runs at every open (the directory holds only
+ * what is in flight) and in gc. */
+static int sweep_debris(struct sq_storage *ss, struct storage_gc_report *rep,
+			struct appr_error *err)
 {
 	DIR *d = opendir(ss->tmp_dir);
 	struct dirent *de;
 	struct stat sb;
 	time_t now = time(NULL);
-	bool trash = false;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
 
-	if (!d) {
-		sys_fail("opendir", ss->tmp_dir, errno, NULL);
-		return;
-	}
+	if (!d)
+		return sys_fail("opendir", ss->tmp_dir, errno, err);
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
+		char digest[DIGEST_HEX_LEN + 1];
+		if (de->d_name[0] == '.' ||
+		    fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(sb.st_mode))
 			continue;
-		if (is_trash_name(de->d_name)) {
-			trash = true;
-			continue;
+		if (debris_digest(de->d_name, digest)) {
+			if (!is_trash_name(de->d_name) && !unlocked(dirfd(d), de->d_name))
+				continue;             /* its push is alive */
+			if (n == cap) {
+				cap = cap ? cap * 2 : 8;
+				names = xrealloc(names, cap * sizeof *names);
+			}
+			names[n++] = xstrdup(de->d_name);
+		} else if (strncmp(de->d_name, "blob-", 5) == 0 &&
+			   now - sb.st_mtime > SWEEP_MIN_AGE && unlocked(dirfd(d), de->d_name)) {
+			if (unlinkat(dirfd(d), de->d_name, 0) == 0) {
+				rep->temp_files++;
+				rep->bytes_freed += sb.st_size;
+			}
 		}
-		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(sb.st_mode) || now - sb.st_mtime <= STALE_TMP_SECONDS)
-			continue;
-		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
-			sys_fail("unlink", de->d_name, errno, NULL);
 	}
 	closedir(d);
-	if (trash)
-		recover_trash(ss);
+	if (n > 0)
+		rc = settle_debris(ss, names, n, rep, err);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
 }
 
 /* Run one statement (a PRAGMA, BEGIN, COMMIT) once; copy the first column of its
@@ -902,11 +984,41 @@ static int set_wal(struct sq_storage *ss, struct appr_error *err)
 	return 0;
 }
 
+/* sqlite3_wal_hook: called after each commit, the write lock released, with the
+ * pages now in the WAL. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct sq_storage *ss = arg;
+
+	if (pages < WAL_PASSIVE_PAGES) {
+		ss->wal_next_truncate = WAL_TRUNCATE_PAGES;
+		return SQLITE_OK;
+	}
+	if (pages < ss->wal_next_truncate) {
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		return SQLITE_OK;
+	}
+	int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	if (rc == SQLITE_OK) {
+		ss->wal_next_truncate = WAL_TRUNCATE_PAGES;
+	} else {
+		/* a reader held on past the busy timeout: not at every commit from now on */
+		ss->wal_next_truncate = pages + WAL_PASSIVE_PAGES;
+		fprintf(stderr, "appr: sqlite: WAL of %d pages could not be truncated: %s\n",
+			pages, sqlite3_errstr(rc));
+	}
+	return SQLITE_OK;
+}
+
 static int configure_db(struct sq_storage *ss, struct appr_error *err)
 {
 	char val[32];
 
 	if (set_wal(ss, err) < 0)
+		return -1;
+	ss->wal_next_truncate = WAL_TRUNCATE_PAGES;
+	sqlite3_wal_hook(ss->db, wal_hook, ss);     /* instead of the automatic checkpoint */
+	if (pragma(ss, "PRAGMA journal_size_limit=" WAL_SIZE_LIMIT, NULL, 0, err) < 0)
 		return -1;
 	if (pragma(ss, ss->base.cfg->fsync ? "PRAGMA synchronous=FULL"
 					    : "PRAGMA synchronous=NORMAL", NULL, 0, err) < 0 ||
@@ -920,13 +1032,19 @@ static int configure_db(struct sq_storage *ss, struct appr_error *err)
 	return 0;
 }
 
-/* Bring the schema to appr_schema_count in one write transaction. */
+/* Bring the schema to appr_schema_count in one write transaction. A current schema
+ * is only read: opening never waits for the write lock another process holds (a
+ * responder respawned while a long write runs must start and serve reads). */
 static int migrate(struct sq_storage *ss, struct appr_error *err)
 {
 	char val[32], sql[64];
 	long have;
 	int rc;
 
+	if (pragma(ss, "PRAGMA user_version", val, sizeof val, err) < 0)
+		return -1;
+	if (strtol(val, NULL, 10) == (long)appr_schema_count)
+		return 0;
 	if (pragma(ss, "BEGIN IMMEDIATE", NULL, 0, err) < 0)
 		return -1;
 	if (pragma(ss, "PRAGMA user_version", val, sizeof val, err) < 0)
@@ -1017,7 +1135,10 @@ static int sq_open(const struct appr_config *cfg, struct storage **out,
 			goto fail;
 		}
 	}
-	tmp_cleanup(ss);
+	struct storage_gc_report swept = { 0 };
+	struct appr_error e = { 0 };
+	if (sweep_debris(ss, &swept, &e) < 0)      /* busy: left for a later open or gc */
+		fprintf(stderr, "appr: storage: sweeping blobs/tmp: %s\n", e.msg);
 	*out = &ss->base;
 	return 0;
 fail:
@@ -1027,12 +1148,14 @@ fail:
 
 /* ---- blobs ---- */
 
+/* The temp file goes first, then its lock (the sweep takes an unlocked one for
+ * debris). */
 static void writer_free(struct sq_writer *w)
 {
-	if (w->fd >= 0)
-		close(w->fd);
 	if (w->path[0] && unlink(w->path) < 0 && errno != ENOENT)
 		sys_fail("unlink", w->path, errno, NULL);
+	if (w->fd >= 0)
+		close(w->fd);
 	free(w);
 }
 
@@ -1052,7 +1175,8 @@ static int sq_blob_begin(struct storage *s, struct storage_blob_writer **out,
 		writer_free(w);
 		return -1;
 	}
-	if (fcntl(w->fd, F_SETFD, FD_CLOEXEC) < 0 || fchmod(w->fd, 0640) < 0) {
+	if (fcntl(w->fd, F_SETFD, FD_CLOEXEC) < 0 || fchmod(w->fd, 0640) < 0 ||
+	    flock(w->fd, LOCK_EX | LOCK_NB) < 0) {   /* held while this process lives */
 		sys_fail("chmod", w->path, errno, err);
 		writer_free(w);
 		return -1;
@@ -1195,26 +1319,19 @@ static void sq_blob_close(struct storage_blob_reader *br)
 
 /* ---- releases ---- */
 
-/* fsync (when configured) and close the temp file; *size is its length. */
+/* fsync (when configured) the temp file; *size is its length. It stays open (and
+ * locked) until writer_free. */
 static int writer_finish(struct sq_storage *ss, struct sq_writer *w, long long *size,
 			 struct appr_error *err)
 {
 	struct stat sb;
-	int fd = w->fd;
 
-	w->fd = -1;
-	if (ss->base.cfg->fsync && fsync(fd) < 0)
-		goto fail;
-	if (fstat(fd, &sb) < 0)
-		goto fail;
+	if (ss->base.cfg->fsync && fsync(w->fd) < 0)
+		return sys_fail("fsync", w->path, errno, err);
+	if (fstat(w->fd, &sb) < 0)
+		return sys_fail("fstat", w->path, errno, err);
 	*size = sb.st_size;
-	if (close(fd) < 0)
-		return sys_fail("close", w->path, errno, err);
 	return 0;
-fail:
-	sys_fail("fsync", w->path, errno, err);
-	close(fd);
-	return -1;
 }
 
 static int sq_put_release(struct storage *s, const struct storage_push *p,
@@ -1229,7 +1346,7 @@ static int sq_put_release(struct storage *s, const struct storage_push *p,
 	sqlite3_int64 pkg_id, rel_id;
 	sqlite3_stmt *st;
 	struct stat sb;
-	long long size;
+	long long size = 0;
 	bool stored;
 	int keylen, r, rc = -1;
 
@@ -1295,14 +1412,24 @@ static int sq_put_release(struct storage *s, const struct storage_push *p,
 	/* A stored blob of this digest wins: same tar, and its gzip bytes are what
 	 * is served, so the manifest records their size and their SHA-256 (as the
 	 * manifests of that blob recorded it: unknown when none did). */
-	stored = stat(final, &sb) == 0;
+	r = stat(final, &sb);
+	if (r < 0 && errno != ENOENT) {
+		sys_fail("stat", final, errno, err);
+		goto out;
+	}
+	stored = r == 0;
+	if (stored) {
+		/* unreferenced: left by a push that died before its COMMIT, maybe torn
+		 * (fsync = false): replaced by these bytes */
+		r = digest_used(ss, p->digest, err);
+		if (r < 0)
+			goto out;
+		stored = r == 1;
+	}
 	if (stored) {
 		size = sb.st_size;
 		if (recorded_sha256(ss, p->digest, sha, err) < 0)
 			goto out;
-	} else if (errno != ENOENT) {
-		sys_fail("stat", final, errno, err);
-		goto out;
 	} else if (digest_ok(p->blob_sha256)) {
 		memcpy(sha, p->blob_sha256, sizeof sha);
 	}
@@ -1321,15 +1448,16 @@ static int sq_put_release(struct storage *s, const struct storage_push *p,
 	if (old[0] && strcmp(old, p->digest) != 0 && drop_if_unreferenced(ss, old, err) < 0)
 		goto out;
 	if (!stored) {
-		if (blob_publish(ss, w->path, dir, final, err) < 0)
+		if (blob_publish(ss, w->path, p->digest, dir, final, err) < 0)
 			goto out;
-		w->path[0] = '\0';            /* moved: nothing left to remove */
 	}
 	rc = tx_commit(ss, err);              /* undoes everything itself on failure */
 out:
 	if (rc < 0)
 		tx_abort(ss);                     /* no-op outside a transaction */
-	writer_free(w);                       /* removes the temp file unless moved */
+	if (ss->fo.left)
+		w->path[0] = '\0';            /* its pub- name stays for the sweep */
+	writer_free(w);                       /* removes the temp (or pub-) file */
 	return rc;
 }
 
@@ -2232,6 +2360,88 @@ fail:
 	return -1;
 }
 
+/* ---- upkeep ---- */
+
+#define GC_BATCH 256                   /* blob files checked per write lock */
+
+/* Under the write lock, remove those of the n blob files (digests) no manifest
+ * references: a live push publishes and references its blob under that same lock,
+ * so an unreferenced file seen there is debris. */
+static int gc_batch(struct sq_storage *ss, char (*digests)[DIGEST_HEX_LEN + 1], size_t n,
+		    struct storage_gc_report *rep, struct appr_error *err)
+{
+	if (tx_write(ss, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char final[PATHBUF];
+		struct stat sb;
+		int used = digest_used(ss, digests[i], err);
+		if (used < 0) {
+			tx_read_end(ss);
+			return -1;
+		}
+		if (used || blob_path(ss, digests[i], final, false) < 0 || stat(final, &sb) < 0)
+			continue;
+		if (unlink(final) == 0) {
+			fprintf(stderr, "appr: storage: gc removed unreferenced blob %s\n", final);
+			rep->unreferenced_blobs++;
+			rep->bytes_freed += sb.st_size;
+		}
+	}
+	tx_read_end(ss);
+	return 0;
+}
+
+static int sq_gc(struct storage *s, struct storage_gc_report *rep, struct appr_error *err)
+{
+	struct sq_storage *ss = (struct sq_storage *)s;
+	char (*batch)[DIGEST_HEX_LEN + 1] = xmalloc(GC_BATCH * sizeof *batch);
+	DIR *top = NULL;
+	struct dirent *de;
+	size_t n = 0;
+	int rc = -1;
+
+	memset(rep, 0, sizeof *rep);
+	if (sweep_debris(ss, rep, err) < 0)
+		goto out;
+	top = opendir(ss->blob_dir);
+	if (!top) {
+		sys_fail("opendir", ss->blob_dir, errno, err);
+		goto out;
+	}
+	while ((de = readdir(top))) {
+		char sub[PATHBUF];
+		if (strlen(de->d_name) != 2 || !isxdigit((unsigned char)de->d_name[0]) ||
+		    !isxdigit((unsigned char)de->d_name[1]))
+			continue;
+		int k = snprintf(sub, sizeof sub, "%s/%s", ss->blob_dir, de->d_name);
+		DIR *d = k < 0 || k >= PATHBUF ? NULL : opendir(sub);
+		struct dirent *fe;
+		while (d && (fe = readdir(d))) {
+			if (!digest_ok(fe->d_name) || strncmp(fe->d_name, de->d_name, 2) != 0)
+				continue;
+			memcpy(batch[n++], fe->d_name, DIGEST_HEX_LEN + 1);
+			if (n == GC_BATCH) {
+				if (gc_batch(ss, batch, n, rep, err) < 0) {
+					closedir(d);
+					goto out;
+				}
+				n = 0;
+			}
+		}
+		if (d)
+			closedir(d);
+	}
+	if (n > 0 && gc_batch(ss, batch, n, rep, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (top)
+		closedir(top);
+	free(batch);
+	return rc;
+}
+
 static int sq_namespace_stamp(struct storage *s, const char *ns, unsigned long long *stamp,
 			      char changed_at[32], struct appr_error *err)
 {
@@ -2292,4 +2502,5 @@ const struct storage_ops storage_sqlite_ops = {
 	.list_charts = sq_list_charts,            /* one query: packages of ns, releases, helm */
 	.set_chart = sq_set_chart,                /* write tx: fill what is unset + stamp */
 	.namespace_stamp = sq_namespace_stamp,    /* namespaces primary key */
+	.gc = sq_gc,                              /* blobs/tmp, then every blob file */
 };

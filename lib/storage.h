@@ -27,7 +27,7 @@
 #include "config.h"
 #include "digest.h"
 
-#define STORAGE_OPS_VERSION 2
+#define STORAGE_OPS_VERSION 3
 
 /* Base of every driver's state: drivers embed it as their first member. */
 struct storage {
@@ -58,6 +58,14 @@ struct storage_manifest {
 					  * pushed before this was kept) */
 	const char **channels;           /* get_manifest only: channels whose current */
 	size_t n_channels;               /*   is this release, by name */
+};
+
+/* What gc did. */
+struct storage_gc_report {
+	unsigned long temp_files;         /* temp files of dead uploads removed */
+	unsigned long unreferenced_blobs; /* blobs no manifest references, removed */
+	unsigned long blobs_restored;     /* blobs a killed delete moved aside, put back */
+	long long bytes_freed;
 };
 
 /* One helm manifest of a namespace, as a Helm chart repository index needs it. */
@@ -335,6 +343,15 @@ struct storage_ops {
 	 * namespace nothing was ever stored in. One key read. */
 	int (*namespace_stamp)(struct storage *s, const char *ns, unsigned long long *stamp,
 			       char changed_at[32], struct appr_error *err);
+
+	/* -- upkeep -- */
+
+	/* Remove what no acknowledged write needs and no live process is writing: temp
+	 * files of dead uploads, blobs no manifest references (left by a push killed
+	 * between publishing its blob and committing); put back a blob a killed delete
+	 * moved aside while it is still referenced. Fills out. NULL for a driver whose
+	 * writes leave no such debris to find yet. */
+	int (*gc)(struct storage *s, struct storage_gc_report *out, struct appr_error *err);
 };
 
 /* The driver table registered under name ("filesystem"/"sqlite", "etcd", "redis"), or
@@ -517,6 +534,10 @@ static inline int storage_set_chart(struct storage *s, const char *ns, const cha
 				    const char *problem, const char *blob_sha256,
 				    struct appr_error *err)
 { return s->ops->set_chart(s, ns, name, release, digest, chart, problem, blob_sha256, err); }
+static inline bool storage_has_gc(const struct storage *s) { return s->ops->gc != NULL; }
+static inline int storage_gc(struct storage *s, struct storage_gc_report *out,
+			     struct appr_error *err)
+{ return s->ops->gc(s, out, err); }
 static inline int storage_namespace_stamp(struct storage *s, const char *ns,
 					  unsigned long long *stamp, char changed_at[32],
 					  struct appr_error *err)

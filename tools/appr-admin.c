@@ -46,6 +46,10 @@ static const char usage[] =
 	"  helm left-out NAMESPACE            the helm releases of NAMESPACE its chart\n"
 	"                                     repository leaves out, and why (not a chart\n"
 	"                                     Helm would load, or named otherwise)\n"
+	"  gc                                 remove what no acknowledged write needs: temp\n"
+	"                                     files of dead uploads, blobs no manifest\n"
+	"                                     references (a push killed before it committed);\n"
+	"                                     safe while the registry runs\n"
 	"  --help, --version\n"
 	"\n"
 	"Exit status 0 on success, 1 on any error (said on standard error).\n";
@@ -306,6 +310,24 @@ static int cmd_helm_left_out(struct storage *s, const struct appr_config *cfg, i
 	return 0;
 }
 
+/* gc: what was removed, one line; the store's own lines name each blob. */
+static int cmd_gc(struct storage *s, int extra, const struct appr_config *cfg)
+{
+	struct appr_error err = { 0 };
+	struct storage_gc_report r;
+	if (extra != 0)
+		return fail("usage: appr-admin gc");
+	if (!storage_has_gc(s))
+		return fail("gc: the %s driver has no gc yet (what a killed push leaves there "
+			    "is not swept)", cfg->storage);
+	if (storage_gc(s, &r, &err) < 0)
+		return fail_err(&err);
+	printf("gc: removed %lu temp files and %lu unreferenced blobs (%lld bytes), "
+	       "restored %lu blobs\n", r.temp_files, r.unreferenced_blobs, r.bytes_freed,
+	       r.blobs_restored);
+	return 0;
+}
+
 /* Run the command argv[0] argv[1] ... on the open store. */
 static int run(struct storage *s, const struct appr_config *cfg, int argc, char **argv,
 	       struct arena *a)
@@ -335,6 +357,8 @@ static int run(struct storage *s, const struct appr_config *cfg, int argc, char 
 			return cmd_token_revoke(s, argc - 2, argv + 2);
 		return fail("token: unknown command \"%.32s\" (create, list, revoke)", sub);
 	}
+	if (strcmp(group, "gc") == 0)
+		return cmd_gc(s, argc - 1, cfg);
 	if (strcmp(group, "helm") == 0) {
 		if (strcmp(sub, "left-out") == 0)
 			return cmd_helm_left_out(s, cfg, argc - 2, argv + 2, a);
@@ -365,7 +389,7 @@ int main(int argc, char **argv)
 	}
 	const char *g = argv[1];
 	if (strcmp(g, "user") != 0 && strcmp(g, "grant") != 0 && strcmp(g, "revoke") != 0 &&
-	    strcmp(g, "token") != 0 && strcmp(g, "helm") != 0)
+	    strcmp(g, "token") != 0 && strcmp(g, "helm") != 0 && strcmp(g, "gc") != 0)
 		return fail("unknown command \"%.32s\" (see --help)", g);
 
 	digest_global_init();

@@ -1,0 +1,163 @@
+#!/bin/bash
+# t-integrity.sh - the SQLite store keeps nothing it does not need and loses nothing it
+# acknowledged: debris of killed pushes is swept (at open, and by appr-admin gc), a
+# torn leftover blob is never reused, responders start and serve reads while another
+# process holds the write lock, and kill -9 of responders under a push load loses no
+# acknowledged push and leaves no debris after gc. The filesystem (SQLite) store only:
+# it is the driver whose files these tests look at.
+. "${APPR_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
+
+plan 21
+
+T=$APPR_TMP
+[ "$APPR_TEST_STORAGE" = filesystem ] || bail "t-integrity looks at the SQLite store's files"
+command -v flock >/dev/null || bail "flock is missing: apt-get install util-linux"
+appr_start
+TMPD=$APPR_DATA/blobs/tmp
+blob_file() { # DIGEST: its path in the store
+	printf '%s/blobs/sha256/%s/%s\n' "$APPR_DATA" "${1:0:2}" "$1"
+}
+# referenced: the digests the store's manifests name, sorted
+referenced() {
+	sqlite3 -cmd '.timeout 10000' "$APPR_DATA/appr.db" \
+		"SELECT DISTINCT digest FROM manifests ORDER BY digest"
+}
+# on_disk: the blob files, by name, sorted
+on_disk() {
+	find "$APPR_DATA/blobs/sha256" -type f -printf '%f\n' | sort
+}
+
+keep=$(mkchart keep 1.0.0 "$T/c")
+push ns/keep "$keep" 1.0.0 helm
+is "$STATUS" 200 "a referenced blob: ns/keep 1.0.0"
+
+# ---- debris a killed push leaves, swept when a responder opens the store ----
+# a push killed between publishing its blob and COMMIT: the blob file and its
+# blobs/tmp/pub-<digest>-<pid>-<n> name (no process holds it any more)
+dead=$(mkchart dead 1.0.0 "$T/c")
+dd=$(digest_of "$dead")
+mkdir -p "$(dirname "$(blob_file "$dd")")"
+cp "$dead" "$(blob_file "$dd")"
+ln "$(blob_file "$dd")" "$TMPD/pub-$dd-999999-1"
+# an upload killed mid-body, minutes ago; a fresh one; an old one a live process holds
+head -c 1000 /dev/urandom >"$TMPD/blob-killed"
+touch -d '-5 minutes' "$TMPD/blob-killed"
+head -c 1000 /dev/urandom >"$TMPD/blob-fresh"
+head -c 1000 /dev/urandom >"$TMPD/blob-held"
+touch -d '-5 minutes' "$TMPD/blob-held"
+flock -x "$TMPD/blob-held" sleep 60 &
+holder=$!
+at_exit "kill $holder 2>/dev/null"
+for _ in $(seq 50); do    # until the holder has its lock
+	flock -n -x "$TMPD/blob-held" true || break
+	sleep 0.1
+done
+appr_restart
+ok $? "restart: a responder opens the store and sweeps"
+req GET /api/v1/packages/ns/keep/1.0.0/helm/pull
+[ ! -e "$(blob_file "$dd")" ] && [ ! -e "$TMPD/pub-$dd-999999-1" ]
+ok $? "the blob a killed push published without committing is gone, and its pub- name"
+grep -q "removed blob .*$dd" "$APPR_TMP/serve.log"
+ok $? "the registry log says so"
+[ ! -e "$TMPD/blob-killed" ]
+ok $? "an upload file no process holds, minutes old: removed"
+[ -e "$TMPD/blob-fresh" ] && [ -e "$TMPD/blob-held" ]
+ok $? "a fresh upload file and one a live process holds: kept"
+kill "$holder" 2>/dev/null
+rm -f "$TMPD/blob-fresh" "$TMPD/blob-held"
+req GET /api/v1/packages/ns/keep/1.0.0/helm/pull
+cmp -s "$BODYFILE" "$keep"
+ok $? "the referenced blob is untouched"
+
+# ---- appr-admin gc: unreferenced blobs with no name left (stores of before) ----
+old=$(mkchart old 1.0.0 "$T/c")
+od=$(digest_of "$old")
+mkdir -p "$(dirname "$(blob_file "$od")")"
+cp "$old" "$(blob_file "$od")"
+appr_admin gc >"$T/gc.out" 2>"$T/gc.err"
+is "$? $(cat "$T/gc.out")" "0 gc: removed 0 temp files and 1 unreferenced blobs ($(stat -c %s "$old") bytes), restored 0 blobs" \
+	"appr-admin gc removes an unreferenced blob and says what it did"
+grep -q "gc removed unreferenced blob .*$od" "$T/gc.err"
+ok $? "and names it"
+is "$(on_disk)" "$(referenced)" "after gc the blob files are exactly the referenced digests"
+appr_admin gc >"$T/gc.out" 2>&1
+is "$? $(cat "$T/gc.out")" "0 gc: removed 0 temp files and 0 unreferenced blobs (0 bytes), restored 0 blobs" \
+	"gc again: nothing to do"
+
+# ---- a torn leftover blob is never reused ----
+torn=$(mkchart torn 1.0.0 "$T/c")
+td=$(digest_of "$torn")
+mkdir -p "$(dirname "$(blob_file "$td")")"
+head -c 100 /dev/zero >"$(blob_file "$td")"          # what power loss can leave
+push ns/torn "$torn" 1.0.0 helm
+is "$STATUS" 200 "push of a digest whose unreferenced file is torn"
+req GET /api/v1/packages/ns/torn/1.0.0/helm/pull
+cmp -s "$BODYFILE" "$torn"
+ok $? "the pull is the pushed bytes, not the leftover"
+
+# ---- the write lock held from outside: responders start and serve reads ----
+fifo=$T/lock.fifo
+mkfifo "$fifo"
+sqlite3 -cmd '.timeout 10000' "$APPR_DATA/appr.db" <"$fifo" >"$T/lock.out" 2>&1 &
+locker=$!
+exec 7>"$fifo"
+echo 'BEGIN IMMEDIATE; SELECT count(*) FROM packages;' >&7
+for _ in $(seq 50); do [ -s "$T/lock.out" ] && break; sleep 0.1; done
+ok "$([ -s "$T/lock.out" ]; echo $?)" "another process holds the write lock"
+appr_restart
+ok $? "responders start while it is held"
+codes=
+for _ in 1 2 3 4 5 6; do
+	req GET /api/v1/packages/ns/keep/1.0.0/helm
+	codes+="$STATUS "
+	req GET /helm/ns/index.yaml
+	codes+="$STATUS "
+done
+is "$codes" "$(printf '200 %.0s' $(seq 12))" "reads go on while the lock is held: no 500"
+printf 'COMMIT;\n.exit\n' >&7      # not EOF: the responders started meanwhile hold fd 7 too
+exec 7>&-
+wait "$locker"
+push ns/keep "$(mkchart keep 1.1.0 "$T/c")" 1.1.0 helm
+is "$STATUS" 200 "a push once the lock is released"
+
+# ---- kill -9 of responders under a push load ----
+# pushers record what was acknowledged; the responders are killed one at a time
+# (1 MiB of random bytes each: a push takes long enough to be killed in the middle)
+for i in $(seq 40); do
+	mkdir -p "$T/lw/load$i" "$T/load"
+	printf 'name: load%s\nversion: 1.0.0\n' "$i" >"$T/lw/load$i/Chart.yaml"
+	head -c 1048576 /dev/urandom >"$T/lw/load$i/data.bin"
+	tar -C "$T/lw" -czf "$T/load/load$i-1.0.0.tgz" "load$i"
+done
+pusher() { # N: push load charts N, N+2, N+4, ... ; "name status" lines to $T/acked.N
+	local i
+	for i in $(seq "$1" 2 40); do
+		curl -s --max-time 20 -o /dev/null -w "load$i %{http_code}\n" \
+			-H 'Content-Type: application/json' \
+			--data-binary @<(pushbody "$T/load/load$i-1.0.0.tgz" 1.0.0 helm) \
+			"$BASE/api/v1/packages/ns/load$i" >>"$T/acked.$1"
+	done
+}
+: >"$T/acked.1"; : >"$T/acked.2"
+pusher 1 & p1=$!
+pusher 2 & p2=$!
+kills=0
+for _ in $(seq 8); do
+	sleep 0.4
+	victim=$(pgrep -f -n "$APPR_FCGI" || true)
+	[ -z "$victim" ] || { kill -9 "$victim" 2>/dev/null && kills=$((kills + 1)); }
+done
+wait "$p1" "$p2"
+acked=$(cat "$T/acked.1" "$T/acked.2" | awk '$2 == 200 {print $1}' | sort)
+diag "kill -9 of $kills responders under load: $(wc -l <<<"$acked") of 40 pushes acknowledged"
+ok "$([ "$kills" -ge 4 ]; echo $?)" "responders were killed under load ($kills)"
+bad=
+for n in $acked; do
+	req GET "/api/v1/packages/ns/$n/1.0.0/helm/pull"
+	cmp -s "$BODYFILE" "$T/load/$n-1.0.0.tgz" || bad+=" $n:$STATUS"
+done
+is "[$bad]" "[]" "every acknowledged push pulls byte-exact"
+appr_admin gc >"$T/gc.out" 2>&1
+diag "$(cat "$T/gc.out")"
+is "$(on_disk)" "$(referenced)" "after gc: the blob files are exactly the referenced digests"
+is "$(find "$TMPD" -type f -name 'pub-*' | wc -l)" 0 "no pub- name is left in blobs/tmp"
