@@ -18,6 +18,7 @@
 #define APPR_E_INVALID_PARAMETERS "invalid-parameters"        /* 422 */
 #define APPR_E_INVALID_CHART      "invalid-chart"             /* 422: not a chart Helm loads */
 #define APPR_E_UNSUPPORTED        "unsupported"               /* 501 */
+#define APPR_E_INSUFFICIENT_STORAGE "insufficient-storage"    /* 507: the disk is full */
 #define APPR_E_INTERNAL           "internal-error"            /* 500 */
 #define APPR_E_UNAVAILABLE        "storage-unavailable"       /* 503: etcd/redis unreachable */
 /* Users and tokens (auth = tokens; not in the reference server) */

@@ -58,6 +58,7 @@ extern const size_t appr_schema_count;
 
 #define PATHBUF 4096                   /* every path we build fits (checked at open) */
 #define DATA_DIR_MAX (PATHBUF - 256)
+#define RESERVE_BYTES (4LL << 20)     /* data_dir/reserve */
 #define SWEEP_MIN_AGE 60               /* an unlocked temp file younger is left alone */
 #define PUB_PREFIX "pub-"             /* blobs/tmp/pub-<digest>-...: see blob_publish */
 #define MAX_TRASH 2                    /* blobs one transaction may drop */
@@ -310,6 +311,7 @@ struct sq_storage {
 	sqlite3_stmt *stmt[S_COUNT];
 	int bind_rc;                         /* first bind failure since stmt_get() */
 	char blob_dir[PATHBUF];              /* <data_dir>/blobs/sha256 */
+	char reserve[PATHBUF];               /* <data_dir>/reserve: see reserve_make */
 	char tmp_dir[PATHBUF];               /* <data_dir>/blobs/tmp */
 	unsigned long trash_seq;
 	struct sq_fileops fo;
@@ -348,16 +350,16 @@ static int db_fail(struct sq_storage *ss, int rc, const char *op, struct appr_er
 	fprintf(stderr, "appr: sqlite: %s: %s\n", op,
 		ss->db ? sqlite3_errmsg(ss->db) : sqlite3_errstr(rc));
 	if (primary == SQLITE_FULL)
-		return appr_err(err, 500, APPR_E_INTERNAL, "disk full");
+		return storage_err_full(err);
 	return storage_err_internal(err);
 }
 
-/* A system call on path failed with errno e: logged, 500. */
+/* A system call on path failed with errno e: logged, 500 (507 when the disk is full). */
 static int sys_fail(const char *op, const char *path, int e, struct appr_error *err)
 {
 	fprintf(stderr, "appr: storage: %s %s: %s\n", op, path, strerror(e));
 	if (e == ENOSPC || e == EDQUOT)
-		return appr_err(err, 500, APPR_E_INTERNAL, "disk full");
+		return storage_err_full(err);
 	return storage_err_internal(err);
 }
 
@@ -796,6 +798,51 @@ static int blob_publish(struct sq_storage *ss, char *tmp, const char *digest, co
 	return 0;
 }
 
+/* ---- room on a full disk ---- */
+
+/* data_dir/reserve holds RESERVE_BYTES of allocated blocks, so that when the disk
+ * fills up a delete can still commit (the WAL must grow first): a delete that finds
+ * the disk full releases it and tries again. A push needs it in place (made again
+ * when there is room), so pushes alone can never eat the space deletes need. */
+static bool reserve_present(struct sq_storage *ss)
+{
+	struct stat sb;
+	return stat(ss->reserve, &sb) == 0 && sb.st_size >= RESERVE_BYTES;
+}
+
+static void reserve_make(struct sq_storage *ss)
+{
+	char tmp[PATHBUF];
+	int n = snprintf(tmp, sizeof tmp, "%s.%ld", ss->reserve, (long)getpid());
+	if (n < 0 || n >= PATHBUF)
+		return;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return;
+	int e = posix_fallocate(fd, 0, RESERVE_BYTES);
+	close(fd);
+	if (e != 0 || rename(tmp, ss->reserve) < 0)
+		unlink(tmp);
+}
+
+static bool reserve_release(struct sq_storage *ss)
+{
+	if (unlink(ss->reserve) < 0)
+		return false;
+	fprintf(stderr, "appr: storage: the disk is full: released %s for a delete\n",
+		ss->reserve);
+	return true;
+}
+
+/* Before a push: 0, or 507 when the reserve is gone and cannot be made again. */
+static int reserve_check(struct sq_storage *ss, struct appr_error *err)
+{
+	if (reserve_present(ss))
+		return 0;
+	reserve_make(ss);
+	return reserve_present(ss) ? 0 : storage_err_full(err);
+}
+
 /* ---- open / close ---- */
 
 static int is_trash_name(const char *name)
@@ -1112,6 +1159,7 @@ static int sq_open(const struct appr_config *cfg, struct storage **out,
 	snprintf(ss->blob_dir, PATHBUF, "%.*s/blobs/sha256", DATA_DIR_MAX, cfg->data_dir);
 	snprintf(ss->tmp_dir, PATHBUF, "%.*s/blobs/tmp", DATA_DIR_MAX, cfg->data_dir);
 	snprintf(path, PATHBUF, "%.*s/appr.db", DATA_DIR_MAX, cfg->data_dir);
+	snprintf(ss->reserve, PATHBUF, "%.*s/reserve", DATA_DIR_MAX, cfg->data_dir);
 	if (mkdir_p(cfg->data_dir, err) < 0 || mkdir_p(ss->blob_dir, err) < 0 ||
 	    mkdir_p(ss->tmp_dir, err) < 0)
 		goto fail;
@@ -1139,6 +1187,8 @@ static int sq_open(const struct appr_config *cfg, struct storage **out,
 	struct appr_error e = { 0 };
 	if (sweep_debris(ss, &swept, &e) < 0)      /* busy: left for a later open or gc */
 		fprintf(stderr, "appr: storage: sweeping blobs/tmp: %s\n", e.msg);
+	if (!reserve_present(ss))
+		reserve_make(ss);
 	*out = &ss->base;
 	return 0;
 fail:
@@ -1361,7 +1411,7 @@ static int sq_put_release(struct storage *s, const struct storage_push *p,
 		storage_err_not_semver(err, p);
 		goto out;
 	}
-	if (writer_finish(ss, w, &size, err) < 0)
+	if (writer_finish(ss, w, &size, err) < 0 || reserve_check(ss, err) < 0)
 		goto out;
 	util_utc_now(now);
 
@@ -1589,11 +1639,27 @@ static int channels_repair(struct sq_storage *ss, sqlite3_int64 pkg_id,
 	return run(ss, st, err);
 }
 
+static int delete_manifest_once(struct sq_storage *ss, const char *ns, const char *name,
+				const char *release, const char *media_type,
+				struct appr_error *err);
+
 static int sq_delete_manifest(struct storage *s, const char *ns, const char *name,
 			      const char *release, const char *media_type,
 			      struct appr_error *err)
 {
 	struct sq_storage *ss = (struct sq_storage *)s;
+	int rc = delete_manifest_once(ss, ns, name, release, media_type, err);
+	if (rc < 0 && err->http == 507 && reserve_release(ss))
+		rc = delete_manifest_once(ss, ns, name, release, media_type, err);
+	if (rc == 0 && !reserve_present(ss))
+		reserve_make(ss);             /* when the delete made room */
+	return rc;
+}
+
+static int delete_manifest_once(struct sq_storage *ss, const char *ns, const char *name,
+				const char *release, const char *media_type,
+				struct appr_error *err)
+{
 	char digest[DIGEST_HEX_LEN + 1], now[32];
 	sqlite3_int64 pkg_id, rel_id;
 	sqlite3_stmt *st;

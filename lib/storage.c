@@ -172,6 +172,13 @@ int storage_err_internal(struct appr_error *err)
 	return appr_err(err, 500, APPR_E_INTERNAL, "storage error");
 }
 
+int storage_err_full(struct appr_error *err)
+{
+	return appr_err(err, 507, APPR_E_INSUFFICIENT_STORAGE,
+			"the registry's storage is full: nothing was stored (deleting releases "
+			"frees space; deletes work when it is full)");
+}
+
 int storage_err_user_absent(struct appr_error *err, const char *name)
 {
 	return appr_err(err, 404, APPR_E_USER_NOT_FOUND, "user %.64s not found",

@@ -483,6 +483,8 @@ int storage_err_not_semver(struct appr_error *err, const struct storage_push *p)
 int storage_err_busy(struct appr_error *err);
 /* 500 internal-error, after the driver logged the cause. */
 int storage_err_internal(struct appr_error *err);
+/* 507 insufficient-storage: the store is out of space; nothing was stored. */
+int storage_err_full(struct appr_error *err);
 /* 404 user-not-found / 409 user-exists. */
 int storage_err_user_absent(struct appr_error *err, const char *name);
 int storage_err_user_exists(struct appr_error *err, const char *name);

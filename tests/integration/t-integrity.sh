@@ -7,7 +7,7 @@
 # it is the driver whose files these tests look at.
 . "${APPR_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-plan 21
+plan 26
 
 T=$APPR_TMP
 [ "$APPR_TEST_STORAGE" = filesystem ] || bail "t-integrity looks at the SQLite store's files"
@@ -161,3 +161,44 @@ appr_admin gc >"$T/gc.out" 2>&1
 diag "$(cat "$T/gc.out")"
 is "$(on_disk)" "$(referenced)" "after gc: the blob files are exactly the referenced digests"
 is "$(find "$TMPD" -type f -name 'pub-*' | wc -l)" 0 "no pub- name is left in blobs/tmp"
+
+# ---- a full disk: pushes get 507, deletes still work, pushes work again after ----
+mnt=$T/small
+mkdir -p "$mnt"
+if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=24m tmpfs "$mnt" 2>"$T/mount.err"; then
+	at_exit "umount '$mnt'"
+	appr_stop
+	appr_start APPR_DATA_DIR="$mnt/data"
+	n=0 full=
+	for i in $(seq 40); do        # 1 MiB each: the disk is full long before 40
+		[ -e "$T/load/load$i-1.0.0.tgz" ] || break
+		push "full/c$i" "$T/load/load$i-1.0.0.tgz" 1.0.0 helm
+		if [ "$STATUS" != 200 ]; then
+			full=$STATUS
+			break
+		fi
+		n=$((n + 1))
+	done
+	diag "the 24 MiB disk took $n pushes of 1 MiB"
+	is "$full $(jqb .code)" "507 insufficient-storage" "a push on a full disk: 507 insufficient-storage"
+	req GET "/api/v1/packages/full/c$((n + 1))/1.0.0/helm"
+	is "$STATUS" 404 "the refused push stored nothing"
+	# not a byte left: a delete needs the room the registry kept for it
+	dd if=/dev/zero of="$mnt/filler" bs=64k 2>/dev/null || true
+	codes=
+	for i in 1 2 3 4 5 6 7 8; do
+		req DELETE "/api/v1/packages/full/c$i/1.0.0/helm"
+		codes+="$STATUS "
+	done
+	is "$codes $(grep -c 'released .*reserve for a delete' "$APPR_TMP/serve.log")" \
+		"200 200 200 200 200 200 200 200  1" "deletes on the full disk succeed (the reserve released once)"
+	push "full/again" "$T/load/load1-1.0.0.tgz" 1.0.0 helm
+	is "$STATUS" 200 "once deletes made room, a push succeeds again"
+	req GET /api/v1/packages/full/again/1.0.0/helm/pull
+	cmp -s "$BODYFILE" "$T/load/load1-1.0.0.tgz"
+	ok $? "and pulls byte-exact"
+else
+	for d in "507 on a full disk" "nothing stored" "deletes on a full disk" "push again" "pull again"; do
+		ok 0 "$d # SKIP no small tmpfs to fill: $( [ "$(id -u)" -eq 0 ] && cat "$T/mount.err" || echo 'needs root (mount -t tmpfs)')"
+	done
+fi
