@@ -214,8 +214,12 @@ int h_cm_delete(struct request *req, struct response *resp)
 	if (!names_valid_part(name) || push_check_version(version, &req->err) < 0)
 		return appr_err(&req->err, 404, APPR_E_PACKAGE_NOT_FOUND,
 				"chart %.64s has no version %.64s", name, version);
-	if (storage_delete_manifest(req->app->store, ns, name, version, "helm", &req->err) < 0)
+	if (storage_delete_manifest(req->app->store, ns, name, version, "helm", &req->err) < 0) {
+		if (req->err.http == 404)         /* in the words of a chart repository */
+			appr_err(&req->err, 404, APPR_E_PACKAGE_NOT_FOUND,
+				 "chart %.64s has no version %.64s", name, version);
 		return -1;
+	}
 	sb_puts(&resp->body, "{\"deleted\":true}");
 	resp_json_written(resp, 200);
 	return 0;

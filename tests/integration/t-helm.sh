@@ -254,7 +254,8 @@ is "$(versions api) $(versions web)" "1.1.0 2.0.0-rc.1,1.0.0" "both deletions le
 req GET /api/v1/packages/hns/api/1.0.0/helm
 is "$STATUS" 404 "the ChartMuseum deletion removed the appr release"
 cm DELETE /charts/api/1.0.0
-is "$STATUS $(jqb 'keys | join(",")')" "404 error" "deleting it again: 404 {\"error\"}"
+is "$STATUS $(jqb 'keys | join(",")') $(jqb .error)" "404 error chart api has no version 1.0.0" \
+	"deleting it again: 404 {\"error\"} in the words of a chart repository"
 ok "$([ "$(jq -r .generated <<<"$INDEX")" \> "$gen1" ]; echo $?)" "generated moved with the changes"
 
 # ---- an empty namespace ----
