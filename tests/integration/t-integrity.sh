@@ -7,7 +7,7 @@
 # it is the driver whose files these tests look at.
 . "${APPR_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-plan 26
+plan 28
 
 T=$APPR_TMP
 [ "$APPR_TEST_STORAGE" = filesystem ] || bail "t-integrity looks at the SQLite store's files"
@@ -161,6 +161,45 @@ appr_admin gc >"$T/gc.out" 2>&1
 diag "$(cat "$T/gc.out")"
 is "$(on_disk)" "$(referenced)" "after gc: the blob files are exactly the referenced digests"
 is "$(find "$TMPD" -type f -name 'pub-*' | wc -l)" 0 "no pub- name is left in blobs/tmp"
+
+# ---- the WAL stays bounded under writes with steady readers ----
+# 120 pushes of ~900 KiB of metadata (~27,000 WAL pages, 100+ MiB written) while
+# four readers list and search without a pause; the WAL's size sampled all along
+meta=$T/meta.json
+head -c 675000 /dev/urandom | base64 -w0 | jq -R -c '{blob: "", release: "1.0.0", media_type: "helm", metadata: {pad: .}}' >"$meta.tmpl"
+small=$(mkchart walc 1.0.0 "$T/c")
+jq -c --arg b "$(base64 -w0 "$small")" '.blob = $b' "$meta.tmpl" >"$meta"
+reader() { # until $T/wal.stop exists (at most 120 s)
+	local end=$((SECONDS + 120))
+	while [ ! -e "$T/wal.stop" ] && [ $SECONDS -lt $end ]; do
+		curl -s -o /dev/null "$BASE/api/v1/packages?namespace=wal"
+		curl -s -o /dev/null "$BASE/api/v1/packages/search?q=w"
+	done
+}
+sampler() {
+	local max=0 s end=$((SECONDS + 120))
+	while [ ! -e "$T/wal.stop" ] && [ $SECONDS -lt $end ]; do
+		s=$(stat -c %s "$APPR_DATA/appr.db-wal" 2>/dev/null || echo 0)
+		[ "$s" -le "$max" ] || max=$s
+		sleep 0.05
+	done
+	echo "$max" >"$T/wal.max"
+}
+rm -f "$T/wal.stop"
+sampler & sp=$!
+rpids=()
+for _ in 1 2 3 4; do reader & rpids+=($!); done
+codes=
+for i in $(seq 120); do
+	curl -s -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json' \
+		--data-binary @"$meta" "$BASE/api/v1/packages/wal/p$i" >>"$T/wal.codes"
+done
+touch "$T/wal.stop"
+wait "$sp" "${rpids[@]}"
+is "$(sort "$T/wal.codes" | uniq -c | awk '{print $1 "x" $2}')" "120x200" "120 pushes of 900 KiB metadata under steady reads"
+walmax=$(cat "$T/wal.max")
+diag "the WAL's largest size seen: $((walmax / 1048576)) MiB"
+ok "$([ "$walmax" -lt $((64 * 1048576)) ]; echo $?)" "the WAL stayed under 64 MiB ($((walmax / 1048576)) MiB at most)"
 
 # ---- a full disk: pushes get 507, deletes still work, pushes work again after ----
 mnt=$T/small
