@@ -4,7 +4,8 @@
 # torn leftover blob is never reused, responders start and serve reads while another
 # process holds the write lock, and kill -9 of responders under a push load loses no
 # acknowledged push and leaves no debris after gc. The filesystem (SQLite) store only:
-# it is the driver whose files these tests look at.
+# it is the driver whose files these tests look at. About a minute (more under ASan).
+APPR_TEST_TIMEOUT=${APPR_TEST_TIMEOUT:-400}
 . "${APPR_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
 plan 28
@@ -163,8 +164,10 @@ is "$(on_disk)" "$(referenced)" "after gc: the blob files are exactly the refere
 is "$(find "$TMPD" -type f -name 'pub-*' | wc -l)" 0 "no pub- name is left in blobs/tmp"
 
 # ---- the WAL stays bounded under writes with steady readers ----
-# 120 pushes of ~900 KiB of metadata (~27,000 WAL pages, 100+ MiB written) while
-# four readers list and search without a pause; the WAL's size sampled all along
+# 160 pushes of ~900 KiB of metadata (~36,000 WAL pages, 140 MiB written) while
+# four readers list and search without a pause; the WAL's size sampled all along.
+# It is truncated once past 32 MiB: one push more at most, under 40 MiB (SQLite's
+# own automatic checkpoint let it reach 50 MiB and more here, growing with the load)
 meta=$T/meta.json
 head -c 675000 /dev/urandom | base64 -w0 | jq -R -c '{blob: "", release: "1.0.0", media_type: "helm", metadata: {pad: .}}' >"$meta.tmpl"
 small=$(mkchart walc 1.0.0 "$T/c")
@@ -190,16 +193,16 @@ sampler & sp=$!
 rpids=()
 for _ in 1 2 3 4; do reader & rpids+=($!); done
 codes=
-for i in $(seq 120); do
+for i in $(seq 160); do
 	curl -s -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json' \
 		--data-binary @"$meta" "$BASE/api/v1/packages/wal/p$i" >>"$T/wal.codes"
 done
 touch "$T/wal.stop"
 wait "$sp" "${rpids[@]}"
-is "$(sort "$T/wal.codes" | uniq -c | awk '{print $1 "x" $2}')" "120x200" "120 pushes of 900 KiB metadata under steady reads"
+is "$(sort "$T/wal.codes" | uniq -c | awk '{print $1 "x" $2}')" "160x200" "160 pushes of 900 KiB metadata under steady reads"
 walmax=$(cat "$T/wal.max")
 diag "the WAL's largest size seen: $((walmax / 1048576)) MiB"
-ok "$([ "$walmax" -lt $((64 * 1048576)) ]; echo $?)" "the WAL stayed under 64 MiB ($((walmax / 1048576)) MiB at most)"
+ok "$([ "$walmax" -lt $((40 * 1048576)) ]; echo $?)" "the WAL stayed under 40 MiB ($((walmax / 1048576)) MiB at most)"
 
 # ---- a full disk: pushes get 507, deletes still work, pushes work again after ----
 mnt=$T/small
