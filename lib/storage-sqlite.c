@@ -888,7 +888,13 @@ static bool debris_digest(const char *name, char digest[DIGEST_HEX_LEN + 1])
  * after moving it aside) goes back when still referenced, else away; a "pub-" name
  * (a push that died after publishing its blob, before or at COMMIT) takes its blob
  * with it unless the blob is referenced. */
-static int settle_debris(struct sq_storage *ss, char **names, size_t n,
+static void found(struct storage_gc_report *rep, const char *what, const char *path)
+{
+	if (rep->found)
+		rep->found(rep->found_ctx, what, path);
+}
+
+static int settle_debris(struct sq_storage *ss, char **names, size_t n, bool dry,
 			 struct storage_gc_report *rep, struct appr_error *err)
 {
 	if (tx_write(ss, err) < 0)
@@ -906,22 +912,36 @@ static int settle_debris(struct sq_storage *ss, char **names, size_t n,
 		}
 		struct stat sb;
 		if (is_trash_name(names[i])) {
-			if (used && (mkdir(dir, 0750) == 0 || errno == EEXIST) &&
-			    rename(path, final) == 0) {
-				fprintf(stderr, "appr: storage: restored blob %s\n", final);
-				rep->blobs_restored++;
-			} else if (!used && unlink(path) == 0) {
-				rep->unreferenced_blobs++;
+			if (used) {
+				found(rep, "blob a killed delete moved aside, still referenced:",
+				      path);
+				if (dry || ((mkdir(dir, 0750) == 0 || errno == EEXIST) &&
+					    rename(path, final) == 0)) {
+					if (!dry)
+						fprintf(stderr, "appr: storage: restored blob %s\n",
+							final);
+					rep->blobs_restored++;
+				}
+			} else if (stat(path, &sb) == 0) {
+				found(rep, "unreferenced blob", path);
+				if (dry || unlink(path) == 0) {
+					rep->unreferenced_blobs++;
+					rep->bytes_freed += sb.st_size;
+				}
 			}
 			continue;
 		}
-		if (!used && stat(final, &sb) == 0 && unlink(final) == 0) {
-			fprintf(stderr, "appr: storage: removed blob %s, published by a push that "
-				"did not commit\n", final);
-			rep->unreferenced_blobs++;
-			rep->bytes_freed += sb.st_size;
+		if (!used && stat(final, &sb) == 0) {
+			found(rep, "unreferenced blob", final);
+			if (dry || unlink(final) == 0) {
+				if (!dry)
+					fprintf(stderr, "appr: storage: removed blob %s, published by "
+						"a push that did not commit\n", final);
+				rep->unreferenced_blobs++;
+				rep->bytes_freed += sb.st_size;
+			}
 		}
-		if (unlink(path) < 0 && errno != ENOENT)
+		if (!dry && unlink(path) < 0 && errno != ENOENT)
 			sys_fail("unlink", path, errno, NULL);
 	}
 	tx_read_end(ss);                      /* no database change: just end it */
@@ -932,7 +952,7 @@ static int settle_debris(struct sq_storage *ss, char **names, size_t n,
  * more (older than SWEEP_MIN_AGE: the moment between mkstemp and its lock), and the
  * debris names settle_debris handles. Runs at every open (the directory holds only
  * what is in flight) and in gc. */
-static int sweep_debris(struct sq_storage *ss, struct storage_gc_report *rep,
+static int sweep_debris(struct sq_storage *ss, bool dry, struct storage_gc_report *rep,
 			struct appr_error *err)
 {
 	DIR *d = opendir(ss->tmp_dir);
@@ -961,7 +981,12 @@ static int sweep_debris(struct sq_storage *ss, struct storage_gc_report *rep,
 			names[n++] = xstrdup(de->d_name);
 		} else if (strncmp(de->d_name, "blob-", 5) == 0 &&
 			   now - sb.st_mtime > SWEEP_MIN_AGE && unlocked(dirfd(d), de->d_name)) {
-			if (unlinkat(dirfd(d), de->d_name, 0) == 0) {
+			char path[PATHBUF];
+			int k = snprintf(path, sizeof path, "%s/%s", ss->tmp_dir, de->d_name);
+			if (k < 0 || k >= PATHBUF)
+				continue;
+			found(rep, "temp file of a dead upload", path);
+			if (dry || unlinkat(dirfd(d), de->d_name, 0) == 0) {
 				rep->temp_files++;
 				rep->bytes_freed += sb.st_size;
 			}
@@ -969,7 +994,7 @@ static int sweep_debris(struct sq_storage *ss, struct storage_gc_report *rep,
 	}
 	closedir(d);
 	if (n > 0)
-		rc = settle_debris(ss, names, n, rep, err);
+		rc = settle_debris(ss, names, n, dry, rep, err);
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
@@ -1185,7 +1210,7 @@ static int sq_open(const struct appr_config *cfg, struct storage **out,
 	}
 	struct storage_gc_report swept = { 0 };
 	struct appr_error e = { 0 };
-	if (sweep_debris(ss, &swept, &e) < 0)      /* busy: left for a later open or gc */
+	if (sweep_debris(ss, false, &swept, &e) < 0)  /* busy: left for a later open or gc */
 		fprintf(stderr, "appr: storage: sweeping blobs/tmp: %s\n", e.msg);
 	if (!reserve_present(ss))
 		reserve_make(ss);
@@ -2434,7 +2459,7 @@ fail:
  * references: a live push publishes and references its blob under that same lock,
  * so an unreferenced file seen there is debris. */
 static int gc_batch(struct sq_storage *ss, char (*digests)[DIGEST_HEX_LEN + 1], size_t n,
-		    struct storage_gc_report *rep, struct appr_error *err)
+		    bool dry, struct storage_gc_report *rep, struct appr_error *err)
 {
 	if (tx_write(ss, err) < 0)
 		return -1;
@@ -2448,8 +2473,11 @@ static int gc_batch(struct sq_storage *ss, char (*digests)[DIGEST_HEX_LEN + 1], 
 		}
 		if (used || blob_path(ss, digests[i], final, false) < 0 || stat(final, &sb) < 0)
 			continue;
-		if (unlink(final) == 0) {
-			fprintf(stderr, "appr: storage: gc removed unreferenced blob %s\n", final);
+		found(rep, "unreferenced blob", final);
+		if (dry || unlink(final) == 0) {
+			if (!dry)
+				fprintf(stderr, "appr: storage: gc removed unreferenced blob %s\n",
+					final);
 			rep->unreferenced_blobs++;
 			rep->bytes_freed += sb.st_size;
 		}
@@ -2458,7 +2486,8 @@ static int gc_batch(struct sq_storage *ss, char (*digests)[DIGEST_HEX_LEN + 1], 
 	return 0;
 }
 
-static int sq_gc(struct storage *s, struct storage_gc_report *rep, struct appr_error *err)
+static int sq_gc(struct storage *s, bool dry, struct storage_gc_report *rep,
+		 struct appr_error *err)
 {
 	struct sq_storage *ss = (struct sq_storage *)s;
 	char (*batch)[DIGEST_HEX_LEN + 1] = xmalloc(GC_BATCH * sizeof *batch);
@@ -2467,8 +2496,9 @@ static int sq_gc(struct storage *s, struct storage_gc_report *rep, struct appr_e
 	size_t n = 0;
 	int rc = -1;
 
-	memset(rep, 0, sizeof *rep);
-	if (sweep_debris(ss, rep, err) < 0)
+	rep->temp_files = rep->unreferenced_blobs = rep->blobs_restored = 0;
+	rep->bytes_freed = 0;
+	if (sweep_debris(ss, dry, rep, err) < 0)
 		goto out;
 	top = opendir(ss->blob_dir);
 	if (!top) {
@@ -2488,7 +2518,7 @@ static int sq_gc(struct storage *s, struct storage_gc_report *rep, struct appr_e
 				continue;
 			memcpy(batch[n++], fe->d_name, DIGEST_HEX_LEN + 1);
 			if (n == GC_BATCH) {
-				if (gc_batch(ss, batch, n, rep, err) < 0) {
+				if (gc_batch(ss, batch, n, dry, rep, err) < 0) {
 					closedir(d);
 					goto out;
 				}
@@ -2498,7 +2528,7 @@ static int sq_gc(struct storage *s, struct storage_gc_report *rep, struct appr_e
 		if (d)
 			closedir(d);
 	}
-	if (n > 0 && gc_batch(ss, batch, n, rep, err) < 0)
+	if (n > 0 && gc_batch(ss, batch, n, dry, rep, err) < 0)
 		goto out;
 	rc = 0;
 out:

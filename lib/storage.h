@@ -60,12 +60,16 @@ struct storage_manifest {
 	size_t n_channels;               /*   is this release, by name */
 };
 
-/* What gc did. */
+/* What gc did (or, in a dry run, would do). */
 struct storage_gc_report {
 	unsigned long temp_files;         /* temp files of dead uploads removed */
 	unsigned long unreferenced_blobs; /* blobs no manifest references, removed */
 	unsigned long blobs_restored;     /* blobs a killed delete moved aside, put back */
 	long long bytes_freed;
+	/* When set, called with each: "temp file of a dead upload PATH", "unreferenced
+	 * blob PATH", "blob a killed delete moved aside, still referenced: PATH". */
+	void (*found)(void *ctx, const char *what, const char *path);
+	void *found_ctx;
 };
 
 /* One helm manifest of a namespace, as a Helm chart repository index needs it. */
@@ -349,9 +353,11 @@ struct storage_ops {
 	/* Remove what no acknowledged write needs and no live process is writing: temp
 	 * files of dead uploads, blobs no manifest references (left by a push killed
 	 * between publishing its blob and committing); put back a blob a killed delete
-	 * moved aside while it is still referenced. Fills out. NULL for a driver whose
-	 * writes leave no such debris to find yet. */
-	int (*gc)(struct storage *s, struct storage_gc_report *out, struct appr_error *err);
+	 * moved aside while it is still referenced. Fills out (its found callback and
+	 * context are the caller's). dry_run: only find and count, change nothing. NULL
+	 * for a driver whose writes leave no such debris to find yet. */
+	int (*gc)(struct storage *s, bool dry_run, struct storage_gc_report *out,
+		  struct appr_error *err);
 };
 
 /* The driver table registered under name ("filesystem"/"sqlite", "etcd", "redis"), or
@@ -537,9 +543,9 @@ static inline int storage_set_chart(struct storage *s, const char *ns, const cha
 				    struct appr_error *err)
 { return s->ops->set_chart(s, ns, name, release, digest, chart, problem, blob_sha256, err); }
 static inline bool storage_has_gc(const struct storage *s) { return s->ops->gc != NULL; }
-static inline int storage_gc(struct storage *s, struct storage_gc_report *out,
+static inline int storage_gc(struct storage *s, bool dry_run, struct storage_gc_report *out,
 			     struct appr_error *err)
-{ return s->ops->gc(s, out, err); }
+{ return s->ops->gc(s, dry_run, out, err); }
 static inline int storage_namespace_stamp(struct storage *s, const char *ns,
 					  unsigned long long *stamp, char changed_at[32],
 					  struct appr_error *err)

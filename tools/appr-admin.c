@@ -13,6 +13,7 @@
 #include "config.h"
 #include "digest.h"
 #include "error.h"
+#include "fsck.h"
 #include "helm.h"
 #include "names.h"
 #include "storage.h"
@@ -50,6 +51,11 @@ static const char usage[] =
 	"                                     files of dead uploads, blobs no manifest\n"
 	"                                     references (a push killed before it committed);\n"
 	"                                     safe while the registry runs\n"
+	"  fsck [--repair]                    check every manifest's blob (present, size,\n"
+	"                                     both digests), channels, and debris; one line\n"
+	"                                     per problem, exit 1 when there is any;\n"
+	"                                     --repair deletes what cannot be served\n"
+	"                                     correctly and sweeps debris\n"
 	"  --help, --version\n"
 	"\n"
 	"Exit status 0 on success, 1 on any error (said on standard error).\n";
@@ -314,18 +320,47 @@ static int cmd_helm_left_out(struct storage *s, const struct appr_config *cfg, i
 static int cmd_gc(struct storage *s, int extra, const struct appr_config *cfg)
 {
 	struct appr_error err = { 0 };
-	struct storage_gc_report r;
+	struct storage_gc_report r = { 0 };
 	if (extra != 0)
 		return fail("usage: appr-admin gc");
 	if (!storage_has_gc(s))
 		return fail("gc: the %s driver has no gc yet (what a killed push leaves there "
 			    "is not swept)", cfg->storage);
-	if (storage_gc(s, &r, &err) < 0)
+	if (storage_gc(s, false, &r, &err) < 0)
 		return fail_err(&err);
 	printf("gc: removed %lu temp files and %lu unreferenced blobs (%lld bytes), "
 	       "restored %lu blobs\n", r.temp_files, r.unreferenced_blobs, r.bytes_freed,
 	       r.blobs_restored);
 	return 0;
+}
+
+static void fsck_line(void *ctx, const char *line)
+{
+	(void)ctx;
+	printf("%s\n", line);
+}
+
+/* fsck [--repair]: one line per problem (and per repair) on standard output, a
+ * summary on standard error; exit 1 when a problem was found. */
+static int cmd_fsck(struct storage *s, const struct appr_config *cfg, int argc, char **argv)
+{
+	struct appr_error err = { 0 };
+	struct fsck_report r;
+	bool repair = argc == 1 && strcmp(argv[0], "--repair") == 0;
+	if (argc > 1 || (argc == 1 && !repair))
+		return fail("usage: appr-admin fsck [--repair]");
+	if (fsck_run(s, cfg, repair, fsck_line, NULL, &r, &err) < 0)
+		return fail_err(&err);
+	fflush(stdout);
+	fprintf(stderr, "fsck: %lu packages, %lu releases, %lu manifests, %lu channels: "
+		"%lu problems%s", r.packages, r.releases, r.manifests, r.channels, r.problems,
+		repair ? "" : "\n");
+	if (repair)
+		fprintf(stderr, ", %lu repaired\n", r.repaired);
+	if (!r.debris_checked)
+		fprintf(stderr, "fsck: the %s driver cannot look for debris (unreferenced "
+			"blobs, dead uploads) yet\n", cfg->storage);
+	return (repair ? r.problems > r.repaired : r.problems > 0) ? 1 : 0;
 }
 
 /* Run the command argv[0] argv[1] ... on the open store. */
@@ -359,6 +394,8 @@ static int run(struct storage *s, const struct appr_config *cfg, int argc, char 
 	}
 	if (strcmp(group, "gc") == 0)
 		return cmd_gc(s, argc - 1, cfg);
+	if (strcmp(group, "fsck") == 0)
+		return cmd_fsck(s, cfg, argc - 1, argv + 1);
 	if (strcmp(group, "helm") == 0) {
 		if (strcmp(sub, "left-out") == 0)
 			return cmd_helm_left_out(s, cfg, argc - 2, argv + 2, a);
@@ -389,7 +426,8 @@ int main(int argc, char **argv)
 	}
 	const char *g = argv[1];
 	if (strcmp(g, "user") != 0 && strcmp(g, "grant") != 0 && strcmp(g, "revoke") != 0 &&
-	    strcmp(g, "token") != 0 && strcmp(g, "helm") != 0 && strcmp(g, "gc") != 0)
+	    strcmp(g, "token") != 0 && strcmp(g, "helm") != 0 && strcmp(g, "gc") != 0 &&
+	    strcmp(g, "fsck") != 0)
 		return fail("unknown command \"%.32s\" (see --help)", g);
 
 	digest_global_init();

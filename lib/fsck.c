@@ -1,0 +1,302 @@
+/* fsck.c - a store checked through the storage interface, on any driver. */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "digest.h"
+#include "fsck.h"
+#include "targz.h"
+
+#define PAGE 256                      /* packages listed at a time */
+#define READ_CHUNK 65536
+
+enum blob_state { BLOB_OK, BLOB_MISSING, BLOB_UNREADABLE, BLOB_NOT_TAR };
+
+/* What was found about one stored blob (each digest is read once). */
+struct blob_seen {
+	char digest[DIGEST_HEX_LEN + 1];
+	enum blob_state state;
+	long long size;
+	char sha256[DIGEST_HEX_LEN + 1];  /* of its bytes */
+	char tar[DIGEST_HEX_LEN + 1];     /* of its tar: the digest it must have */
+	char why[160];
+};
+
+/* Digests seen so far: open addressing, grown at half full. */
+struct seen_set {
+	struct blob_seen **slot;
+	size_t cap, n;
+};
+
+static size_t slot_of(const struct seen_set *set, const char *digest)
+{
+	size_t h = 0;
+	for (int i = 0; i < 16; i++)
+		h = h * 16 + (size_t)(digest[i] <= '9' ? digest[i] - '0' : digest[i] - 'a' + 10);
+	size_t i = h & (set->cap - 1);
+	while (set->slot[i] && strcmp(set->slot[i]->digest, digest) != 0)
+		i = (i + 1) & (set->cap - 1);
+	return i;
+}
+
+static struct blob_seen *seen_find(const struct seen_set *set, const char *digest)
+{
+	return set->cap ? set->slot[slot_of(set, digest)] : NULL;
+}
+
+static void seen_add(struct seen_set *set, struct blob_seen *b)
+{
+	if (2 * (set->n + 1) > set->cap) {
+		struct seen_set big = { xcalloc(set->cap ? set->cap * 2 : 256, sizeof *big.slot),
+					set->cap ? set->cap * 2 : 256, 0 };
+		for (size_t i = 0; i < set->cap; i++)
+			if (set->slot[i]) {
+				big.slot[slot_of(&big, set->slot[i]->digest)] = set->slot[i];
+				big.n++;
+			}
+		free(set->slot);
+		*set = big;
+	}
+	set->slot[slot_of(set, b->digest)] = b;
+	set->n++;
+}
+
+static void seen_free(struct seen_set *set)
+{
+	for (size_t i = 0; i < set->cap; i++)
+		free(set->slot[i]);
+	free(set->slot);
+}
+
+/* Read the blob digest whole: its size, the SHA-256 of its bytes, its tar's digest. */
+static int read_blob(struct storage *s, struct blob_seen *b, struct appr_error *err)
+{
+	struct storage_blob_reader *r = NULL;
+	struct targz_limits lim = { 0 };  /* it was stored: no limit now */
+	struct targz *tz = NULL;
+	struct digest_ctx *d = NULL;
+	struct appr_error why = { 0 };
+	unsigned char *buf = NULL;
+	long long size;
+	bool bad = false;
+
+	if (storage_blob_open(s, b->digest, &r, &size, &why) < 0) {
+		if (why.http != 404) {
+			*err = why;
+			return -1;
+		}
+		b->state = BLOB_MISSING;
+		return 0;
+	}
+	tz = targz_new(&lim);
+	d = digest_new();
+	buf = xmalloc(READ_CHUNK);
+	b->size = 0;
+	for (;;) {
+		long n = storage_blob_read(r, buf, READ_CHUNK);
+		if (n < 0) {
+			b->state = BLOB_UNREADABLE;
+			snprintf(b->why, sizeof b->why, "a read failed after %lld bytes", b->size);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		b->size += n;
+		digest_update(d, buf, (size_t)n);
+		if (!bad && targz_feed(tz, buf, (size_t)n, &why) < 0)
+			bad = true;
+	}
+	if (!bad && targz_finish(tz, b->tar, &why) < 0)
+		bad = true;
+	digest_final_hex(d, b->sha256);
+	b->state = bad ? BLOB_NOT_TAR : BLOB_OK;
+	if (bad)
+		snprintf(b->why, sizeof b->why, "%s", why.msg);
+out:
+	storage_blob_close(r);
+	targz_free(tz);
+	digest_free(d);
+	free(buf);
+	return 0;
+}
+
+struct run {
+	struct storage *s;
+	bool repair;
+	fsck_say_fn say;
+	void *ctx;
+	struct fsck_report *rep;
+	struct seen_set seen;
+};
+
+static void say(struct run *r, bool problem, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void say(struct run *r, bool problem, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	if (problem)
+		r->rep->problems++;
+	r->say(r->ctx, line);
+}
+
+/* The problem with manifest m's blob, or NULL when it serves as it must. */
+static const char *blob_problem(const struct blob_seen *b, const struct storage_manifest *m,
+				char *out, size_t cap)
+{
+	if (b->state == BLOB_MISSING) {
+		snprintf(out, cap, "blob %s is missing", m->digest);
+		return out;
+	}
+	if (b->state == BLOB_UNREADABLE) {
+		snprintf(out, cap, "blob %s cannot be read: %s", m->digest, b->why);
+		return out;
+	}
+	/* the most telling first: size, the bytes' hash, then what the tar says */
+	if (b->size != m->size)
+		snprintf(out, cap, "blob %s is %lld bytes, the manifest says %lld", m->digest,
+			 b->size, m->size);
+	else if (m->blob_sha256[0] && strcmp(m->blob_sha256, b->sha256) != 0)
+		snprintf(out, cap, "blob %s: its bytes' SHA-256 is %s, %s was recorded at push",
+			 m->digest, b->sha256, m->blob_sha256);
+	else if (b->state == BLOB_NOT_TAR)
+		snprintf(out, cap, "blob %s is no longer a gzipped tar: %s", m->digest, b->why);
+	else if (strcmp(b->tar, m->digest) != 0)
+		snprintf(out, cap, "blob %s: its tar's digest is %s", m->digest, b->tar);
+	else
+		return NULL;
+	return out;
+}
+
+static int check_manifests(struct run *r, const char *ns, const char *name, struct arena *a,
+			   struct appr_error *err)
+{
+	struct storage_manifest *m;
+	size_t n;
+	char why[400];
+
+	if (storage_get_manifests(r->s, ns, name, NULL, NULL, a, &m, &n, err) < 0)
+		return err->http == 404 ? 0 : -1;        /* gone meanwhile */
+	for (size_t i = 0; i < n; i++) {
+		struct blob_seen *b = seen_find(&r->seen, m[i].digest);
+		r->rep->manifests++;
+		if (!b) {
+			b = xcalloc(1, sizeof *b);
+			memcpy(b->digest, m[i].digest, sizeof b->digest);
+			if (read_blob(r->s, b, err) < 0) {
+				free(b);
+				return -1;
+			}
+			seen_add(&r->seen, b);
+		}
+		const char *p = blob_problem(b, &m[i], why, sizeof why);
+		if (!p)
+			continue;
+		say(r, true, "%s/%s %s %s: %s", ns, name, m[i].release, m[i].media_type, p);
+		if (!r->repair)
+			continue;
+		struct appr_error e = { 0 };
+		if (storage_delete_manifest(r->s, ns, name, m[i].release, m[i].media_type, &e) < 0) {
+			say(r, false, "  not repaired: deleting the manifest: %s", e.msg);
+			continue;
+		}
+		r->rep->repaired++;
+		say(r, false, "  repaired: deleted the manifest (it cannot be served correctly)");
+	}
+	return 0;
+}
+
+static bool listed(const char **v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return true;
+	return false;
+}
+
+static int check_channels(struct run *r, const char *ns, const char *name, struct arena *a,
+			  struct appr_error *err)
+{
+	const char **rels;
+	size_t nrel, nch;
+	struct storage_channel *ch;
+
+	if (storage_list_releases(r->s, ns, name, a, &rels, &nrel, err) < 0 ||
+	    storage_list_channels(r->s, ns, name, a, &ch, &nch, err) < 0)
+		return err->http == 404 ? 0 : -1;
+	r->rep->releases += nrel;
+	for (size_t i = 0; i < nch; i++) {
+		r->rep->channels++;
+		for (size_t k = 0; k < ch[i].n_releases; k++) {
+			if (listed(rels, nrel, ch[i].releases[k]))
+				continue;
+			say(r, true, "%s/%s channel %s: member %s is no release", ns, name,
+			    ch[i].name, ch[i].releases[k]);
+			struct appr_error e = { 0 };
+			if (r->repair && storage_channel_remove(r->s, ns, name, ch[i].name,
+								ch[i].releases[k], &e) == 0) {
+				r->rep->repaired++;
+				say(r, false, "  repaired: removed from the channel");
+			}
+		}
+		if (ch[i].current && !listed(ch[i].releases, ch[i].n_releases, ch[i].current))
+			say(r, true, "%s/%s channel %s: its current release %s is not a member",
+			    ns, name, ch[i].name, ch[i].current);
+	}
+	return 0;
+}
+
+static void found_debris(void *ctx, const char *what, const char *path)
+{
+	struct run *r = ctx;
+	say(r, true, "%s %s", what, path);
+	if (r->repair)
+		r->rep->repaired++;
+}
+
+int fsck_run(struct storage *s, const struct appr_config *cfg, bool repair, fsck_say_fn sayfn,
+	     void *ctx, struct fsck_report *rep, struct appr_error *err)
+{
+	struct run r = { .s = s, .repair = repair, .say = sayfn, .ctx = ctx, .rep = rep };
+	struct arena *a = arena_new();
+	int rc = -1;
+
+	(void)cfg;
+	memset(rep, 0, sizeof *rep);
+	for (size_t offset = 0;; offset += PAGE) {
+		struct storage_list_query q = { .limit = PAGE, .offset = offset };
+		struct storage_package *pkgs;
+		size_t n;
+		arena_reset(a);
+		if (storage_list_packages(s, &q, a, &pkgs, &n, err) < 0)
+			goto out;
+		for (size_t i = 0; i < n; i++) {
+			char *ns = arena_strdup(a, pkgs[i].package), *name = strchr(ns, '/');
+			if (!name)
+				continue;
+			*name++ = '\0';
+			rep->packages++;
+			if (check_manifests(&r, ns, name, a, err) < 0 ||
+			    check_channels(&r, ns, name, a, err) < 0)
+				goto out;
+		}
+		if (n < PAGE)
+			break;
+	}
+	rep->debris_checked = storage_has_gc(s);
+	if (rep->debris_checked) {
+		struct storage_gc_report g = { .found = found_debris, .found_ctx = &r };
+		if (storage_gc(s, !repair, &g, err) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	seen_free(&r.seen);
+	arena_free(a);
+	return rc;
+}

@@ -1,0 +1,33 @@
+/* fsck.h - checking a store, on any driver, through the storage interface: every
+ * manifest's blob (present, its size, the SHA-256 of its bytes, the digest of its tar),
+ * every channel (its current and its members existing releases), and, where the driver
+ * can find them (storage gc), temp files of dead uploads and blobs no manifest
+ * references. With repair, what cannot be served correctly goes: a manifest whose blob
+ * is missing or wrong is deleted, channel members that are no release removed, debris
+ * swept. */
+#ifndef APPR_FSCK_H
+#define APPR_FSCK_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "storage.h"
+
+struct fsck_report {
+	unsigned long packages, releases, manifests, channels;
+	unsigned long problems;          /* lines said as problems */
+	unsigned long repaired;          /* of those, repaired */
+	bool debris_checked;             /* the driver could look for debris */
+};
+
+/* Called with one line per problem (without a newline), and with the repair made
+ * when repairing. */
+typedef void (*fsck_say_fn)(void *ctx, const char *line);
+
+/* Check (and with repair, repair) the store. Returns 0 when it could look at
+ * everything (problems or not: see rep), -1 with err when it could not (the store
+ * failed). */
+int fsck_run(struct storage *s, const struct appr_config *cfg, bool repair, fsck_say_fn say,
+	     void *ctx, struct fsck_report *rep, struct appr_error *err);
+
+#endif
