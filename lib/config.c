@@ -38,6 +38,7 @@ static const struct key {
 	{ "redis_url", K_STRING, offsetof(struct appr_config, redis_url) },
 	{ "key_prefix", K_STRING, offsetof(struct appr_config, key_prefix) },
 	{ "kv_timeout_ms", K_COUNT, offsetof(struct appr_config, kv_timeout_ms) },
+	{ "upload_ttl", K_COUNT, offsetof(struct appr_config, upload_ttl) },
 	{ "blob_delivery", K_DELIVERY, offsetof(struct appr_config, blob_delivery) },
 	{ "x_accel_location", K_STRING, offsetof(struct appr_config, x_accel_location) },
 	{ "max_name_length", K_COUNT, offsetof(struct appr_config, max_name_length) },
@@ -72,6 +73,7 @@ static void set_defaults(struct appr_config *cfg)
 	cfg->redis_url = xstrdup("redis://127.0.0.1:6379/0");
 	cfg->key_prefix = xstrdup("/appr/");
 	cfg->kv_timeout_ms = 5000;
+	cfg->upload_ttl = 86400;
 	cfg->blob_delivery = xstrdup("stream");
 	cfg->x_accel_location = xstrdup("/_appr_blobs/");
 	cfg->max_name_length = 64;

@@ -23,6 +23,7 @@ struct appr_config {
 	char *redis_url;                      /* redis_url: redis://[:pw@]host:port/db (REDIS_URL) */
 	char *key_prefix;                     /* key_prefix: prefix of every etcd/redis key */
 	unsigned long long kv_timeout_ms;     /* kv_timeout_ms: one etcd/redis request's time limit */
+	unsigned long long upload_ttl;        /* upload_ttl: seconds an idle etcd/redis upload lives */
 	char *blob_delivery;                  /* blob_delivery: stream | x-sendfile | x-accel-redirect */
 	char *x_accel_location;               /* x_accel_location: nginx internal location of blobs/ */
 	unsigned long long max_name_length;   /* max_name_length: namespace/name/channel, <= 64 */

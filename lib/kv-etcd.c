@@ -656,5 +656,5 @@ const struct storage_ops storage_etcd_ops = {
 	.list_charts = storage_kv_list_charts,            /* range pkg/<ns>/, then helm/<ns>/ */
 	.set_chart = storage_kv_set_chart,                /* txn: record, helm/, blob, ns/ */
 	.namespace_stamp = storage_kv_namespace_stamp,    /* range: ns/<ns> (its mod_revision) */
-	.gc = NULL,                                       /* not yet: chunk/ keys of a killed push stay */
+	.gc = storage_kv_gc,                              /* ranges chunk/, upload/, blob/; txn per upload */
 };

@@ -84,6 +84,8 @@ int storage_kv_list_charts(struct storage *s, const char *ns, bool include_priva
 int storage_kv_set_chart(struct storage *s, const char *ns, const char *name,
 			 const char *release, const char *digest, const char *chart,
 			 const char *problem, const char *blob_sha256, struct appr_error *err);
+int storage_kv_gc(struct storage *s, bool dry, struct storage_gc_report *rep,
+		  struct appr_error *err);
 int storage_kv_namespace_stamp(struct storage *s, const char *ns, unsigned long long *stamp,
 			       char changed_at[32], struct appr_error *err);
 
