@@ -2,13 +2,14 @@
 # t-integrity.sh - the SQLite store keeps nothing it does not need and loses nothing it
 # acknowledged: debris of killed pushes is swept (at open, and by appr-admin gc), a
 # torn leftover blob is never reused, responders start and serve reads while another
-# process holds the write lock, and kill -9 of responders under a push load loses no
-# acknowledged push and leaves no debris after gc. The filesystem (SQLite) store only:
-# it is the driver whose files these tests look at. About a minute (more under ASan).
+# process holds the write lock, the WAL stays bounded, a full disk refuses pushes and
+# still deletes. The filesystem (SQLite) store only: it is the driver whose files these
+# tests look at (t-crash kills responders under load on every store). About a minute
+# (more under ASan).
 APPR_TEST_TIMEOUT=${APPR_TEST_TIMEOUT:-400}
 . "${APPR_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-plan 28
+plan 24
 
 T=$APPR_TMP
 [ "$APPR_TEST_STORAGE" = filesystem ] || bail "t-integrity looks at the SQLite store's files"
@@ -121,47 +122,13 @@ wait "$locker"
 push ns/keep "$(mkchart keep 1.1.0 "$T/c")" 1.1.0 helm
 is "$STATUS" 200 "a push once the lock is released"
 
-# ---- kill -9 of responders under a push load ----
-# pushers record what was acknowledged; the responders are killed one at a time
-# (1 MiB of random bytes each: a push takes long enough to be killed in the middle)
+# charts of 1 MiB of random bytes, for the full disk below
 for i in $(seq 40); do
 	mkdir -p "$T/lw/load$i" "$T/load"
 	printf 'name: load%s\nversion: 1.0.0\n' "$i" >"$T/lw/load$i/Chart.yaml"
 	head -c 1048576 /dev/urandom >"$T/lw/load$i/data.bin"
 	tar -C "$T/lw" -czf "$T/load/load$i-1.0.0.tgz" "load$i"
 done
-pusher() { # N: push load charts N, N+2, N+4, ... ; "name status" lines to $T/acked.N
-	local i
-	for i in $(seq "$1" 2 40); do
-		curl -s --max-time 20 -o /dev/null -w "load$i %{http_code}\n" \
-			-H 'Content-Type: application/json' \
-			--data-binary @<(pushbody "$T/load/load$i-1.0.0.tgz" 1.0.0 helm) \
-			"$BASE/api/v1/packages/ns/load$i" >>"$T/acked.$1"
-	done
-}
-: >"$T/acked.1"; : >"$T/acked.2"
-pusher 1 & p1=$!
-pusher 2 & p2=$!
-kills=0
-for _ in $(seq 8); do
-	sleep 0.4
-	victim=$(pgrep -f -n "$APPR_FCGI" || true)
-	[ -z "$victim" ] || { kill -9 "$victim" 2>/dev/null && kills=$((kills + 1)); }
-done
-wait "$p1" "$p2"
-acked=$(cat "$T/acked.1" "$T/acked.2" | awk '$2 == 200 {print $1}' | sort)
-diag "kill -9 of $kills responders under load: $(wc -l <<<"$acked") of 40 pushes acknowledged"
-ok "$([ "$kills" -ge 4 ]; echo $?)" "responders were killed under load ($kills)"
-bad=
-for n in $acked; do
-	req GET "/api/v1/packages/ns/$n/1.0.0/helm/pull"
-	cmp -s "$BODYFILE" "$T/load/$n-1.0.0.tgz" || bad+=" $n:$STATUS"
-done
-is "[$bad]" "[]" "every acknowledged push pulls byte-exact"
-appr_admin gc >"$T/gc.out" 2>&1
-diag "$(cat "$T/gc.out")"
-is "$(on_disk)" "$(referenced)" "after gc: the blob files are exactly the referenced digests"
-is "$(find "$TMPD" -type f -name 'pub-*' | wc -l)" 0 "no pub- name is left in blobs/tmp"
 
 # ---- the WAL stays bounded under writes with steady readers ----
 # 160 pushes of ~900 KiB of metadata (~36,000 WAL pages, 140 MiB written) while
