@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "digest.h"
+#include "digest-map.h"
 #include "fsck.h"
 #include "targz.h"
 
@@ -23,52 +24,6 @@ struct blob_seen {
 	char tar[DIGEST_HEX_LEN + 1];     /* of its tar: the digest it must have */
 	char why[160];
 };
-
-/* Digests seen so far: open addressing, grown at half full. */
-struct seen_set {
-	struct blob_seen **slot;
-	size_t cap, n;
-};
-
-static size_t slot_of(const struct seen_set *set, const char *digest)
-{
-	size_t h = 0;
-	for (int i = 0; i < 16; i++)
-		h = h * 16 + (size_t)(digest[i] <= '9' ? digest[i] - '0' : digest[i] - 'a' + 10);
-	size_t i = h & (set->cap - 1);
-	while (set->slot[i] && strcmp(set->slot[i]->digest, digest) != 0)
-		i = (i + 1) & (set->cap - 1);
-	return i;
-}
-
-static struct blob_seen *seen_find(const struct seen_set *set, const char *digest)
-{
-	return set->cap ? set->slot[slot_of(set, digest)] : NULL;
-}
-
-static void seen_add(struct seen_set *set, struct blob_seen *b)
-{
-	if (2 * (set->n + 1) > set->cap) {
-		struct seen_set big = { xcalloc(set->cap ? set->cap * 2 : 256, sizeof *big.slot),
-					set->cap ? set->cap * 2 : 256, 0 };
-		for (size_t i = 0; i < set->cap; i++)
-			if (set->slot[i]) {
-				big.slot[slot_of(&big, set->slot[i]->digest)] = set->slot[i];
-				big.n++;
-			}
-		free(set->slot);
-		*set = big;
-	}
-	set->slot[slot_of(set, b->digest)] = b;
-	set->n++;
-}
-
-static void seen_free(struct seen_set *set)
-{
-	for (size_t i = 0; i < set->cap; i++)
-		free(set->slot[i]);
-	free(set->slot);
-}
 
 /* Read the blob digest whole: its size, the SHA-256 of its bytes, its tar's digest. */
 static int read_blob(struct storage *s, struct blob_seen *b, struct appr_error *err)
@@ -128,7 +83,7 @@ struct run {
 	fsck_say_fn say;
 	void *ctx;
 	struct fsck_report *rep;
-	struct seen_set seen;
+	struct digest_map *seen;        /* digest -> struct blob_seen */
 };
 
 static void say(struct run *r, bool problem, const char *fmt, ...)
@@ -183,16 +138,15 @@ static int check_manifests(struct run *r, const char *ns, const char *name, stru
 	if (storage_get_manifests(r->s, ns, name, NULL, NULL, a, &m, &n, err) < 0)
 		return err->http == 404 ? 0 : -1;        /* gone meanwhile */
 	for (size_t i = 0; i < n; i++) {
-		struct blob_seen *b = seen_find(&r->seen, m[i].digest);
+		bool known;
+		void **slot = digest_map_slot(r->seen, m[i].digest, &known);
+		struct blob_seen *b = *slot;
 		r->rep->manifests++;
-		if (!b) {
-			b = xcalloc(1, sizeof *b);
+		if (!known) {
+			b = *slot = xcalloc(1, sizeof *b);
 			memcpy(b->digest, m[i].digest, sizeof b->digest);
-			if (read_blob(r->s, b, err) < 0) {
-				free(b);
+			if (read_blob(r->s, b, err) < 0)
 				return -1;
-			}
-			seen_add(&r->seen, b);
 		}
 		const char *p = blob_problem(b, &m[i], why, sizeof why);
 		if (!p)
@@ -262,7 +216,8 @@ static void found_debris(void *ctx, const char *what, const char *path)
 int fsck_run(struct storage *s, const struct appr_config *cfg, bool repair, fsck_say_fn sayfn,
 	     void *ctx, struct fsck_report *rep, struct appr_error *err)
 {
-	struct run r = { .s = s, .repair = repair, .say = sayfn, .ctx = ctx, .rep = rep };
+	struct run r = { .s = s, .repair = repair, .say = sayfn, .ctx = ctx, .rep = rep,
+			 .seen = digest_map_new() };
 	struct arena *a = arena_new();
 	int rc = -1;
 
@@ -296,7 +251,7 @@ int fsck_run(struct storage *s, const struct appr_config *cfg, bool repair, fsck
 	}
 	rc = 0;
 out:
-	seen_free(&r.seen);
+	digest_map_free(r.seen, free);
 	arena_free(a);
 	return rc;
 }

@@ -16,6 +16,7 @@
 #include "fsck.h"
 #include "helm.h"
 #include "names.h"
+#include "stats.h"
 #include "storage.h"
 #include "util.h"
 
@@ -51,6 +52,8 @@ static const char usage[] =
 	"                                     files of dead uploads, blobs no manifest\n"
 	"                                     references (a push killed before it committed);\n"
 	"                                     safe while the registry runs\n"
+	"  stats [--json]                     namespaces, packages, releases, manifests,\n"
+	"                                     blobs and bytes, in all and per namespace\n"
 	"  fsck [--repair]                    check every manifest's blob (present, size,\n"
 	"                                     both digests), channels, and debris; one line\n"
 	"                                     per problem, exit 1 when there is any;\n"
@@ -334,6 +337,51 @@ static int cmd_gc(struct storage *s, int extra, const struct appr_config *cfg)
 	return 0;
 }
 
+static void stats_json_count(const struct stats_count *c)
+{
+	printf("\"packages\":%lu,\"releases\":%lu,\"manifests\":%lu,\"blobs\":%lu,"
+	       "\"bytes\":%lld", c->packages, c->releases, c->manifests, c->blobs, c->bytes);
+}
+
+/* stats [--json]: a table (or one JSON object) on standard output. Namespace names
+ * are names.h names: nothing in them needs escaping in JSON. */
+static int cmd_stats(struct storage *s, int argc, char **argv)
+{
+	struct appr_error err = { 0 };
+	struct stats st;
+	bool json = argc == 1 && strcmp(argv[0], "--json") == 0;
+	if (argc > 1 || (argc == 1 && !json))
+		return fail("usage: appr-admin stats [--json]");
+	if (stats_collect(s, &st, &err) < 0) {
+		stats_free(&st);
+		return fail_err(&err);
+	}
+	if (json) {
+		printf("{\"namespaces\":%zu,", st.n_ns);
+		stats_json_count(&st.all);
+		printf(",\"by_namespace\":{");
+		for (size_t i = 0; i < st.n_ns; i++) {
+			printf("%s\"%s\":{", i ? "," : "", st.ns[i].name);
+			stats_json_count(&st.ns[i].c);
+			putchar('}');
+		}
+		printf("}}\n");
+	} else {
+		printf("%-32s %9s %9s %9s %9s %14s\n", "NAMESPACE", "PACKAGES", "RELEASES",
+		       "MANIFESTS", "BLOBS", "BYTES");
+		for (size_t i = 0; i < st.n_ns; i++) {
+			const struct stats_count *c = &st.ns[i].c;
+			printf("%-32s %9lu %9lu %9lu %9lu %14lld\n", st.ns[i].name, c->packages,
+			       c->releases, c->manifests, c->blobs, c->bytes);
+		}
+		printf("%-32s %9lu %9lu %9lu %9lu %14lld\n", "(all: blobs once)", st.all.packages,
+		       st.all.releases, st.all.manifests, st.all.blobs, st.all.bytes);
+		printf("%zu namespaces\n", st.n_ns);
+	}
+	stats_free(&st);
+	return 0;
+}
+
 static void fsck_line(void *ctx, const char *line)
 {
 	(void)ctx;
@@ -396,6 +444,8 @@ static int run(struct storage *s, const struct appr_config *cfg, int argc, char 
 		return cmd_gc(s, argc - 1, cfg);
 	if (strcmp(group, "fsck") == 0)
 		return cmd_fsck(s, cfg, argc - 1, argv + 1);
+	if (strcmp(group, "stats") == 0)
+		return cmd_stats(s, argc - 1, argv + 1);
 	if (strcmp(group, "helm") == 0) {
 		if (strcmp(sub, "left-out") == 0)
 			return cmd_helm_left_out(s, cfg, argc - 2, argv + 2, a);
@@ -427,7 +477,7 @@ int main(int argc, char **argv)
 	const char *g = argv[1];
 	if (strcmp(g, "user") != 0 && strcmp(g, "grant") != 0 && strcmp(g, "revoke") != 0 &&
 	    strcmp(g, "token") != 0 && strcmp(g, "helm") != 0 && strcmp(g, "gc") != 0 &&
-	    strcmp(g, "fsck") != 0)
+	    strcmp(g, "fsck") != 0 && strcmp(g, "stats") != 0)
 		return fail("unknown command \"%.32s\" (see --help)", g);
 
 	digest_global_init();

@@ -5,7 +5,7 @@
 # be served and leaves a clean store; what still serves is untouched.
 . "${APPR_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-plan 12
+plan 15
 
 T=$APPR_TMP
 appr_start
@@ -46,6 +46,18 @@ for n in a b c d; do
 	[ "$STATUS" = 200 ] || bail "push ns/$n: $STATUS"
 done
 req POST /api/v1/packages/ns/a/channels/stable/1.0.0
+# stats: a blob shared by two namespaces counts in each, and once in all
+push ns2/a "$T/c/a-1.0.0.tgz" 1.0.0 helm
+push ns2/a "$T/c/a-1.0.0.tgz" 1.0.0 kpm
+appr_admin stats --json >"$T/stats.json"
+is "$? $(jq -c '[.namespaces, .packages, .releases, .manifests, .blobs, .bytes == ([.by_namespace.ns.bytes] | add)]' "$T/stats.json")" \
+	"0 [2,5,5,6,4,true]" "stats --json: 2 namespaces, 5 packages and releases, 6 manifests, 4 blobs"
+is "$(jq -c '.by_namespace.ns2 | [.packages, .releases, .manifests, .blobs]' "$T/stats.json")" "[1,1,2,1]" \
+	"per namespace: ns2 has 1 package, 1 release, 2 manifests of 1 blob"
+appr_admin stats >"$T/stats.txt"
+like "$(tail -2 "$T/stats.txt" | tr -s ' ')" '^\(all: blobs once\) 5 5 6 4 [0-9]+.2 namespaces$' "stats: the table ends with the whole store"
+req DELETE /api/v1/packages/ns2/a/1.0.0/helm
+req DELETE /api/v1/packages/ns2/a/1.0.0/kpm
 fsck
 is "$RC $OUT" "0 " "a sound store: exit 0, no problem line"
 like "$ERR" 'fsck: 4 packages, 4 releases, 4 manifests, 1 channels: 0 problems' "the summary counts what it checked"

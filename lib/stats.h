@@ -1,0 +1,31 @@
+/* stats.h - what a store holds, on any driver, through the storage interface:
+ * namespaces, packages, releases, manifests, blobs (each digest once) and their bytes,
+ * in all and per namespace. */
+#ifndef APPR_STATS_H
+#define APPR_STATS_H
+
+#include <stddef.h>
+
+#include "storage.h"
+
+struct stats_count {
+	unsigned long packages, releases, manifests, blobs;
+	long long bytes;                 /* of the blobs, each once */
+};
+
+struct stats_namespace {
+	char *name;
+	struct stats_count c;
+};
+
+struct stats {
+	struct stats_count all;          /* blobs shared between namespaces counted once */
+	struct stats_namespace *ns;      /* by name */
+	size_t n_ns;
+};
+
+/* Walk the store. 0, or -1 with err. Free with stats_free (also after a failure). */
+int stats_collect(struct storage *s, struct stats *out, struct appr_error *err);
+void stats_free(struct stats *st);
+
+#endif
