@@ -43,10 +43,18 @@ deleter() { # "name status" lines to $T/deleted
 pusher 1 & p1=$!
 pusher 2 & p2=$!
 deleter & p3=$!
+# our_responder: the newest appr-fcgi of this test's registry (never another test's)
+our_responder() {
+	local p last=
+	for p in $(appr_pids); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = appr-fcgi ] && last=$p
+	done
+	echo "$last"
+}
 kills=0
 for _ in $(seq 8); do
 	sleep 0.3
-	victim=$(pgrep -f -n "$APPR_FCGI" || true)
+	victim=$(our_responder)
 	[ -z "$victim" ] || { kill -9 "$victim" 2>/dev/null && kills=$((kills + 1)); }
 done
 wait "$p1" "$p2" "$p3"
