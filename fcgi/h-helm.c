@@ -30,7 +30,7 @@ int h_helm_index(struct request *req, struct response *resp)
 	const struct appr_config *cfg = &req->app->cfg;
 	const char *ns;
 	unsigned long long stamp;
-	char changed_at[32], tag[48];
+	char changed_at[32], tag[96];
 	struct helm_version *v;
 	size_t n;
 	if (h_helm_namespace(req, &ns) < 0)
@@ -40,12 +40,22 @@ int h_helm_index(struct request *req, struct response *resp)
 	char view = priv ? 'r' : 'p';
 	if (storage_namespace_stamp(req->app->store, ns, &stamp, changed_at, &req->err) < 0)
 		return -1;
-	snprintf(tag, sizeof tag, "helm-%llu-%c", stamp, view);
+	/* the stamp counts the namespace's changes; with the time of the last one, a tag
+	 * another store (a new one, a restored one) gives other content is unlikely */
+	char when[32];
+	size_t k = 0;
+	for (const char *c = changed_at; *c && k < sizeof when - 1; c++)
+		if (*c >= '0' && *c <= '9')
+			when[k++] = *c;
+	when[k] = '\0';
+	snprintf(tag, sizeof tag, "helm-%llu-%s-%c", stamp, k ? when : "0", view);
 	if (deliver_validated(req, resp, tag, "no-cache"))
 		return 0;
 	resp->status = 200;
 	resp->content_type = "application/x-yaml";
-	if (helm_cache_get(cfg->data_dir, ns, view, stamp, &resp->body))
+	/* kept only for namespaces something was stored in: any name can be asked for */
+	bool keep = stamp > 0;
+	if (keep && helm_cache_get(cfg->data_dir, ns, view, tag, &resp->body))
 		return 0;
 	if (helm_versions(req->app->store, cfg, ns, priv, req->arena, &v, &n, &req->err) < 0)
 		return -1;
@@ -55,7 +65,8 @@ int h_helm_index(struct request *req, struct response *resp)
 	/* generated is when the namespace last changed: the same stamp, the same bytes */
 	helm_index_write(&resp->body, e, n, changed_at[0] ? changed_at : EPOCH,
 			 HELM_CONTEXT_PATH);
-	int fail = helm_cache_put(cfg->data_dir, ns, view, stamp, resp->body.buf, resp->body.len);
+	int fail = keep ? helm_cache_put(cfg->data_dir, ns, view, tag, resp->body.buf,
+					 resp->body.len) : 0;
 	if (fail && !cache_warned) {
 		cache_warned = true;
 		fprintf(stderr, "appr-fcgi: cannot keep rendered Helm indexes in %s/"

@@ -1,9 +1,9 @@
 /* helm-cache.c - the rendered index.yaml of a namespace, kept in a file per view.
  *
  * <data_dir>/cache/helm/<view>-<ns>.yaml holds one header line, then the index:
- *     appr-helm-index <program version> <stamp> <length> <crc32, 8 hex>\n<length bytes>
+ *     appr-helm-index <program version> <tag> <length> <crc32, 8 hex>\n<length bytes>
  * The CRC-32 (zlib) and length catch a file torn by a crash (files are not fsynced:
- * losing one costs a render); the stamp says which state of the namespace it shows,
+ * losing one costs a render); the tag says which state of the namespace it shows,
  * the version which renderer wrote it (an upgrade renders again). */
 #include <errno.h>
 #include <fcntl.h>
@@ -68,10 +68,10 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-int helm_cache_get(const char *data_dir, const char *ns, char view, unsigned long long stamp,
+int helm_cache_get(const char *data_dir, const char *ns, char view, const char *tag,
 		   struct strbuf *sb)
 {
-	char path[PATH_MAX], head[HEADER_MAX + 1];
+	char path[PATH_MAX], head[HEADER_MAX + 1], got_tag[HEADER_MAX];
 	struct stat st;
 	int fd, found = 0;
 
@@ -87,12 +87,12 @@ int helm_cache_get(const char *data_dir, const char *ns, char view, unsigned lon
 		goto out;
 	head[n] = '\0';
 	char *nl = strchr(head, '\n');
-	unsigned long long got_stamp, len;
+	unsigned long long len;
 	unsigned int crc;
 	int used = 0;
 	if (!nl || strncmp(head, MAGIC, strlen(MAGIC)) != 0 ||
-	    sscanf(head + strlen(MAGIC), "%llu %llu %8x%n", &got_stamp, &len, &crc, &used) != 3 ||
-	    head + strlen(MAGIC) + used != nl || got_stamp != stamp)
+	    sscanf(head + strlen(MAGIC), "%95s %llu %8x%n", got_tag, &len, &crc, &used) != 3 ||
+	    head + strlen(MAGIC) + used != nl || strcmp(got_tag, tag) != 0)
 		goto out;
 	size_t hlen = (size_t)(nl - head) + 1;
 	if ((unsigned long long)st.st_size != hlen + len || len > SIZE_MAX / 2)
@@ -109,7 +109,7 @@ out:
 	return found;
 }
 
-int helm_cache_put(const char *data_dir, const char *ns, char view, unsigned long long stamp,
+int helm_cache_put(const char *data_dir, const char *ns, char view, const char *tag,
 		   const char *body, size_t len)
 {
 	char path[PATH_MAX], dir[PATH_MAX], tmp[PATH_MAX], head[HEADER_MAX];
@@ -129,8 +129,13 @@ int helm_cache_put(const char *data_dir, const char *ns, char view, unsigned lon
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return errno;
-	int hl = snprintf(head, sizeof head, MAGIC "%llu %zu %08" PRIx32 "\n", stamp, len,
+	int hl = snprintf(head, sizeof head, MAGIC "%s %zu %08" PRIx32 "\n", tag, len,
 			  crc_of(body, len));
+	if (hl < 0 || (size_t)hl >= sizeof head || strchr(tag, ' ')) {
+		close(fd);
+		unlink(tmp);
+		return EINVAL;
+	}
 	if (write_all(fd, head, (size_t)hl) < 0 || write_all(fd, body, len) < 0) {
 		e = errno;
 		close(fd);

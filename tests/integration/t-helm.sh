@@ -4,7 +4,7 @@
 # a chart pushed through any API is visible through all of them. Every variant.
 . "${APPR_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-plan 100
+plan 101
 
 YAML2JSON=$APPR_BUILDDIR/tests/yaml2json
 [ -x "$YAML2JSON" ] || bail "tests/yaml2json not built: make check builds it"
@@ -104,7 +104,7 @@ is "$STATUS" 404 "a kpm release is no chart download"
 # ---- ETag and 304 on index.yaml ----
 index
 etag=$(header ETag)
-like "$etag" '^"helm-[0-9]+-[a-z]"$' "index.yaml has an ETag"
+like "$etag" '^"helm-[0-9]+-[0-9]{20}-[a-z]"$' "index.yaml has an ETag: the namespace's change count and time, the view"
 is "$(header Cache-Control)" "no-cache" "index.yaml: Cache-Control no-cache"
 index -H "If-None-Match: $etag"
 is "$STATUS [$(cat "$BODYFILE")]" "304 []" "the same ETag: 304, no body"
@@ -124,7 +124,7 @@ cmp -s "$BODYFILE" "$T/index.1"
 ok $? "a damaged kept index is rendered again: the same bytes"
 is "$(tail -c 3 "$kept" | head -c 1)" "$(tail -c 3 "$T/index.1" | head -c 1)" "and kept again whole"
 # a kept file of another stamp (the namespace changed since) is not served
-sed -i '1s/^\(appr-helm-index [^ ]* \)[0-9]*/\1999999/' "$kept"
+sed -i '1s/^\(appr-helm-index [^ ]* helm-\)[0-9]*/\1999999/' "$kept"
 index
 cmp -s "$BODYFILE" "$T/index.1"
 ok $? "a kept index of another stamp is rendered again"
@@ -261,6 +261,8 @@ ok "$([ "$(jq -r .generated <<<"$INDEX")" \> "$gen1" ]; echo $?)" "generated mov
 # ---- an empty namespace ----
 req GET /helm/empty/index.yaml
 is "$STATUS $("$YAML2JSON" <"$BODYFILE" | jq -c .entries)" "200 {}" "an empty namespace: entries {}"
+ok "$(! ls "$APPR_DATA/cache/helm/" 2>/dev/null | grep -q -- '-empty\.yaml$'; echo $?)" \
+	"a namespace nothing was stored in leaves no kept index (any name can be asked for)"
 req GET /helm/bad%20ns/index.yaml
 is "$STATUS" 404 "a namespace name that cannot be: 404"
 
