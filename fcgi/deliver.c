@@ -99,10 +99,81 @@ bool deliver_validated(struct request *req, struct response *resp, const char *t
 	return false;
 }
 
+/* Where blob digest lives, for log lines: its file, or the store. */
+static const char *blob_where(struct request *req, const char *digest, char *buf, size_t cap)
+{
+	struct appr_error e = { 0 };
+	struct storage *s = req->app->store;
+	if (storage_has_blob_files(s) && storage_blob_path(s, digest, buf, cap, &e) == 0)
+		return buf;
+	if (storage_has_blob_files(s))
+		snprintf(buf, cap, "the %s store in %s", s->ops->name, req->app->cfg.data_dir);
+	else
+		snprintf(buf, cap, "the %s store", s->ops->name);
+	return buf;
+}
+
+/* " of <package> [<release>]" when d names them, for log lines. */
+static const char *blob_owner(const struct delivery *d, char *buf, size_t cap)
+{
+	bool rel = d->release && strcmp(d->release, d->digest) != 0;
+	if (!d->package)
+		return "";
+	snprintf(buf, cap, " of %s%s%s", d->package, rel ? " " : "", rel ? d->release : "");
+	return buf;
+}
+
+/* Whether a manifest of d->package still names the blob: a delete or a force push
+ * may have taken it since the handler found the manifest, and then its absence is no
+ * damage (the answer stays 404). A store that cannot tell counts as still naming it. */
+static bool still_listed(struct request *req, const struct delivery *d)
+{
+	struct appr_error e = { 0 };
+	char sha256[DIGEST_HEX_LEN + 1];
+	long long size;
+	const char *slash = d->package ? strchr(d->package, '/') : NULL;
+	if (!slash)
+		return true;
+	const char *ns = arena_strndup(req->arena, d->package, (size_t)(slash - d->package));
+	return storage_blob_lookup(req->app->store, ns, slash + 1, d->digest, &size, sha256,
+				   &e) == 0 || e.http != 404;
+}
+
+/* Open the stored blob d names and check it is there with its manifest's size.
+ * Returns 0 with *r open, or -1 with req->err: 500 internal-error, said on stderr,
+ * when it is missing while a manifest still lists it, or of another size; 404 when
+ * it went with its last manifest meanwhile; the store's error otherwise. */
+static int open_checked(struct request *req, const struct delivery *d,
+			struct storage_blob_reader **r)
+{
+	char where[4096], owner[300];
+	long long stored;
+	if (storage_blob_open(req->app->store, d->digest, r, &stored, &req->err) < 0) {
+		if (req->err.http != 404 || !still_listed(req, d))
+			return -1;
+		fprintf(stderr, "appr: MISSING BLOB %s%s: %s has no such blob, its manifest "
+			"lists it: not served\n", d->digest, blob_owner(d, owner, sizeof owner),
+			blob_where(req, d->digest, where, sizeof where));
+		appr_err_clear(&req->err);
+		return appr_err(&req->err, 500, APPR_E_INTERNAL,
+				"blob sha256:%s is missing from storage", d->digest);
+	}
+	if (stored != d->size) {
+		storage_blob_close(*r);
+		*r = NULL;
+		fprintf(stderr, "appr: CORRUPT BLOB %s%s: %s is %lld bytes, its manifest says "
+			"%lld: not served\n", d->digest, blob_owner(d, owner, sizeof owner),
+			blob_where(req, d->digest, where, sizeof where), stored, d->size);
+		return appr_err(&req->err, 500, APPR_E_INTERNAL,
+				"blob sha256:%s is damaged in storage: %lld bytes, %lld were pushed",
+				d->digest, stored, d->size);
+	}
+	return 0;
+}
+
 int deliver_blob(struct request *req, struct response *resp, const struct delivery *d)
 {
 	struct storage_blob_reader *r;
-	long long stored;
 	if (!d->json) {
 		if (deliver_validated(req, resp, d->digest,
 				      d->immutable ? "public, max-age=31536000, immutable" : "no-cache"))
@@ -110,18 +181,17 @@ int deliver_blob(struct request *req, struct response *resp, const struct delive
 		resp->content_type = d->content_type ? d->content_type : "application/x-gzip";
 		resp_header_cat(resp, "Content-Disposition", "attachment; filename=\"", d->filename,
 				"\"");
-		int rc = delegate_blob(req, resp, d->digest);
-		if (rc != 0)
-			return rc < 0 ? -1 : 0;
-		resp_header_cat(resp, "Accept-Ranges", "none", NULL, NULL);
 	}
-	if (storage_blob_open(req->app->store, d->digest, &r, &stored, &req->err) < 0)
+	if (open_checked(req, d, &r) < 0)
 		return -1;
-	if (stored != d->size)
-		fprintf(stderr, "appr: blob %s is %lld bytes, its manifest says %lld\n", d->digest,
-			stored, d->size);
-	resp_blob(resp, r, stored, d->json);
-	if (d->json) {
+	if (!d->json) {
+		int rc = delegate_blob(req, resp, d->digest);
+		if (rc != 0) {
+			storage_blob_close(r);
+			return rc < 0 ? -1 : 0;
+		}
+		resp_header_cat(resp, "Accept-Ranges", "none", NULL, NULL);
+	} else {
 		struct strbuf *b = &resp->body;
 		resp->content_type = "application/json";
 		sb_puts(b, "{\"package\":");
@@ -137,5 +207,5 @@ int deliver_blob(struct request *req, struct response *resp, const struct delive
 		sb_puts(b, ",\"blob\":\"");
 		sb_puts(&resp->tail, "\"}");
 	}
-	return 0;
+	return resp_blob(resp, r, d->size, d->json, d->digest, d->sha256, &req->err);
 }

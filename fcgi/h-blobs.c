@@ -25,7 +25,7 @@ static int blob(struct request *req, struct response *resp, bool json)
 	const char *filename = h_concat(req->arena, req->package, "_", short_digest, ".tar.gz");
 	*strchr((char *)filename, '/') = '_';            /* ns_name_DIGEST8.tar.gz */
 	struct delivery d = {
-		.digest = digest, .size = size, .filename = filename,
+		.digest = digest, .size = size, .sha256 = sha256, .filename = filename,
 		.immutable = true,                    /* content-addressed: never changes */
 		.json = json, .package = req->package, .release = digest,
 	};

@@ -112,8 +112,9 @@ int h_helm_chart(struct request *req, struct response *resp)
 		return -1;
 	/* a force push may replace a version: revalidate by ETag every time */
 	struct delivery d = {
-		.digest = m.digest, .size = m.size, .filename = file,
+		.digest = m.digest, .size = m.size, .sha256 = m.blob_sha256, .filename = file,
 		.content_type = "application/gzip", .immutable = false,
+		.package = m.package, .release = m.release,   /* named in log lines only */
 	};
 	return deliver_blob(req, resp, &d);
 }

@@ -290,7 +290,8 @@ static int pull(struct request *req, struct response *resp, bool json)
 	*strchr((char *)filename, '/') = '_';
 	/* a release may move to another blob (force push): revalidate (ETag) every time */
 	struct delivery d = {
-		.digest = m.digest, .size = m.size, .filename = filename, .immutable = false,
+		.digest = m.digest, .size = m.size, .sha256 = m.blob_sha256, .filename = filename,
+		.immutable = false,
 		.json = json, .package = m.package, .release = m.release, .media_type = m.media_type,
 	};
 	return deliver_blob(req, resp, &d);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "digest.h"
 #include "request.h"
@@ -68,8 +69,10 @@ static int cgi_write(void *ctx, const void *buf, size_t len)
 
 /* ---- serving ---- */
 
-static void serve(struct app *app, const struct request_io *io, struct arena *a,
-		  struct response *resp)
+/* Serve one request on io. Returns what response_send did (enum resp_sent): with
+ * RESP_CUT_SHORT the caller must not end the request properly. */
+static int serve(struct app *app, const struct request_io *io, struct arena *a,
+		 struct response *resp)
 {
 	struct request req = { .app = app, .arena = a, .io = io };
 	if (request_parse(&req) < 0)
@@ -83,11 +86,35 @@ static void serve(struct app *app, const struct request_io *io, struct arena *a,
 		fprintf(stderr, "appr: %s %s: %d %s: %s\n", req.method ? req.method : "-",
 			req.path ? req.path : "-", resp->status,
 			req.err.code ? req.err.code : "", req.err.msg);
-	if (response_send(resp, io, req.head) < 0)
+	int sent = response_send(resp, io, req.head);
+	if (sent == RESP_CLIENT_GONE)
 		fprintf(stderr, "appr: %s %s: client went away during the response\n",
 			req.method ? req.method : "-", req.path ? req.path : "-");
+	else if (sent == RESP_CUT_SHORT)
+		fprintf(stderr, "appr: %s %s: %d answer cut short before its Content-Length "
+			"(see above): the connection is dropped, the transfer fails\n",
+			req.method ? req.method : "-", req.path ? req.path : "-", resp->status);
 	response_reset(resp);
 	arena_reset(a);
+	return sent;
+}
+
+/* End a FastCGI request whose answer was cut short so that the web server fails the
+ * transfer (it drops the client's connection short of the Content-Length) instead of
+ * finishing it. FastCGI has no way for a responder to abort an answer, and closing the
+ * connection without FCGI_END_REQUEST is not enough: nginx without fastcgi_keep_conn
+ * takes the connection's end for the answer's, and keeps the client waiting for the
+ * missing bytes. So what was written goes out, then a record header of no FastCGI
+ * version, which every web server takes as a broken responder, then the connection is
+ * closed. */
+static void fcgi_abort(FCGX_Request *r)
+{
+	static const unsigned char broken[8];      /* version 0: no FastCGI record */
+	FCGX_FFlush(r->out);
+	if (write(r->ipcFd, broken, sizeof broken) != (ssize_t)sizeof broken) {
+		/* the web server is gone already: nothing more to tell it */
+	}
+	FCGX_Free(r, 1);
 }
 
 static void on_term(int sig)
@@ -167,8 +194,10 @@ int main(int argc, char **argv)
 		}
 		struct request_io io = { fcgi_param, fcgi_read, fcgi_write, &r };
 		while (FCGX_Accept_r(&r) >= 0) {
-			serve(&app, &io, arena, &resp);
-			FCGX_Finish_r(&r);
+			if (serve(&app, &io, arena, &resp) == RESP_CUT_SHORT)
+				fcgi_abort(&r);
+			else
+				FCGX_Finish_r(&r);
 		}
 		FCGX_Free(&r, 1);
 	}

@@ -4,10 +4,15 @@
 #include <string.h>
 
 #include "b64.h"
+#include "digest.h"
 #include "response.h"
 
-#define BLOB_CHUNK 65536            /* raw read size when streaming a blob */
 #define B64_CHUNK (48 * 1024)       /* a multiple of 3: encodes without padding */
+
+/* One blob read at a time, and its base64 form: the process serves one request at a
+ * time. */
+static unsigned char raw[RESP_BLOB_CHUNK];
+static char enc[B64_ENCODED_LEN(RESP_BLOB_CHUNK) + 1];
 
 void response_init(struct response *r)
 {
@@ -21,6 +26,8 @@ void response_reset(struct response *r)
 	r->blob = NULL;
 	r->blob_size = 0;
 	r->blob_base64 = false;
+	r->blob_digest[0] = '\0';
+	r->blob_sha256[0] = '\0';
 	r->delegated = false;
 	r->status = 200;
 	r->content_type = NULL;
@@ -111,12 +118,69 @@ void resp_error_chartmuseum(struct response *r, const struct appr_error *err)
 	resp_json(r, err->http ? err->http : 500, o);
 }
 
-void resp_blob(struct response *r, struct storage_blob_reader *blob, long long size, bool base64)
+/* Say once per process that blobs without a recorded SHA-256 go unchecked. */
+static void say_unchecked(const char *digest)
 {
+	static bool said;
+	if (said)
+		return;
+	said = true;
+	fprintf(stderr, "appr: blob %s has no recorded SHA-256 (its manifest was stored "
+		"before it was kept): the bytes of such blobs are sent unchecked, only their "
+		"size is (said once)\n", digest);
+}
+
+/* The loud line of a blob whose bytes are not the ones pushed. */
+static void say_corrupt(const char *digest, const char *want, const char *got, const char *what)
+{
+	fprintf(stderr, "appr: CORRUPT BLOB %s: its stored bytes have SHA-256 %s, %s was "
+		"recorded at push: %s\n", digest, got, want, what);
+}
+
+int resp_blob(struct response *r, struct storage_blob_reader *blob, long long size,
+	      bool base64, const char *digest, const char *sha256, struct appr_error *err)
+{
+	char got[DIGEST_HEX_LEN + 1];
+	long long have = 0;
+
 	storage_blob_close(r->blob);
-	r->blob = blob;
-	r->blob_size = size;
-	r->blob_base64 = base64;
+	r->blob = NULL;
+	snprintf(r->blob_digest, sizeof r->blob_digest, "%s", digest);
+	snprintf(r->blob_sha256, sizeof r->blob_sha256, "%s", sha256 ? sha256 : "");
+	if (!r->blob_sha256[0])
+		say_unchecked(digest);
+	if (size > RESP_BLOB_CHUNK) {
+		r->blob = blob;
+		r->blob_size = size;
+		r->blob_base64 = base64;
+		return 0;
+	}
+	while (have < size) {
+		long n = storage_blob_read(blob, raw + have, (size_t)(size - have));
+		if (n <= 0) {
+			storage_blob_close(blob);
+			fprintf(stderr, "appr: blob %s: %s after %lld of its %lld bytes: not "
+				"served\n", digest, n < 0 ? "a read failed" : "it ends", have, size);
+			return appr_err(err, 500, APPR_E_INTERNAL,
+					"blob sha256:%s cannot be read from storage", digest);
+		}
+		have += n;
+	}
+	storage_blob_close(blob);
+	if (r->blob_sha256[0]) {
+		digest_sha256_hex(raw, (size_t)size, got);
+		if (strcmp(got, r->blob_sha256) != 0) {
+			say_corrupt(digest, r->blob_sha256, got, "not served");
+			return appr_err(err, 500, APPR_E_INTERNAL,
+					"blob sha256:%s is damaged in storage: its bytes are not "
+					"the ones pushed", digest);
+		}
+	}
+	if (base64)
+		sb_append(&r->body, enc, b64_encode(raw, (size_t)size, enc));
+	else
+		sb_append(&r->body, raw, (size_t)size);
+	return 0;
 }
 
 void resp_delegated(struct response *r)
@@ -165,25 +229,47 @@ static const char *reason(int status)
 	}
 }
 
+/* Stream r's blob to io (base64-encoded when r->blob_base64), hashing it as it goes;
+ * the last read is sent only when the SHA-256 of every byte is the expected one.
+ * Returns an enum resp_sent. */
 static int send_blob(struct response *r, const struct request_io *io)
 {
-	static unsigned char raw[BLOB_CHUNK];
-	static char enc[B64_ENCODED_LEN(B64_CHUNK) + 1];
+	struct digest_ctx *d = r->blob_sha256[0] ? digest_new() : NULL;
+	char got[DIGEST_HEX_LEN + 1];
 	size_t held = 0;        /* base64: bytes in raw not yet encoded */
 	long long left = r->blob_size;
+	int rc = RESP_SENT;
 	while (left > 0) {
 		size_t want = r->blob_base64 ? B64_CHUNK - held : sizeof raw;
 		if ((long long)want > left)
 			want = (size_t)left;
 		long n = storage_blob_read(r->blob, raw + held, want);
 		if (n <= 0) {
-			fprintf(stderr, "appr: blob ended %lld bytes early while sending\n", left);
-			return -1;
+			fprintf(stderr, "appr: blob %s: %s %lld bytes before its end while "
+				"sending: the answer is cut short\n", r->blob_digest,
+				n < 0 ? "a read failed" : "it ended", left);
+			rc = RESP_CUT_SHORT;
+			goto out;
 		}
 		left -= n;
+		if (d) {
+			digest_update(d, raw + held, (size_t)n);
+			if (left == 0) {       /* the last read: sent only if every byte is right */
+				digest_final_hex(d, got);
+				if (strcmp(got, r->blob_sha256) != 0) {
+					say_corrupt(r->blob_digest, r->blob_sha256, got,
+						    "its last bytes are held back, the answer is "
+						    "cut short");
+					rc = RESP_CUT_SHORT;
+					goto out;
+				}
+			}
+		}
 		if (!r->blob_base64) {
-			if (io->write(io->ctx, raw, (size_t)n) < 0)
-				return -1;
+			if (io->write(io->ctx, raw, (size_t)n) < 0) {
+				rc = RESP_CLIENT_GONE;
+				goto out;
+			}
 			continue;
 		}
 		held += (size_t)n;
@@ -192,12 +278,16 @@ static int send_blob(struct response *r, const struct request_io *io)
 		if (ready == 0)
 			continue;
 		size_t m = b64_encode(raw, ready, enc);
-		if (io->write(io->ctx, enc, m) < 0)
-			return -1;
+		if (io->write(io->ctx, enc, m) < 0) {
+			rc = RESP_CLIENT_GONE;
+			goto out;
+		}
 		memmove(raw, raw + ready, held - ready);
 		held -= ready;
 	}
-	return 0;
+out:
+	digest_free(d);
+	return rc;
 }
 
 /* Append s at top + n; returns the new length (the caller sized top). */
@@ -246,8 +336,8 @@ static int send_head_only(struct response *r, const struct request_io *io)
 	if (io->write(io->ctx, top, n) < 0 ||
 	    (r->headers.len && io->write(io->ctx, r->headers.buf, r->headers.len) < 0) ||
 	    io->write(io->ctx, "\r\n", 2) < 0)
-		return -1;
-	return 0;
+		return RESP_CLIENT_GONE;
+	return RESP_SENT;
 }
 
 int response_send(struct response *r, const struct request_io *io, bool head)
@@ -266,14 +356,17 @@ int response_send(struct response *r, const struct request_io *io, bool head)
 	if (io->write(io->ctx, top, n) < 0 ||
 	    (r->headers.len && io->write(io->ctx, r->headers.buf, r->headers.len) < 0) ||
 	    io->write(io->ctx, "\r\n", 2) < 0)
-		return -1;
+		return RESP_CLIENT_GONE;
 	if (head)
-		return 0;
+		return RESP_SENT;
 	if (r->body.len && io->write(io->ctx, r->body.buf, r->body.len) < 0)
-		return -1;
-	if (r->blob && send_blob(r, io) < 0)
-		return -1;
+		return RESP_CLIENT_GONE;
+	if (r->blob) {
+		int rc = send_blob(r, io);
+		if (rc != RESP_SENT)
+			return rc;
+	}
 	if (r->tail.len && io->write(io->ctx, r->tail.buf, r->tail.len) < 0)
-		return -1;
-	return 0;
+		return RESP_CLIENT_GONE;
+	return RESP_SENT;
 }

@@ -20,6 +20,9 @@ struct response {
 	struct storage_blob_reader *blob;/* then this blob, if set (closed after sending) */
 	long long blob_size;
 	bool blob_base64;                /* ... encoded as base64 */
+	char blob_digest[DIGEST_HEX_LEN + 1]; /* ... its digest, for log lines */
+	char blob_sha256[DIGEST_HEX_LEN + 1]; /* ... what its bytes must hash to; "" when
+					  * unknown (not checked) */
 	struct strbuf tail;              /* then this */
 	bool delegated;                  /* the web server sends the body (X-Sendfile, */
 					 /*   X-Accel-Redirect in headers): none here */
@@ -51,9 +54,20 @@ void resp_error(struct response *r, const struct appr_error *err);
 /* The same error as ChartMuseum words its errors: {"error": message}. */
 void resp_error_chartmuseum(struct response *r, const struct appr_error *err);
 
-/* A blob body: r takes the reader. */
-void resp_blob(struct response *r, struct storage_blob_reader *blob, long long size,
-	       bool base64);
+/* Blobs up to this size are read whole (and checked) by resp_blob, before any header
+ * is sent; bigger ones are streamed in reads of this size by response_send. */
+#define RESP_BLOB_CHUNK 65536
+
+/* A blob body after what r->body holds: r takes the reader (closed on every path).
+ * size is the blob's length (its manifest's, checked against the store by the
+ * caller); digest names it in log lines; sha256 is the SHA-256 its bytes must have
+ * ("" when unknown: nothing is checked). A blob of at most RESP_BLOB_CHUNK bytes is
+ * read now and appended to r->body (base64-encoded when base64), after its SHA-256
+ * is checked: returns 0, or -1 with err 500 internal-error (and a line on stderr)
+ * when it cannot be read whole or its bytes are not the ones pushed. A bigger blob
+ * is left to response_send, which checks it while it sends it; returns 0. */
+int resp_blob(struct response *r, struct storage_blob_reader *blob, long long size,
+	      bool base64, const char *digest, const char *sha256, struct appr_error *err);
 
 /* The web server sends the body named by a header the handler added (X-Sendfile,
  * X-Accel-Redirect): only status, Content-Type and headers are written, no
@@ -67,8 +81,23 @@ void resp_not_modified(struct response *r);
 /* 204 No Content: status and the headers added, no Content-Type, no body. */
 void resp_no_content(struct response *r);
 
-/* Write status line, headers and (unless head) the body to io.
- * Returns 0, or -1 when the client went away or the blob could not be read. */
+/* What response_send did. */
+enum resp_sent {
+	RESP_SENT = 0,
+	RESP_CLIENT_GONE = -1,           /* a write failed: the client went away */
+	RESP_CUT_SHORT = -2,             /* a streamed blob could not be read whole, or its
+					  * bytes were not the ones pushed: the body stops
+					  * short of its Content-Length (said on stderr). The
+					  * caller must end the connection without ending the
+					  * request properly, so that the web server and the
+					  * client see a failed transfer, never a whole 200 */
+};
+
+/* Write status line, headers (Content-Length always, but for 204, 304 and delegated
+ * bodies) and (unless head) the body to io. A blob bigger than RESP_BLOB_CHUNK is
+ * streamed and hashed as it is sent; its last read is held back until the SHA-256 of
+ * all its bytes is known and sent only when it is the one expected. Returns an enum
+ * resp_sent. */
 int response_send(struct response *r, const struct request_io *io, bool head);
 
 #endif
