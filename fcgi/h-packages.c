@@ -1,4 +1,5 @@
 /* h-packages.c - packages and releases: list, search, push, show, delete, pull. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,11 +31,101 @@ static int query_count(struct request *req, const char *key, size_t *out)
 	return 0;
 }
 
-/* GET /api/v1/packages?namespace=&query=&media_type=&limit=&offset= */
+/* Packages a listing reads and sends at a time: the memory a listing holds, whatever
+ * its size, and what the first byte waits for. */
+#define LIST_PAGE 200
+
+/* A listing past its first page, sent a page at a time (response.h: more). */
+struct list_stream {
+	struct storage *store;
+	struct storage_list_query q;     /* its strings live as long as the request */
+	char media_type[NAMES_MEDIA_TYPE_MAX + 1];
+	struct arena *a;                 /* one page's rows */
+	size_t left;                     /* packages still wanted; SIZE_MAX: every one */
+	char *after;                     /* the last package sent: "ns\0name" */
+};
+
+/* Write rows p[0..n) to out, each after a comma when others came before; remember
+ * the last as the cursor of the next page. */
+static void list_rows(struct strbuf *out, const struct storage_package *p, size_t n,
+		      bool first, char **after)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (i || !first)
+			sb_putc(out, ',');
+		manifest_write_package(out, &p[i]);
+	}
+	if (n) {
+		free(*after);
+		*after = xstrdup(p[n - 1].package);
+		*strchr(*after, '/') = '\0';
+	}
+}
+
+static size_t list_want(size_t left)
+{
+	return left < LIST_PAGE ? left : LIST_PAGE;
+}
+
+/* response.h more: the next page of the listing, or the end. */
+static int list_more(void *ctx, struct strbuf *out)
+{
+	struct list_stream *ls = ctx;
+	struct appr_error err = { 0 };
+	struct storage_package *p;
+	size_t n;
+
+	if (!out) {
+		arena_free(ls->a);
+		free(ls->after);
+		free(ls);
+		return 0;
+	}
+	if (!ls->a)
+		ls->a = arena_new();
+	arena_reset(ls->a);
+	ls->q.limit = list_want(ls->left);
+	ls->q.after_ns = ls->after;
+	ls->q.after_name = ls->after + strlen(ls->after) + 1;
+	if (storage_list_packages(ls->store, &ls->q, ls->a, &p, &n, &err) < 0) {
+		fprintf(stderr, "appr: listing packages after %s/%s: %s: the answer is cut "
+			"short\n", ls->q.after_ns, ls->q.after_name, err.msg);
+		return -1;
+	}
+	list_rows(out, p, n, false, &ls->after);
+	if (ls->left != SIZE_MAX)
+		ls->left -= n;
+	if (n < ls->q.limit || ls->left == 0) {
+		sb_putc(out, ']');
+		return 0;
+	}
+	return 1;
+}
+
+/* The after= cursor "ns/name" split into q, or 400. */
+static int list_cursor(struct request *req, struct storage_list_query *q)
+{
+	const char *v = request_query(req, "after");
+	if (!v || !*v)
+		return 0;
+	const char *slash = strchr(v, '/');
+	char *ns = slash ? arena_strndup(req->arena, v, (size_t)(slash - v)) : NULL;
+	if (!ns || !names_valid_part(ns) || !names_valid_part(slash + 1))
+		return appr_err(&req->err, 400, APPR_E_INVALID_USAGE,
+				"after must name a package as namespace/name, not \"%.64s\"", v);
+	q->after_ns = ns;
+	q->after_name = slash + 1;
+	return 0;
+}
+
+/* GET /api/v1/packages?namespace=&query=&media_type=&limit=&offset=&after=
+ * The first page is read before anything is answered (its errors are answers); a
+ * listing longer than a page goes on a page at a time as it is sent. */
 int h_list(struct request *req, struct response *resp)
 {
 	struct storage_list_query q = { 0 };
 	char mt[NAMES_MEDIA_TYPE_MAX + 1];
+	size_t limit;
 	q.namespace = request_query(req, "namespace");
 	if (q.namespace && !*q.namespace)
 		q.namespace = NULL;
@@ -51,24 +142,40 @@ int h_list(struct request *req, struct response *resp)
 					"invalid media type \"%.64s\"", m);
 		q.media_type = mt;
 	}
-	if (query_count(req, "limit", &q.limit) < 0 || query_count(req, "offset", &q.offset) < 0)
+	if (query_count(req, "limit", &limit) < 0 || query_count(req, "offset", &q.offset) < 0 ||
+	    list_cursor(req, &q) < 0)
 		return -1;
 	if (!req->who)
 		return appr_err(&req->err, 500, APPR_E_INTERNAL, "no identity for the listing");
 	q.readers = access_readers(req->who, req->arena);
 
+	size_t left = limit ? limit : SIZE_MAX;
 	struct storage_package *p;
 	size_t n;
+	char *after = NULL;
+	q.limit = list_want(left);
 	if (storage_list_packages(req->app->store, &q, req->arena, &p, &n, &req->err) < 0)
 		return -1;
 	sb_putc(&resp->body, '[');
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			sb_putc(&resp->body, ',');
-		manifest_write_package(&resp->body, &p[i]);
-	}
-	sb_putc(&resp->body, ']');
+	list_rows(&resp->body, p, n, true, &after);
+	if (left != SIZE_MAX)
+		left -= n;
 	resp_json_written(resp, 200);
+	if (n < q.limit || left == 0) {
+		sb_putc(&resp->body, ']');
+		free(after);
+		return 0;
+	}
+	struct list_stream *ls = xmalloc(sizeof *ls);
+	*ls = (struct list_stream){ .store = req->app->store, .q = q, .left = left,
+				    .after = after };
+	ls->q.offset = 0;
+	if (q.media_type) {
+		memcpy(ls->media_type, mt, sizeof mt);
+		ls->q.media_type = ls->media_type;
+	}
+	resp->more = list_more;
+	resp->more_ctx = ls;
 	return 0;
 }
 

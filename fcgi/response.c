@@ -22,6 +22,10 @@ void response_init(struct response *r)
 
 void response_reset(struct response *r)
 {
+	if (r->more)
+		r->more(r->more_ctx, NULL);
+	r->more = NULL;
+	r->more_ctx = NULL;
 	storage_blob_close(r->blob);
 	r->blob = NULL;
 	r->blob_size = 0;
@@ -350,9 +354,11 @@ int response_send(struct response *r, const struct request_io *io, bool head)
 	long long length = (long long)r->body.len + blob_len + (long long)r->tail.len;
 	char top[256];
 	size_t n = status_line(r, top, sizeof top - 48);
-	n = put_str(top, n, "Content-Length: ");
-	n = put_num(top, n, length);
-	n = put_str(top, n, "\r\n");
+	if (!r->more) {
+		n = put_str(top, n, "Content-Length: ");
+		n = put_num(top, n, length);
+		n = put_str(top, n, "\r\n");
+	}
 	if (io->write(io->ctx, top, n) < 0 ||
 	    (r->headers.len && io->write(io->ctx, r->headers.buf, r->headers.len) < 0) ||
 	    io->write(io->ctx, "\r\n", 2) < 0)
@@ -365,6 +371,14 @@ int response_send(struct response *r, const struct request_io *io, bool head)
 		int rc = send_blob(r, io);
 		if (rc != RESP_SENT)
 			return rc;
+	}
+	for (int more = r->more ? 1 : 0; more > 0;) {
+		sb_reset(&r->body);
+		more = r->more(r->more_ctx, &r->body);
+		if (more < 0)
+			return RESP_CUT_SHORT;
+		if (r->body.len && io->write(io->ctx, r->body.buf, r->body.len) < 0)
+			return RESP_CLIENT_GONE;
 	}
 	if (r->tail.len && io->write(io->ctx, r->tail.buf, r->tail.len) < 0)
 		return RESP_CLIENT_GONE;

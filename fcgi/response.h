@@ -24,6 +24,15 @@ struct response {
 	char blob_sha256[DIGEST_HEX_LEN + 1]; /* ... what its bytes must hash to; "" when
 					  * unknown (not checked) */
 	struct strbuf tail;              /* then this */
+	/* A body made a piece at a time (a listing streamed row by row, so that memory
+	 * stays bounded and the first byte leaves at once): after body is sent, body is
+	 * emptied and more(more_ctx, &body) called until it returns 0 (that piece is the
+	 * last) or -1 (it failed and said why on stderr: the answer is cut short, see
+	 * RESP_CUT_SHORT); each piece is sent as it comes. No Content-Length is sent (the
+	 * web server frames the answer). Called once with out NULL when the request ends,
+	 * however it ended, to release what it holds. */
+	int (*more)(void *ctx, struct strbuf *out);
+	void *more_ctx;
 	bool delegated;                  /* the web server sends the body (X-Sendfile, */
 					 /*   X-Accel-Redirect in headers): none here */
 };
@@ -93,8 +102,9 @@ enum resp_sent {
 					  * client see a failed transfer, never a whole 200 */
 };
 
-/* Write status line, headers (Content-Length always, but for 204, 304 and delegated
- * bodies) and (unless head) the body to io. A blob bigger than RESP_BLOB_CHUNK is
+/* Write status line, headers (Content-Length always, but for 204, 304, delegated
+ * bodies and bodies made with more) and (unless head) the body to io, then what more
+ * makes. A blob bigger than RESP_BLOB_CHUNK is
  * streamed and hashed as it is sent; its last read is held back until the SHA-256 of
  * all its bytes is known and sent only when it is the one expected. Returns an enum
  * resp_sent. */

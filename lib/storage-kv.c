@@ -1261,10 +1261,23 @@ int storage_kv_list_packages(struct storage *s, const struct storage_list_query 
 	size_t want = q->limit ? q->limit : n_refs;
 	struct storage_package *v = arena_alloc(a, ((want < n_refs ? want : n_refs) + 1) *
 						   sizeof *v);
+	/* the cursor: past every package up to (after_ns, after_name) in listing order
+	 * (the key range is read whole anyway, so this is a search in it, not an index
+	 * range as in SQLite) */
+	size_t first = 0;
+	if (q->after_ns) {
+		const char *an = q->after_name ? q->after_name : "";
+		while (first < n_refs) {
+			int c = strcmp(refs[first].ns, q->after_ns);
+			if (c > 0 || (c == 0 && strcmp(refs[first].name, an) > 0))
+				break;
+			first++;
+		}
+	}
 	/* without a media type filter the page is a slice of the key range */
-	size_t start = 0;
+	size_t start = first;
 	if (!q->media_type) {
-		start = q->offset < n_refs ? q->offset : n_refs;
+		start = q->offset < n_refs - first ? first + q->offset : n_refs;
 		skipped = q->offset;
 	}
 	for (size_t i = start; i < n_refs && k < want; i++) {

@@ -122,7 +122,13 @@ struct storage_list_query {
 	const char *media_type;          /* only packages with a manifest of it, each row
 					  * narrowed to it (struct storage_package), or NULL */
 	size_t limit;                    /* packages per page, 0 = all */
-	size_t offset;                   /* packages to skip (ordered by ns, name) */
+	size_t offset;                   /* packages to skip (ordered by ns, name), after
+					  * those the cursor below skips */
+	const char *after_ns;            /* keyset cursor: only packages after (after_ns,
+					  * after_name) in the listing order, NULL: from the
+					  * start. SQLite answers it with an index range, so a
+					  * deep page costs what the first does */
+	const char *after_name;
 	const struct storage_readers *readers;  /* NULL: private packages listed too */
 };
 
