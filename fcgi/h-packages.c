@@ -198,10 +198,16 @@ int h_search(struct request *req, struct response *resp)
 	if (storage_search(req->app->store, text, readers, limit, req->arena, &names, &n,
 			   &req->err) < 0)
 		return -1;
-	struct json_object *a = json_object_new_array_ext((int)n);
-	for (size_t i = 0; i < n; i++)
-		json_object_array_add(a, json_object_new_string(names[i]));
-	h_ok(resp, a);
+	/* written as they come: no JSON tree of every name (a search of a short text may
+	 * name every package) */
+	sb_putc(&resp->body, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			sb_putc(&resp->body, ',');
+		manifest_write_string(&resp->body, names[i]);
+	}
+	sb_putc(&resp->body, ']');
+	resp_json_written(resp, 200);
 	return 0;
 }
 

@@ -82,7 +82,7 @@ enum sid {
 	S_CHANNELS, S_CHAN_ID, S_CHAN_INSERT, S_CHAN_SET_CURRENT, S_CHAN_MEMBER_ADD,
 	S_CHAN_MEMBER_DEL, S_CHAN_RELEASE_LEAVE, S_CHAN_DROP_EMPTY, S_CHAN_FIX_CURRENT,
 	S_CHAN_DELETE,
-	S_LIST_ALL, S_LIST_NS, S_LIST_ALL_FTS, S_LIST_NS_FTS, S_SEARCH, S_SEARCH_FTS,
+	S_LIST_ALL, S_LIST_NS, S_LIST_ALL_TRI, S_LIST_NS_TRI, S_SEARCH, S_SEARCH_TRI,
 	S_USER_GET, S_USER_INSERT, S_USER_UPDATE, S_USER_DELETE, S_USER_LIST,
 	S_GRANT_SET, S_GRANT_DELETE, S_GRANT_LIST_ALL, S_GRANT_LIST_USER,
 	S_TOKEN_INSERT, S_TOKEN_TAKEN, S_TOKEN_FIND, S_TOKEN_LIST_ALL, S_TOKEN_LIST_USER,
@@ -94,14 +94,14 @@ enum sid {
 
 /* One page of packages (?1 namespace, ?2 substring, ?3 media type, ?4 limit,
  * ?5 offset, ?6 readers: see readers_arg, ?7 ?8 the keyset cursor: packages after
- * (namespace, name) = (?7, ?8), '' '' from the start; ?9 the trigram query of ?2 in
- * the _FTS variants, see fts_phrase), then one row per release of each, highest
+ * (namespace, name) = (?7, ?8), '' '' from the start; ?9 the trigrams of ?2 in the
+ * _TRI variants, see query_trigrams), then one row per release of each, highest
  * first, and one row per manifest of the default (highest) release. With a media type
  * only the releases having a manifest of it count, for the page, the release rows and
  * the default (whose manifests are all listed). Two variants so that the namespace
  * filter is an index range, not a scan (the cursor is one too, being always bound);
- * with a substring of 3 characters or more, the _FTS variants start from the
- * package_names trigram index (schema/004-search.sql) and check each candidate with
+ * with a substring of 3 characters or more, the _TRI variants start from the
+ * packages holding its rarest trigram (schema/004-search.sql) and check each with
  * the exact rule. CROSS JOIN makes SQLite walk the package's
  * releases (then the manifest primary key) rather than every manifest of the media
  * type for each package. Names compare and sort bytewise (BINARY collation). */
@@ -116,17 +116,24 @@ enum sid {
 	"(?3 IS NULL OR EXISTS (SELECT 1 FROM manifests mt" \
 	" WHERE mt.release_id = " REL " AND mt.media_type = ?3))"
 
-/* The packages whose "ns/name" the trigram index says holds the phrase bound as
- * PARAM (fts_phrase), as "packages p": candidates only, the caller checks them. */
-#define NAMES_FTS_SQL(PARAM) \
-	"(SELECT rowid AS id FROM package_names WHERE package_names MATCH " PARAM ") f" \
+/* The packages holding the rarest of the trigrams bound as PARAM (a JSON array,
+ * query_trigrams), as "packages p": candidates only, the caller checks them. */
+#define NAMES_TRIGRAM_SQL(PARAM) \
+	"(SELECT t.package_id AS id FROM package_trigrams t WHERE t.trigram =" \
+	" (SELECT c.trigram FROM trigram_counts c WHERE c.trigram IN" \
+	"  (SELECT value FROM json_each(" PARAM ")) ORDER BY c.n LIMIT 1)) f" \
 	" CROSS JOIN packages p ON p.id = f.id"
+
+/* The namespace filter and the cursor: every namespace from (?7, ?8) on, or namespace
+ * ?1 from name ?8 on (the cursor's namespace is the caller's business there); each
+ * one index range. */
+#define LIST_ALL_SQL "?1 IS NULL AND (p.namespace, p.name) > (?7, ?8)"
+#define LIST_NS_SQL "p.namespace = ?1 AND p.name > ?8"
 
 #define LIST_SQL(FROM, NS_FILTER) \
 	"WITH page AS (" \
 	" SELECT p.id, p.namespace, p.name, p.visibility FROM " FROM \
 	" WHERE " NS_FILTER \
-	"  AND (p.namespace, p.name) > (?7, ?8)" \
 	"  AND (?2 IS NULL OR instr(lower(p.namespace || '/' || p.name), lower(?2)) > 0)" \
 	"  AND " READERS_SQL("?6") \
 	"  AND (?3 IS NULL OR EXISTS (SELECT 1 FROM releases r CROSS JOIN manifests m" \
@@ -230,17 +237,17 @@ static const struct {
 		"  WHERE cr.channel_id = channels.id"
 		"  AND cr.release_id = channels.current_release_id)" },
 	[S_CHAN_DELETE] = { "delete channel", "DELETE FROM channels WHERE id = ?1" },
-	[S_LIST_ALL] = { "list packages", LIST_SQL("packages p", "?1 IS NULL") },
-	[S_LIST_NS] = { "list packages", LIST_SQL("packages p", "p.namespace = ?1") },
-	[S_LIST_ALL_FTS] = { "list packages", LIST_SQL(NAMES_FTS_SQL("?9"), "?1 IS NULL") },
-	[S_LIST_NS_FTS] = { "list packages", LIST_SQL(NAMES_FTS_SQL("?9"), "p.namespace = ?1") },
+	[S_LIST_ALL] = { "list packages", LIST_SQL("packages p", LIST_ALL_SQL) },
+	[S_LIST_NS] = { "list packages", LIST_SQL("packages p", LIST_NS_SQL) },
+	[S_LIST_ALL_TRI] = { "list packages", LIST_SQL(NAMES_TRIGRAM_SQL("?9"), LIST_ALL_SQL) },
+	[S_LIST_NS_TRI] = { "list packages", LIST_SQL(NAMES_TRIGRAM_SQL("?9"), LIST_NS_SQL) },
 	[S_SEARCH] = { "search packages",
 		"SELECT p.namespace || '/' || p.name FROM packages p"
 		" WHERE instr(lower(p.namespace || '/' || p.name), lower(?1)) > 0"
 		" AND " READERS_SQL("?3")
 		" ORDER BY p.namespace, p.name LIMIT ?2" },
-	[S_SEARCH_FTS] = { "search packages",
-		"SELECT p.namespace || '/' || p.name FROM " NAMES_FTS_SQL("?4")
+	[S_SEARCH_TRI] = { "search packages",
+		"SELECT p.namespace || '/' || p.name FROM " NAMES_TRIGRAM_SQL("?4")
 		" WHERE instr(lower(p.namespace || '/' || p.name), lower(?1)) > 0"
 		" AND " READERS_SQL("?3")
 		" ORDER BY p.namespace, p.name LIMIT ?2" },
@@ -1793,27 +1800,35 @@ static const char *readers_arg(struct arena *a, const struct storage_readers *r)
 	return out;
 }
 
-/* The trigram index's phrase query for substring text: the text in double quotes
- * (a double quote in it doubled), or NULL when text is shorter than 3 characters
- * (UTF-8 counted), which the trigram index cannot answer: a scan does. */
-static const char *fts_phrase(struct arena *a, const char *text)
+/* The trigrams of lower(text) as a JSON array of strings, or NULL when the trigram
+ * index cannot answer text: shorter than 3 bytes, or holding a byte no name holds
+ * (not printable ASCII: no name can match, the scan says so). */
+static const char *query_trigrams(struct arena *a, const char *text)
 {
-	size_t chars = 0, quotes = 0, len = 0;
-	for (const char *p = text; *p; p++, len++) {
-		if (((unsigned char)*p & 0xC0) != 0x80)
-			chars++;
-		quotes += *p == '"';
-	}
-	if (chars < 3)
+	size_t len = strlen(text);
+	if (len < 3)
 		return NULL;
-	char *out = arena_alloc(a, len + quotes + 3), *o = out;
-	*o++ = '"';
-	for (const char *p = text; *p; p++) {
-		*o++ = *p;
-		if (*p == '"')
-			*o++ = '"';
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)text[i] < 0x20 || (unsigned char)text[i] >= 0x7f)
+			return NULL;
+	/* at most 6 bytes per character escaped, 3 for quotes and a comma */
+	char *out = arena_alloc(a, (len - 2) * (3 * 2 + 3) + 3), *o = out;
+	*o++ = '[';
+	for (size_t i = 0; i + 3 <= len; i++) {
+		if (i)
+			*o++ = ',';
+		*o++ = '"';
+		for (size_t j = i; j < i + 3; j++) {
+			char c = text[j];
+			if (c >= 'A' && c <= 'Z')
+				c = (char)(c - 'A' + 'a');
+			if (c == '"' || c == '\\')
+				*o++ = '\\';
+			*o++ = c;
+		}
+		*o++ = '"';
 	}
-	*o++ = '"';
+	*o++ = ']';
 	*o = '\0';
 	return out;
 }
@@ -1823,8 +1838,19 @@ static int sq_list_packages(struct storage *s, const struct storage_list_query *
 			    struct appr_error *err)
 {
 	struct sq_storage *ss = (struct sq_storage *)s;
-	const char *phrase = q->query ? fts_phrase(a, q->query) : NULL;
-	sqlite3_stmt *st = stmt_get(ss, phrase ? (q->namespace ? S_LIST_NS_FTS : S_LIST_ALL_FTS)
+	const char *tri = q->query ? query_trigrams(a, q->query) : NULL;
+	const char *after_name = q->after_ns && q->after_name ? q->after_name : "";
+	if (q->namespace && q->after_ns) {     /* the cursor against the namespace */
+		int c = strcmp(q->after_ns, q->namespace);
+		if (c > 0) {
+			*out = NULL;          /* the namespace is wholly before the cursor */
+			*n = 0;
+			return 0;
+		}
+		if (c < 0)
+			after_name = "";      /* wholly after it */
+	}
+	sqlite3_stmt *st = stmt_get(ss, tri ? (q->namespace ? S_LIST_NS_TRI : S_LIST_ALL_TRI)
 					       : (q->namespace ? S_LIST_NS : S_LIST_ALL));
 	struct vec pkgs = { 0 }, rels = { 0 }, types = { 0 };
 	struct storage_package *cur = NULL;
@@ -1838,10 +1864,11 @@ static int sq_list_packages(struct storage *s, const struct storage_list_query *
 	bind_limit(ss, st, 4, q->limit);
 	bind_int(ss, st, 5, q->offset > INT64_MAX ? INT64_MAX : (sqlite3_int64)q->offset);
 	bind_text(ss, st, 6, readers_arg(a, q->readers));
-	bind_text(ss, st, 7, q->after_ns ? q->after_ns : "");
-	bind_text(ss, st, 8, q->after_ns && q->after_name ? q->after_name : "");
-	if (phrase)
-		bind_text(ss, st, 9, phrase);
+	if (!q->namespace)
+		bind_text(ss, st, 7, q->after_ns ? q->after_ns : "");
+	bind_text(ss, st, 8, after_name);
+	if (tri)
+		bind_text(ss, st, 9, tri);
 	while ((r = step(ss, st, err)) == 1) {
 		sqlite3_int64 id = sqlite3_column_int64(st, 0);
 		const char *version = (const char *)sqlite3_column_text(st, 4);
@@ -1882,16 +1909,16 @@ static int sq_search(struct storage *s, const char *text,
 		     const char ***out, size_t *n, struct appr_error *err)
 {
 	struct sq_storage *ss = (struct sq_storage *)s;
-	const char *phrase = fts_phrase(a, text ? text : "");
-	sqlite3_stmt *st = stmt_get(ss, phrase ? S_SEARCH_FTS : S_SEARCH);
+	const char *tri = query_trigrams(a, text ? text : "");
+	sqlite3_stmt *st = stmt_get(ss, tri ? S_SEARCH_TRI : S_SEARCH);
 	struct vec v = { 0 };
 	int r;
 
 	bind_text(ss, st, 1, text ? text : "");
 	bind_limit(ss, st, 2, limit);
 	bind_text(ss, st, 3, readers_arg(a, readers));
-	if (phrase)
-		bind_text(ss, st, 4, phrase);
+	if (tri)
+		bind_text(ss, st, 4, tri);
 	while ((r = step(ss, st, err)) == 1)
 		vec_push_str(a, &v, col_str(a, st, 0));
 	if (r < 0)

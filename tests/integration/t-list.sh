@@ -6,7 +6,7 @@
 # before the index gets it filled when it is opened.
 . "${APPR_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-if [ "$APPR_TEST_STORAGE" = filesystem ]; then plan 30; else plan 28; fi
+if [ "$APPR_TEST_STORAGE" = filesystem ]; then plan 31; else plan 28; fi
 
 appr_start
 T=$APPR_TMP
@@ -122,13 +122,17 @@ is "$(jqb length) $(jqb '.[-1]')" "10 la/zp299x" "a new package joins it"
 
 # ---- a store made before the index ----
 if [ "$APPR_TEST_STORAGE" = filesystem ]; then
+	is "$(sqlite3 "$APPR_DATA/appr.db" 'SELECT count(*) FROM trigram_counts c WHERE n !=
+		(SELECT count(*) FROM package_trigrams t WHERE t.trigram = c.trigram)')" 0 \
+		"after creates and deletes, every trigram count is its number of packages"
 	appr_stop
-	sqlite3 "$APPR_DATA/appr.db" "DROP TRIGGER package_names_insert;
-		DROP TRIGGER package_names_delete; DROP TABLE package_names;
-		PRAGMA user_version = 3;"
+	sqlite3 "$APPR_DATA/appr.db" "DROP TRIGGER packages_trigrams_insert;
+		DROP TRIGGER packages_trigrams_delete; DROP TRIGGER package_trigrams_count;
+		DROP TRIGGER package_trigrams_uncount; DROP TABLE package_trigrams;
+		DROP TABLE trigram_counts; DROP TABLE trigram_positions; PRAGMA user_version = 3;"
 	appr_start
 	req GET "/api/v1/packages/search?q=q14"
 	is "$STATUS $(jqb length)" "200 10" "a store made before the index: filled when opened"
-	is "$(sqlite3 "$APPR_DATA/appr.db" 'PRAGMA user_version; SELECT count(*) FROM package_names')" \
-		"$(printf '4\n450')" "schema 4, one index row per package"
+	is "$(sqlite3 "$APPR_DATA/appr.db" 'PRAGMA user_version; SELECT count(DISTINCT package_id) FROM package_trigrams')" \
+		"$(printf '4\n450')" "schema 4, every package in the trigram index"
 fi
