@@ -115,7 +115,7 @@ static int user_put_build(struct kvtxn *t, struct arena *a, void *ctx, struct ap
 }
 
 int storage_kv_user_put(struct storage *s, const char *name, const char *password_hash,
-			bool create, struct appr_error *err)
+			bool create, const char *created_at, struct appr_error *err)
 {
 	struct kvs *ks = (struct kvs *)s;
 	char now[32];
@@ -123,7 +123,10 @@ int storage_kv_user_put(struct storage *s, const char *name, const char *passwor
 	arena_reset(ks->tmp);
 	if (!key_part_ok(name))
 		return appr_err(err, 422, APPR_E_INVALID_PARAMETERS, "invalid user name");
-	util_utc_now(now);
+	if (created_at)
+		snprintf(now, sizeof now, "%s", created_at);
+	else
+		util_utc_now(now);
 	struct user_put_txn ut = { ks, name, user_key(ks->tmp, name), password_hash, now, create };
 	return kvtxn_run(ks->kv, ks->tmp, user_put_build, &ut, err) == KVTXN_APPLIED ? 0 : -1;
 }

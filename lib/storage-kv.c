@@ -701,7 +701,8 @@ static int push_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr_e
 		return -1;
 	if (r == 0) {
 		rec = json_object_new_object();
-		json_object_object_add(rec, "created_at", json_object_new_string(pt->now));
+		json_object_object_add(rec, "created_at", json_object_new_string(
+					       p->created_at ? p->created_at : pt->now));
 		json_object_object_add(rec, "visibility", json_object_new_string(
 					       p->visibility ? p->visibility : "public"));
 	}
@@ -765,7 +766,8 @@ static int push_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr_e
 	json_object *m = json_object_new_object();
 	json_object_object_add(m, "digest", json_object_new_string(p->digest));
 	json_object_object_add(m, "size", json_object_new_int64(size));
-	json_object_object_add(m, "created_at", json_object_new_string(pt->now));
+	json_object_object_add(m, "created_at", json_object_new_string(
+				       p->created_at ? p->created_at : pt->now));
 	json_object_object_add(m, "token", json_object_new_string(w->upload));
 	json_object_object_add(m, "meta", json_object_new_boolean(p->metadata != NULL));
 	if (sha)

@@ -91,7 +91,7 @@ int storage_kv_namespace_stamp(struct storage *s, const char *ns, unsigned long 
 
 /* storage-kv-auth.c */
 int storage_kv_user_put(struct storage *s, const char *name, const char *password_hash,
-			bool create, struct appr_error *err);
+			bool create, const char *created_at, struct appr_error *err);
 int storage_kv_user_get(struct storage *s, const char *name, struct arena *a,
 			struct storage_user *out, struct appr_error *err);
 int storage_kv_user_delete(struct storage *s, const char *name, struct appr_error *err);

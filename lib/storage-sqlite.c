@@ -1443,6 +1443,7 @@ static int sq_put_release(struct storage *s, const struct storage_push *p,
 	char final[PATHBUF], dir[PATHBUF], now[32];
 	char old[DIGEST_HEX_LEN + 1] = "", sha[DIGEST_HEX_LEN + 1] = "";
 	bool helm = strcmp(p->media_type, "helm") == 0;
+	const char *created = p->created_at ? p->created_at : now;   /* what rows record */
 	unsigned char key[SEMVER_SORTKEY_MAX];
 	sqlite3_int64 pkg_id, rel_id;
 	sqlite3_stmt *st;
@@ -1476,7 +1477,7 @@ static int sq_put_release(struct storage *s, const struct storage_push *p,
 		bind_text(ss, st, 1, p->ns);
 		bind_text(ss, st, 2, p->name);
 		bind_text(ss, st, 3, p->visibility ? p->visibility : "public");
-		bind_text(ss, st, 4, now);
+		bind_text(ss, st, 4, created);
 		if (run(ss, st, err) < 0)
 			goto out;
 		pkg_id = sqlite3_last_insert_rowid(ss->db);
@@ -1489,7 +1490,7 @@ static int sq_put_release(struct storage *s, const struct storage_push *p,
 		bind_int(ss, st, 1, pkg_id);
 		bind_text(ss, st, 2, p->release);
 		bind_rc(ss, sqlite3_bind_blob(st, 3, key, keylen, SQLITE_TRANSIENT));
-		bind_text(ss, st, 4, now);
+		bind_text(ss, st, 4, created);
 		if (run(ss, st, err) < 0)
 			goto out;
 		rel_id = sqlite3_last_insert_rowid(ss->db);
@@ -1540,7 +1541,7 @@ static int sq_put_release(struct storage *s, const struct storage_push *p,
 	bind_text(ss, st, 3, p->digest);
 	bind_int(ss, st, 4, size);
 	bind_text(ss, st, 5, p->metadata);
-	bind_text(ss, st, 6, now);
+	bind_text(ss, st, 6, created);
 	bind_text(ss, st, 7, nonempty(sha));
 	if (run(ss, st, err) < 0 || ns_bump(ss, p->ns, now, err) < 0)
 		goto out;
@@ -2151,7 +2152,7 @@ static int user_exists(struct sq_storage *ss, const char *name, struct appr_erro
 }
 
 static int sq_user_put(struct storage *s, const char *name, const char *password_hash,
-		       bool create, struct appr_error *err)
+		       bool create, const char *created_at, struct appr_error *err)
 {
 	struct sq_storage *ss = (struct sq_storage *)s;
 	sqlite3_stmt *st;
@@ -2172,7 +2173,10 @@ static int sq_user_put(struct storage *s, const char *name, const char *password
 		goto fail;
 	}
 	if (create) {
-		util_utc_now(now);
+		if (created_at)
+			snprintf(now, sizeof now, "%s", created_at);
+		else
+			util_utc_now(now);
 		st = stmt_get(ss, S_USER_INSERT);
 		bind_text(ss, st, 1, name);
 		bind_text(ss, st, 2, password_hash);

@@ -146,6 +146,9 @@ struct storage_push {
 	const char *chart;               /* media type helm: a valid chart's index fields
 					  * (chart.h JSON), else NULL */
 	const char *chart_problem;       /* media type helm: why not a valid chart, else NULL */
+	const char *created_at;          /* util_utc_now form: the time the manifest (and a
+					  * package or release it creates) records, as an
+					  * import keeps it; NULL = now */
 };
 
 /* Permission levels, each including the ones below it. */
@@ -295,9 +298,11 @@ struct storage_ops {
 	/* -- users, grants, tokens (auth = tokens); every driver has them -- */
 
 	/* Create (create = true: 409 user-exists when present) or update the password of
-	 * (create = false: 404 user-not-found when absent) user name. */
+	 * (create = false: 404 user-not-found when absent) user name. created_at: the
+	 * creation time a new user records (util_utc_now form, as an import keeps it),
+	 * NULL = now. */
 	int (*user_put)(struct storage *s, const char *name, const char *password_hash,
-			bool create, struct appr_error *err);
+			bool create, const char *created_at, struct appr_error *err);
 	/* 404 when absent. */
 	int (*user_get)(struct storage *s, const char *name, struct arena *a,
 			struct storage_user *out, struct appr_error *err);
@@ -513,7 +518,11 @@ int storage_check_level(struct appr_error *err, enum storage_level level);
 	 : appr_err(err, 501, APPR_E_UNSUPPORTED, "storage %s has no " #op, (s)->ops->name))
 static inline int storage_user_put(struct storage *s, const char *name, const char *hash,
 				   bool create, struct appr_error *err)
-{ return STORAGE_AUTH_CALL(s, user_put, s, name, hash, create, err); }
+{ return STORAGE_AUTH_CALL(s, user_put, s, name, hash, create, NULL, err); }
+/* storage_user_put for a new user created at created_at (an import). */
+static inline int storage_user_put_at(struct storage *s, const char *name, const char *hash,
+				      const char *created_at, struct appr_error *err)
+{ return STORAGE_AUTH_CALL(s, user_put, s, name, hash, true, created_at, err); }
 static inline int storage_user_get(struct storage *s, const char *name, struct arena *a,
 				   struct storage_user *out, struct appr_error *err)
 { return STORAGE_AUTH_CALL(s, user_get, s, name, a, out, err); }

@@ -402,13 +402,18 @@ Test(storage, sqlite_only_version_1_database_is_upgraded)
 	cr_assert(eq(int, sqlite3_exec(raw, "DROP TABLE namespaces; DROP TABLE charts;"
 				       " ALTER TABLE manifests DROP COLUMN blob_sha256;"
 				       " DROP TABLE tokens; DROP TABLE grants;"
-				       " DROP TABLE users; PRAGMA user_version = 1;",
+				       " DROP TABLE users; DROP TRIGGER packages_trigrams_insert;"
+				       " DROP TRIGGER packages_trigrams_delete;"
+				       " DROP TABLE package_trigrams; DROP TABLE trigram_counts;"
+				       " DROP TABLE trigram_positions; PRAGMA user_version = 1;",
 				       NULL, NULL, NULL), SQLITE_OK),
 		  "make it a version 1 database: %s", sqlite3_errmsg(raw));
 	sqlite3_close(raw);
 	open_store();
 	static const char *const want[] = { "1.0.0" };
 	expect_releases("ns", "pkg", want, N(want), "packages kept by the upgrade");
+	static const char *const found[] = { "ns/pkg" };
+	search_names("S/PK", NULL, 0, found, N(found), "the upgrade indexed the package for search");
 	user_ok("alice", "h");
 	int rc = storage_user_get(st, "alice", ar, &u, &err);
 	cr_assert(eq(int, rc, 0), "users work after the upgrade: %s", err.msg);

@@ -1,5 +1,6 @@
-/* appr-admin.c - administration of users, grants and API tokens, and a look at what
- * the Helm repositories leave out, working on the configured store directly (same
+/* appr-admin.c - administration of users, grants and API tokens, a look at what the
+ * Helm repositories leave out, checks, and moving a registry (export, import, copy,
+ * backup, restore, import-appr), working on the configured store directly (same
  * configuration file and environment as appr-fcgi). */
 #include <errno.h>
 #include <stdarg.h>
@@ -7,13 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "archive.h"
 #include "auth.h"
+#include "backup.h"
 #include "config.h"
 #include "digest.h"
 #include "error.h"
+#include "export.h"
 #include "fsck.h"
+#include "import.h"
 #include "helm.h"
 #include "names.h"
 #include "stats.h"
@@ -59,9 +66,27 @@ static const char usage[] =
 	"                                     per problem, exit 1 when there is any;\n"
 	"                                     --repair deletes what cannot be served\n"
 	"                                     correctly and sweeps debris\n"
-	"  --help, --version\n"
+	"  export FILE                        write the whole store (packages, releases,\n"
+	"                                     channels, users, grants, tokens, blobs) to\n"
+	"                                     the archive FILE (\"-\": standard output)\n"
+	"  import FILE                        load an archive into the store: verified\n"
+	"                                     whole first; what the store holds already is\n"
+	"                                     skipped, what differs is a conflict (exit 1)\n"
+	"  copy --to-config FILE | --to-storage filesystem|etcd|redis\n"
+	"       [--to-data-dir DIR] [--to-etcd-endpoints URLS] [--to-redis-url URL]\n"
+	"       [--to-key-prefix P]           import the store into another, without an\n"
+	"                                     archive in between\n"
+	"  backup FILE                        a consistent backup of the filesystem (SQLite)\n"
+	"                                     store while it serves: its database and\n"
+	"                                     every blob it references (on etcd and redis,\n"
+	"                                     export is the backup)\n"
+	"  restore FILE DIR                   make the data directory DIR (absent or empty)\n"
+	"                                     from a backup, and check it\n"
+	"  --help, --version; COMMAND --help  this text, or one command's\n"
 	"\n"
-	"Exit status 0 on success, 1 on any error (said on standard error).\n";
+	"Exit status 0 on success, 1 on any error or problem found (said on standard\n"
+	"error); export, import, copy, backup, restore: 2 on a usage error. Long commands show their\n"
+	"progress when standard error is a terminal.\n";
 
 /* A level a grant or token may have: read, write or admin. */
 static int parse_level(const char *s, enum storage_level *out)
@@ -411,6 +436,315 @@ static int cmd_fsck(struct storage *s, const struct appr_config *cfg, int argc, 
 	return (repair ? r.problems > r.repaired : r.problems > 0) ? 1 : 0;
 }
 
+/* ---- moving a registry: export, import, copy ---- */
+
+/* Usage errors of the commands below: exit status 2. */
+__attribute__((format(printf, 1, 2)))
+static int usage_fail(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("appr-admin: usage: appr-admin ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 2;
+}
+
+/* Progress on standard error when it is a terminal: done/total, rate, time left. */
+struct progress {
+	bool on;
+	double start, last;
+};
+
+static double now_s(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static void progress_init(struct progress *p)
+{
+	p->on = isatty(STDERR_FILENO) == 1;
+	p->start = now_s();
+	p->last = 0;
+}
+
+static void progress_show(void *ctx, const char *phase, unsigned long done,
+			  unsigned long total, long long bytes)
+{
+	struct progress *p = ctx;
+	double t = now_s();
+	if (!p->on || (done < total && t - p->last < 0.25))
+		return;
+	if (done <= 1)
+		p->start = t;
+	p->last = t;
+	double el = t - p->start > 1e-3 ? t - p->start : 1e-3;
+	double rate = (double)done / el, left = rate > 0 ? (double)(total - done) / rate : 0;
+	fprintf(stderr, "\r%s: %lu/%lu, %.0f/s, %.1f MB/s, %lds left   ", phase, done, total,
+		rate, (double)bytes / el / 1e6, (long)left);
+	if (done >= total)
+		fputc('\n', stderr);
+}
+
+static void say_line(void *ctx, const char *line)
+{
+	(void)ctx;
+	printf("%s\n", line);
+}
+
+/* export FILE: the archive written to FILE.tmp-PID, renamed over FILE when whole. */
+static int cmd_export(struct storage *s, int argc, char **argv)
+{
+	struct appr_error err = { 0 };
+	struct archive_index ix;
+	struct progress pr;
+	char tmp[4096];
+	FILE *f;
+	int rc = 1;
+	if (argc != 1 || !argv[0][0])
+		return usage_fail("export FILE");
+	bool to_stdout = strcmp(argv[0], "-") == 0;
+	if (!to_stdout && snprintf(tmp, sizeof tmp, "%s.tmp-%ld", argv[0], (long)getpid()) >=
+	    (int)sizeof tmp)
+		return fail("export: file name too long");
+	f = to_stdout ? stdout : fopen(tmp, "wbx");
+	if (!f)
+		return fail("export: cannot create %s: %s", tmp, strerror(errno));
+	progress_init(&pr);
+	archive_index_init(&ix);
+	if (export_collect(s, &ix, &err) < 0 ||
+	    export_write(s, &ix, f, (long long)time(NULL), progress_show, &pr, &err) < 0) {
+		fail_err(&err);
+		goto out;
+	}
+	if (!to_stdout) {
+		if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
+			fail("export: writing %s: %s", tmp, strerror(errno));
+			goto out;
+		}
+		if (fclose(f) != 0) {
+			f = NULL;
+			fail("export: writing %s: %s", tmp, strerror(errno));
+			goto out;
+		}
+		f = NULL;
+		if (rename(tmp, argv[0]) < 0) {
+			fail("export: cannot rename %s to %s: %s", tmp, argv[0], strerror(errno));
+			goto out;
+		}
+	}
+	long long bytes = 0;
+	for (size_t i = 0; i < ix.n_blobs; i++)
+		bytes += ix.blobs[i].size;
+	fprintf(stderr, "export: %zu packages, %zu manifests, %zu channels, %zu users, "
+		"%zu grants, %zu tokens, %zu blobs (%lld bytes)\n", ix.n_packages,
+		ix.n_manifests, ix.n_channels, ix.n_users, ix.n_grants, ix.n_tokens, ix.n_blobs,
+		bytes);
+	rc = 0;
+out:
+	if (f && !to_stdout) {
+		fclose(f);
+		unlink(tmp);
+	}
+	archive_index_free(&ix);
+	return rc;
+}
+
+/* The summary of an import or copy on standard error; its exit status. */
+static int import_summary(const char *cmd, const struct import_report *r)
+{
+	fflush(stdout);
+	fprintf(stderr, "%s: %lu manifests written (%lld bytes), %lu already present, "
+		"%lu channels, %lu users, %lu grants, %lu tokens written; %lu conflicts, "
+		"%lu problems\n", cmd, r->manifests_written, r->bytes, r->manifests_present,
+		r->channels_written, r->users_written, r->grants_written, r->tokens_written,
+		r->conflicts, r->problems);
+	return r->conflicts || r->problems ? 1 : 0;
+}
+
+/* import FILE: verified whole (nothing written when it is not sound), then applied. */
+static int cmd_import(struct storage *s, int argc, char **argv)
+{
+	struct appr_error err = { 0 };
+	struct archive_index ix;
+	struct import_file_source src;
+	struct import_report rep;
+	struct progress pr;
+	int rc = 1;
+	if (argc != 1 || !argv[0][0])
+		return usage_fail("import FILE");
+	FILE *f = fopen(argv[0], "rb");
+	if (!f)
+		return fail("import: cannot open %s: %s", argv[0], strerror(errno));
+	progress_init(&pr);
+	archive_index_init(&ix);
+	if (import_verify(f, &ix, progress_show, &pr, &err) < 0) {
+		fail("import: %s: %s; nothing was imported", argv[0], err.msg);
+		goto out;
+	}
+	import_file_source_init(&src, f, &ix);
+	if (import_apply(s, &ix, &src.base, say_line, NULL, progress_show, &pr, &rep, &err) < 0) {
+		fail("import: %s (run the import again to complete it)", err.msg);
+		goto out;
+	}
+	rc = import_summary("import", &rep);
+out:
+	fclose(f);
+	archive_index_free(&ix);
+	return rc;
+}
+
+/* Forget the environment's configuration (APPR_*, STORAGE, ETCD_ENDPOINTS,
+ * REDIS_URL), so that a second configuration is its file and options alone. */
+static void clear_config_env(void)
+{
+	extern char **environ;
+	char *names[256];
+	size_t n = 0;
+	for (char **e = environ; *e && n < 256; e++) {
+		const char *eq = strchr(*e, '=');
+		if (!eq)
+			continue;
+		size_t len = (size_t)(eq - *e);
+		if (strncmp(*e, "APPR_", 5) == 0 || (len == 7 && strncmp(*e, "STORAGE", 7) == 0) ||
+		    (len == 14 && strncmp(*e, "ETCD_ENDPOINTS", 14) == 0) ||
+		    (len == 9 && strncmp(*e, "REDIS_URL", 9) == 0))
+			names[n++] = xstrndup(*e, len);
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsetenv(names[i]);
+		free(names[i]);
+	}
+}
+
+/* copy --to-...: the configured store applied to another. */
+static int cmd_copy(struct storage *s, int argc, char **argv)
+{
+	static const struct { const char *opt, *key; } opts[] = {
+		{ "--to-storage", "storage" }, { "--to-data-dir", "data_dir" },
+		{ "--to-etcd-endpoints", "etcd_endpoints" }, { "--to-redis-url", "redis_url" },
+		{ "--to-key-prefix", "key_prefix" },
+	};
+	const char *file = NULL;
+	struct appr_error err = { 0 };
+	struct appr_config cfg;
+	struct storage *dst = NULL;
+	struct archive_index ix;
+	struct export_store_source src;
+	struct import_report rep;
+	struct progress pr;
+	bool any = false;
+	int rc = 1;
+
+	for (int i = 0; i < argc; i += 2) {
+		bool known = strcmp(argv[i], "--to-config") == 0;
+		for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
+			known |= strcmp(argv[i], opts[k].opt) == 0;
+		if (!known || i + 1 >= argc)
+			return usage_fail("copy --to-config FILE | --to-storage filesystem|etcd|redis "
+					  "[--to-data-dir DIR] [--to-etcd-endpoints URLS] "
+					  "[--to-redis-url URL] [--to-key-prefix P]");
+		if (strcmp(argv[i], "--to-config") == 0)
+			file = argv[i + 1];
+		any = true;
+	}
+	if (!any)
+		return usage_fail("copy --to-config FILE | --to-storage NAME ... (see --help)");
+	clear_config_env();
+	if (config_load(file ? file : "/dev/null", &cfg, &err) < 0)
+		return fail("copy: the destination's configuration: %s", err.msg);
+	for (int i = 0; i < argc; i += 2)
+		for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
+			if (strcmp(argv[i], opts[k].opt) == 0 &&
+			    config_set(&cfg, opts[k].key, argv[i + 1], &err) < 0) {
+				config_free(&cfg);
+				return fail("copy: %s: %s", argv[i], err.msg);
+			}
+	if (storage_open(&cfg, &dst, &err) < 0) {
+		config_free(&cfg);
+		return fail("copy: the destination store: %s", err.msg);
+	}
+	progress_init(&pr);
+	archive_index_init(&ix);
+	export_store_source_init(&src, s);
+	if (export_collect(s, &ix, &err) < 0) {
+		fail("copy: reading the store: %s", err.msg);
+		goto out;
+	}
+	if (import_apply(dst, &ix, &src.base, say_line, NULL, progress_show, &pr, &rep, &err) < 0) {
+		fail("copy: %s (run the copy again to complete it)", err.msg);
+		goto out;
+	}
+	rc = import_summary("copy", &rep);
+out:
+	archive_index_free(&ix);
+	storage_close(dst);
+	config_free(&cfg);
+	return rc;
+}
+
+/* backup FILE */
+static int cmd_backup(struct storage *s, const struct appr_config *cfg, int argc, char **argv)
+{
+	struct appr_error err = { 0 };
+	struct backup_report rep;
+	struct progress pr;
+	if (argc != 1 || !argv[0][0])
+		return usage_fail("backup FILE");
+	progress_init(&pr);
+	if (backup_write(s, cfg, argv[0], progress_show, &pr, &rep, &err) < 0)
+		return fail("backup: %s", err.msg);
+	fprintf(stderr, "backup: %lu manifests, %lu blobs (%lld bytes) to %s; snapshot "
+		"%.3f s%s\n", rep.manifests, rep.blobs, rep.bytes, argv[0], rep.snapshot_s,
+		rep.tries > 1 ? " (taken again: blobs were deleted meanwhile)" : "");
+	return 0;
+}
+
+/* restore FILE DIR (no store opened) */
+static int cmd_restore(int argc, char **argv)
+{
+	struct appr_error err = { 0 };
+	struct backup_report rep;
+	struct progress pr;
+	if (argc != 2 || !argv[0][0] || !argv[1][0])
+		return usage_fail("restore FILE DIR");
+	progress_init(&pr);
+	if (backup_restore(argv[0], argv[1], progress_show, &pr, &rep, &err) < 0)
+		return fail("restore: %s", err.msg);
+	fprintf(stderr, "restore: %lu manifests, %lu blobs (%lld bytes) in %s, checked\n",
+		rep.manifests, rep.blobs, rep.bytes, argv[1]);
+	return 0;
+}
+
+/* COMMAND --help: the lines of the usage text about COMMAND. */
+static int command_help(const char *group)
+{
+	const char *line = usage;
+	bool in = false, any = false;
+	size_t gl = strlen(group);
+	while (*line) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		if (len > 2 && line[0] == ' ' && line[1] == ' ' && line[2] != ' ')
+			in = strncmp(line + 2, group, gl) == 0 && (line[2 + gl] == ' ' ||
+								   line[2 + gl] == '\n');
+		else if (len == 0 || line[0] != ' ')
+			in = false;
+		if (in) {
+			printf("%.*s\n", (int)len, line);
+			any = true;
+		}
+		line += len + (nl ? 1 : 0);
+	}
+	if (!any)
+		return fail("unknown command \"%.32s\" (see --help)", group);
+	printf("\nSee appr-admin(8).\n");
+	return 0;
+}
+
 /* Run the command argv[0] argv[1] ... on the open store. */
 static int run(struct storage *s, const struct appr_config *cfg, int argc, char **argv,
 	       struct arena *a)
@@ -446,6 +780,14 @@ static int run(struct storage *s, const struct appr_config *cfg, int argc, char 
 		return cmd_fsck(s, cfg, argc - 1, argv + 1);
 	if (strcmp(group, "stats") == 0)
 		return cmd_stats(s, argc - 1, argv + 1);
+	if (strcmp(group, "export") == 0)
+		return cmd_export(s, argc - 1, argv + 1);
+	if (strcmp(group, "import") == 0)
+		return cmd_import(s, argc - 1, argv + 1);
+	if (strcmp(group, "copy") == 0)
+		return cmd_copy(s, argc - 1, argv + 1);
+	if (strcmp(group, "backup") == 0)
+		return cmd_backup(s, cfg, argc - 1, argv + 1);
 	if (strcmp(group, "helm") == 0) {
 		if (strcmp(sub, "left-out") == 0)
 			return cmd_helm_left_out(s, cfg, argc - 2, argv + 2, a);
@@ -475,10 +817,20 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	const char *g = argv[1];
-	if (strcmp(g, "user") != 0 && strcmp(g, "grant") != 0 && strcmp(g, "revoke") != 0 &&
-	    strcmp(g, "token") != 0 && strcmp(g, "helm") != 0 && strcmp(g, "gc") != 0 &&
-	    strcmp(g, "fsck") != 0 && strcmp(g, "stats") != 0)
+	static const char *const commands[] = {
+		"user", "grant", "revoke", "token", "helm", "gc", "fsck", "stats", "export",
+		"import", "copy", "backup", "restore",
+	};
+	bool known = false;
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		known |= strcmp(g, commands[i]) == 0;
+	if (!known)
 		return fail("unknown command \"%.32s\" (see --help)", g);
+	for (int i = 2; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0)
+			return command_help(g);
+	if (strcmp(g, "restore") == 0)
+		return cmd_restore(argc - 2, argv + 2);
 
 	digest_global_init();
 	if (config_load(NULL, &cfg, &err) < 0)

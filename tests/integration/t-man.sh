@@ -9,7 +9,7 @@ set -u
 
 [ -n "${APPR_SRCDIR:-}" ] || APPR_SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 S=$APPR_SRCDIR
-PAGES="doc/appr-fcgi.8 doc/appr-admin.8 doc/appr-serve.8 doc/appr.conf.5"
+PAGES="doc/appr-fcgi.8 doc/appr-admin.8 doc/appr-serve.8 doc/appr.conf.5 doc/appr-archive.5"
 
 # ---- TAP ----
 _n=0

@@ -1,0 +1,290 @@
+/* export.c - a store read as a source: its index collected, its blobs streamed, and
+ * the archive written from both. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "export.h"
+
+#define PAGE 256                      /* packages listed at a time */
+#define CHUNK 65536
+
+/* ---- blobs of a store ---- */
+
+static int store_open(struct blob_source *base, const char *digest, long long *size,
+		      struct appr_error *err)
+{
+	struct export_store_source *src = (struct export_store_source *)base;
+	return storage_blob_open(src->s, digest, &src->r, size, err);
+}
+
+static long store_read(struct blob_source *base, void *buf, size_t len)
+{
+	struct export_store_source *src = (struct export_store_source *)base;
+	return storage_blob_read(src->r, buf, len);
+}
+
+static void store_close(struct blob_source *base)
+{
+	struct export_store_source *src = (struct export_store_source *)base;
+	storage_blob_close(src->r);
+	src->r = NULL;
+}
+
+void export_store_source_init(struct export_store_source *src, struct storage *s)
+{
+	memset(src, 0, sizeof *src);
+	src->base.open = store_open;
+	src->base.read = store_read;
+	src->base.close = store_close;
+	src->s = s;
+}
+
+/* ---- collecting ---- */
+
+static int cmp_user(const void *x, const void *y)
+{
+	return strcmp(((const struct storage_user *)x)->name, ((const struct storage_user *)y)->name);
+}
+
+static int cmp_grant(const void *x, const void *y)
+{
+	const struct storage_grant *a = x, *b = y;
+	int c = strcmp(a->user, b->user);
+	return c ? c : strcmp(a->namespace, b->namespace);
+}
+
+static int cmp_token(const void *x, const void *y)
+{
+	const struct storage_token *a = x, *b = y;
+	int c = strcmp(a->user, b->user);
+	if (!c)
+		c = strcmp(a->created_at, b->created_at);
+	return c ? c : strcmp(a->id, b->id);
+}
+
+/* Users, grants and tokens, each sorted so that two stores holding the same give the
+ * same index. */
+static int collect_auth(struct storage *s, struct archive_index *ix, struct appr_error *err)
+{
+	struct storage_user *u;
+	struct storage_grant *g;
+	struct storage_token *t;
+	size_t n;
+	if (storage_user_list(s, ix->a, &u, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		*archive_add_user(ix) = u[i];
+	if (storage_grant_list(s, NULL, ix->a, &g, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		*archive_add_grant(ix) = g[i];
+	if (storage_token_list(s, NULL, ix->a, &t, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		*archive_add_token(ix) = t[i];
+	qsort(ix->users, ix->n_users, sizeof *ix->users, cmp_user);
+	qsort(ix->grants, ix->n_grants, sizeof *ix->grants, cmp_grant);
+	qsort(ix->tokens, ix->n_tokens, sizeof *ix->tokens, cmp_token);
+	return 0;
+}
+
+/* One package: its record, manifests, channels. 0 also when it went meanwhile. */
+static int collect_package(struct storage *s, struct archive_index *ix, struct arena *tmp,
+			   const struct storage_package *row, struct appr_error *err)
+{
+	char *ns = arena_strdup(ix->a, row->package), *name = strchr(ns, '/');
+	struct storage_manifest *m;
+	struct storage_channel *c;
+	size_t nm, nc;
+	if (!name)
+		return 0;
+	*name++ = '\0';
+	if (storage_get_manifests(s, ns, name, NULL, NULL, tmp, &m, &nm, err) < 0 ||
+	    storage_list_channels(s, ns, name, tmp, &c, &nc, err) < 0)
+		return err->http == 404 ? 0 : -1;    /* 404: deleted meanwhile */
+	if (nm == 0)
+		return 0;
+	struct archive_package *p = archive_add_package(ix);
+	p->ns = ns;
+	p->name = name;
+	p->visibility = arena_strdup(ix->a, row->visibility ? row->visibility : "public");
+	for (size_t i = 0; i < nm; i++) {
+		struct archive_manifest *am = archive_add_manifest(ix);
+		am->ns = ns;
+		am->name = name;
+		am->release = arena_strdup(ix->a, m[i].release);
+		am->media_type = arena_strdup(ix->a, m[i].media_type);
+		memcpy(am->digest, m[i].digest, sizeof am->digest);
+		memcpy(am->blob_sha256, m[i].blob_sha256, sizeof am->blob_sha256);
+		am->size = m[i].size;
+		am->metadata = arena_strdup(ix->a, m[i].metadata);
+		memcpy(am->created_at, m[i].created_at, sizeof am->created_at);
+		am->visibility = p->visibility;
+		archive_add_blob(ix, am->digest, am->size, am->blob_sha256);
+	}
+	for (size_t i = 0; i < nc; i++) {
+		struct archive_channel *ac = archive_add_channel(ix);
+		ac->ns = ns;
+		ac->name = name;
+		ac->channel = arena_strdup(ix->a, c[i].name);
+		ac->current = arena_strdup(ix->a, c[i].current);
+		ac->n_releases = c[i].n_releases;
+		ac->releases = arena_alloc(ix->a, (c[i].n_releases + 1) * sizeof *ac->releases);
+		for (size_t k = 0; k < c[i].n_releases; k++)
+			ac->releases[k] = arena_strdup(ix->a, c[i].releases[k]);
+	}
+	return 0;
+}
+
+int export_collect(struct storage *s, struct archive_index *ix, struct appr_error *err)
+{
+	struct arena *tmp = arena_new(), *page = arena_new();
+	char *last = NULL;                    /* the last package taken, "ns/name" */
+	int rc = -1;
+
+	if (collect_auth(s, ix, err) < 0)
+		goto out;
+	for (size_t offset = 0;; offset += PAGE) {
+		struct storage_list_query q = { .limit = PAGE, .offset = offset };
+		struct storage_package *pkgs;
+		size_t n;
+		arena_reset(page);
+		if (storage_list_packages(s, &q, page, &pkgs, &n, err) < 0)
+			goto out;
+		for (size_t i = 0; i < n; i++) {
+			/* a package deleted meanwhile shifts the pages: one seen is skipped */
+			if (last && strcmp(pkgs[i].package, last) <= 0)
+				continue;
+			arena_reset(tmp);
+			if (collect_package(s, ix, tmp, &pkgs[i], err) < 0)
+				goto out;
+			free(last);
+			last = xstrdup(pkgs[i].package);
+		}
+		if (n < PAGE)
+			break;
+	}
+	rc = 0;
+out:
+	free(last);
+	arena_free(tmp);
+	arena_free(page);
+	return rc;
+}
+
+/* ---- writing ---- */
+
+/* Read blob b whole from s, checked: its size and digest must be the index's, and
+ * its SHA-256 too when known (else it is learnt). With out, the bytes are copied
+ * there. */
+static int copy_blob(struct storage *s, struct archive_blob *b, FILE *out, unsigned char *buf,
+		     long long *bytes, struct appr_error *err)
+{
+	struct storage_blob_reader *r = NULL;
+	struct archive_check *chk = NULL;
+	char digest[DIGEST_HEX_LEN + 1], sha[DIGEST_HEX_LEN + 1];
+	long long size, got;
+	int rc = -1;
+
+	if (storage_blob_open(s, b->digest, &r, &size, err) < 0) {
+		if (err->http == 404)
+			appr_err(err, 500, APPR_E_INTERNAL, "blob %s is missing (deleted during "
+				 "the export? run it again; else see appr-admin fsck)", b->digest);
+		return -1;
+	}
+	chk = archive_check_new();
+	for (;;) {
+		long n = storage_blob_read(r, buf, CHUNK);
+		if (n < 0) {
+			appr_err(err, 500, APPR_E_INTERNAL, "blob %s cannot be read", b->digest);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (archive_check_feed(chk, buf, (size_t)n, err) < 0) {
+			appr_err(err, 500, APPR_E_INTERNAL, "blob %s is not a valid .tgz "
+				 "(see appr-admin fsck)", b->digest);
+			goto out;
+		}
+		if (out && fwrite(buf, 1, (size_t)n, out) != (size_t)n) {
+			appr_err(err, 500, APPR_E_INTERNAL, "writing the archive: %s",
+				 strerror(errno));
+			goto out;
+		}
+		*bytes += n;
+	}
+	if (archive_check_finish(chk, digest, sha, &got, err) < 0) {
+		appr_err(err, 500, APPR_E_INTERNAL, "blob %s is not a valid .tgz "
+			 "(see appr-admin fsck)", b->digest);
+		goto out;
+	}
+	if (got != b->size || strcmp(digest, b->digest) != 0 ||
+	    (b->sha256[0] && strcmp(sha, b->sha256) != 0)) {
+		appr_err(err, 500, APPR_E_INTERNAL, "blob %s differs from what its manifests "
+			 "recorded (see appr-admin fsck)", b->digest);
+		goto out;
+	}
+	memcpy(b->sha256, sha, sizeof b->sha256);
+	rc = 0;
+out:
+	archive_check_free(chk);
+	storage_blob_close(r);
+	return rc;
+}
+
+int export_write(struct storage *s, struct archive_index *ix, FILE *out, long long mtime,
+		 archive_progress_fn progress, void *pctx, struct appr_error *err)
+{
+	unsigned char *buf = xmalloc(CHUNK);
+	struct strbuf text = { 0 };
+	long long bytes = 0;
+	char name[128];
+	int rc = -1;
+
+	for (size_t i = 0; i < ix->n_blobs; i++)
+		if (!ix->blobs[i].sha256[0] && copy_blob(s, &ix->blobs[i], NULL, buf, &bytes, err) < 0)
+			goto out;
+	for (size_t i = 0; i < ix->n_manifests; i++) {
+		struct archive_manifest *m = &ix->manifests[i];
+		const struct archive_blob *b = archive_find_blob(ix, m->digest);
+		memcpy(m->blob_sha256, b->sha256, sizeof m->blob_sha256);
+		if (m->size != b->size) {
+			appr_err(err, 500, APPR_E_INTERNAL, "%s/%s %s %s: size %lld, another "
+				 "manifest of its blob says %lld (see appr-admin fsck)", m->ns,
+				 m->name, m->release, m->media_type, m->size, b->size);
+			goto out;
+		}
+	}
+	archive_index_format(ix, &text);
+	if (archive_tar_header(out, ARCHIVE_INDEX_NAME, (long long)text.len, mtime, err) < 0)
+		goto out;
+	if (fwrite(text.buf, 1, text.len, out) != text.len) {
+		appr_err(err, 500, APPR_E_INTERNAL, "writing the archive: %s", strerror(errno));
+		goto out;
+	}
+	if (archive_tar_pad(out, (long long)text.len, err) < 0)
+		goto out;
+	bytes = 0;
+	for (size_t i = 0; i < ix->n_blobs; i++) {
+		struct archive_blob *b = &ix->blobs[i];
+		snprintf(name, sizeof name, ARCHIVE_BLOB_DIR "%s.tgz", b->digest);
+		if (archive_tar_header(out, name, b->size, mtime, err) < 0 ||
+		    copy_blob(s, b, out, buf, &bytes, err) < 0 ||
+		    archive_tar_pad(out, b->size, err) < 0)
+			goto out;
+		if (progress)
+			progress(pctx, "export", i + 1, ix->n_blobs, bytes);
+	}
+	if (archive_tar_end(out, err) < 0)
+		goto out;
+	if (fflush(out) != 0) {
+		appr_err(err, 500, APPR_E_INTERNAL, "writing the archive: %s", strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	sb_free(&text);
+	free(buf);
+	return rc;
+}
