@@ -7,8 +7,8 @@
 # the listings. Repeat with a smaller NPKG to see what grows. Not part of make check;
 # loopback only.
 #
-#   bench/scale.sh [BUILDDIR]   (env: NPKG=100000 NNS=10 REQS=200 PROCS=2 STORE=sqlite
-#                                FSYNC=false)
+#   bench/scale.sh [BUILDDIR]   (env: NPKG=100000 NNS=10 REQS=200 PROCS=2 FSYNC=false
+#                                STORE=sqlite, or redis: a private redis-server)
 #
 # Kinds: search of a substring one package holds (the trigram index), the same as
 # list query=, list of one namespace (NPKG/NNS packages: streamed), the next page of
@@ -29,7 +29,11 @@ done
 [[ $NNS =~ ^[1-9][0-9]{0,2}$ && $NNS -le $NPKG ]] || die "NNS: 1 to 999, at most NPKG"
 [[ $REQS =~ ^[1-9][0-9]{0,3}$ ]] || die "REQS: 1 to 9999"
 [[ $PROCS =~ ^[1-9][0-9]?$ ]] || die "PROCS: 1 to 99"
-case $STORE in sqlite) ;; *) die "STORE: sqlite (etcd and redis: bench/drivers.sh)" ;; esac
+case $STORE in
+sqlite) ;;
+redis) command -v redis-server >/dev/null || die "redis-server missing (apt-get install redis-server)" ;;
+*) die "STORE: sqlite or redis" ;;
+esac
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/appr-bench.XXXXXX")
 pids=()
@@ -38,7 +42,16 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 port=$((20000 + RANDOM % 20000))
-APPR_FSYNC=$FSYNC "$serve" --port $port --data "$tmp/data" --procs "$PROCS" >"$tmp/serve.log" 2>&1 &
+store_env=()
+if [ "$STORE" = redis ]; then          # a private redis-server on loopback
+	rport=$((port + 1))
+	redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" \
+		>"$tmp/redis.log" 2>&1 &
+	pids+=($!)
+	for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+	store_env=(APPR_STORAGE=redis APPR_REDIS_URL="redis://127.0.0.1:$rport/0")
+fi
+env "${store_env[@]}" APPR_FSYNC=$FSYNC "$serve" --port $port --data "$tmp/data" --procs "$PROCS" >"$tmp/serve.log" 2>&1 &
 pids+=($!)
 base=http://127.0.0.1:$port
 for _ in $(seq 100); do curl -sf "$base/version" >/dev/null && break; sleep 0.1; done
