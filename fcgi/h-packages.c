@@ -62,8 +62,13 @@ static void list_rows(struct strbuf *out, const struct storage_package *p, size_
 	}
 }
 
-static size_t list_want(size_t left)
+/* The limit of the next call for a listing still wanting left packages: a page, or
+ * with a store whose every call reads the whole listing (list_pages_cheap false) all
+ * of them at once (0: no limit). */
+static size_t list_want(const struct storage *s, size_t left)
 {
+	if (!s->ops->list_pages_cheap)
+		return left == SIZE_MAX ? 0 : left;
 	return left < LIST_PAGE ? left : LIST_PAGE;
 }
 
@@ -84,7 +89,7 @@ static int list_more(void *ctx, struct strbuf *out)
 	if (!ls->a)
 		ls->a = arena_new();
 	arena_reset(ls->a);
-	ls->q.limit = list_want(ls->left);
+	ls->q.limit = list_want(ls->store, ls->left);
 	ls->q.after_ns = ls->after;
 	ls->q.after_name = ls->after + strlen(ls->after) + 1;
 	if (storage_list_packages(ls->store, &ls->q, ls->a, &p, &n, &err) < 0) {
@@ -95,7 +100,7 @@ static int list_more(void *ctx, struct strbuf *out)
 	list_rows(out, p, n, false, &ls->after);
 	if (ls->left != SIZE_MAX)
 		ls->left -= n;
-	if (n < ls->q.limit || ls->left == 0) {
+	if (!ls->q.limit || n < ls->q.limit || ls->left == 0) {
 		sb_putc(out, ']');
 		return 0;
 	}
@@ -153,7 +158,7 @@ int h_list(struct request *req, struct response *resp)
 	struct storage_package *p;
 	size_t n;
 	char *after = NULL;
-	q.limit = list_want(left);
+	q.limit = list_want(req->app->store, left);
 	if (storage_list_packages(req->app->store, &q, req->arena, &p, &n, &req->err) < 0)
 		return -1;
 	sb_putc(&resp->body, '[');
@@ -161,7 +166,7 @@ int h_list(struct request *req, struct response *resp)
 	if (left != SIZE_MAX)
 		left -= n;
 	resp_json_written(resp, 200);
-	if (n < q.limit || left == 0) {
+	if (!q.limit || n < q.limit || left == 0) {
 		sb_putc(&resp->body, ']');
 		free(after);
 		return 0;

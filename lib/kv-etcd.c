@@ -619,6 +619,7 @@ static int etcd_open(const struct appr_config *cfg, struct storage **out, struct
  * one POST /v3/kv/txn comparing the mod_revision of every key it read. */
 const struct storage_ops storage_etcd_ops = {
 	.version = STORAGE_OPS_VERSION,                   /* interface this table implements */
+	.list_pages_cheap = false,                        /* every list reads the pkg/ key range */
 	.name = "etcd",
 	.open = etcd_open,                                /* endpoints, curl handle, range "." */
 	.close = storage_kv_close,                        /* curl cleanup */

@@ -717,6 +717,7 @@ static int redis_open(const struct appr_config *cfg, struct storage **out, struc
  * key it read. */
 const struct storage_ops storage_redis_ops = {
 	.version = STORAGE_OPS_VERSION,                   /* interface this table implements */
+	.list_pages_cheap = false,                        /* every list reads the pkg/ key range */
 	.name = "redis",
 	.open = redis_open,                               /* parse redis_url, connect, SCRIPT LOAD */
 	.close = storage_kv_close,                        /* redisFree */

@@ -2646,6 +2646,7 @@ static int sq_namespace_stamp(struct storage *s, const char *ns, unsigned long l
 const struct storage_ops storage_sqlite_ops = {
 	.version = STORAGE_OPS_VERSION,           /* interface this table implements */
 	.name = "filesystem",                     /* also registered as "sqlite" */
+	.list_pages_cheap = true,                 /* after_ns: a range of packages UNIQUE */
 	.open = sq_open,                          /* mkdir, WAL, migrations, prepare */
 	.close = sq_close,                        /* finalize statements, close db */
 	.blob_begin = sq_blob_begin,              /* mkstemp in blobs/tmp */

@@ -186,6 +186,11 @@ struct storage_token {
 struct storage_ops {
 	int version;                     /* STORAGE_OPS_VERSION */
 	const char *name;                /* "filesystem", "etcd", "redis" */
+	/* Whether list_packages from a cursor (after_ns) costs what its page costs (an
+	 * index range): a long listing is then read a page at a time. false: each call
+	 * reads the whole listing's key range (etcd, redis), so a listing asks for all of
+	 * it in one call. */
+	bool list_pages_cheap;
 
 	/* Open (creating if needed) the store cfg describes. Called once per process. */
 	int (*open)(const struct appr_config *cfg, struct storage **out, struct appr_error *err);

@@ -52,8 +52,13 @@ env APPR_CONFIG="$APPR_TMP/appr.conf" APPR_DATA_DIR="$APPR_DATA" "${benv[@]}" \
 	GATEWAY_INTERFACE=CGI/1.1 SERVER_PROTOCOL=HTTP/1.1 REQUEST_METHOD=GET SCRIPT_NAME= \
 	PATH_INFO=/api/v1/packages QUERY_STRING= REQUEST_URI=/api/v1/packages \
 	timeout 30 "$APPR_FCGI" </dev/null >"$T/cgi.out" 2>"$T/cgi.err"
-is "$(sed -n '1,/^\r\{0,1\}$/p' "$T/cgi.out" | grep -ci '^content-length') $(sed '1,/^\r\{0,1\}$/d' "$T/cgi.out" | jq length)" \
-	"0 450" "a listing longer than a page is streamed: no Content-Length, every row"
+if [ "$APPR_TEST_STORAGE" = filesystem ]; then
+	is "$(sed -n '1,/^\r\{0,1\}$/p' "$T/cgi.out" | grep -ci '^content-length') $(sed '1,/^\r\{0,1\}$/d' "$T/cgi.out" | jq length)" \
+		"0 450" "a listing longer than a page is streamed: no Content-Length, every row"
+else    # etcd, redis: every list call reads the whole key range, so one call, one answer
+	is "$(sed -n '1,/^\r\{0,1\}$/p' "$T/cgi.out" | grep -ci '^content-length') $(sed '1,/^\r\{0,1\}$/d' "$T/cgi.out" | jq length)" \
+		"1 450" "etcd, redis: a listing is read whole, then sent with its Content-Length"
+fi
 jis '[.[] | select(.default != "1.0.0" or (.releases | length) != 1 or .manifests != ["helm"])] | length' 0 \
 	"every row complete (default, releases, manifests)"
 
