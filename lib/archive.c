@@ -109,11 +109,13 @@ static int cmp_pkg(const void *x, const void *y)
 
 void archive_link(struct archive_index *ix)
 {
-	qsort(ix->packages, ix->n_packages, sizeof *ix->packages, cmp_pkg);
+	if (ix->n_packages)
+		qsort(ix->packages, ix->n_packages, sizeof *ix->packages, cmp_pkg);
 	for (size_t i = 0; i < ix->n_manifests; i++) {
 		struct archive_manifest *m = &ix->manifests[i];
 		struct archive_package key = { .ns = m->ns, .name = m->name }, *p;
-		p = bsearch(&key, ix->packages, ix->n_packages, sizeof *ix->packages, cmp_pkg);
+		p = ix->n_packages ? bsearch(&key, ix->packages, ix->n_packages,
+						 sizeof *ix->packages, cmp_pkg) : NULL;
 		m->visibility = p ? p->visibility : "public";
 	}
 }

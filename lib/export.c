@@ -83,9 +83,12 @@ static int collect_auth(struct storage *s, struct archive_index *ix, struct appr
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		*archive_add_token(ix) = t[i];
-	qsort(ix->users, ix->n_users, sizeof *ix->users, cmp_user);
-	qsort(ix->grants, ix->n_grants, sizeof *ix->grants, cmp_grant);
-	qsort(ix->tokens, ix->n_tokens, sizeof *ix->tokens, cmp_token);
+	if (ix->n_users)                     /* (qsort wants a base even for none) */
+		qsort(ix->users, ix->n_users, sizeof *ix->users, cmp_user);
+	if (ix->n_grants)
+		qsort(ix->grants, ix->n_grants, sizeof *ix->grants, cmp_grant);
+	if (ix->n_tokens)
+		qsort(ix->tokens, ix->n_tokens, sizeof *ix->tokens, cmp_token);
 	return 0;
 }
 

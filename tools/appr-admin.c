@@ -21,6 +21,7 @@
 #include "export.h"
 #include "fsck.h"
 #include "import.h"
+#include "import-appr.h"
 #include "helm.h"
 #include "names.h"
 #include "stats.h"
@@ -82,11 +83,17 @@ static const char usage[] =
 	"                                     export is the backup)\n"
 	"  restore FILE DIR                   make the data directory DIR (absent or empty)\n"
 	"                                     from a backup, and check it\n"
+	"  import-appr DIR | --etcd ENDPOINTS | --redis URL [--prefix P]\n"
+	"                                     import the store of the original appr server\n"
+	"                                     (its filesystem directory, etcd or redis; P:\n"
+	"                                     its APPR_KV_PREFIX, default appr/packages/):\n"
+	"                                     each blob checked, what does not match its\n"
+	"                                     manifest said and skipped (exit 1)\n"
 	"  --help, --version; COMMAND --help  this text, or one command's\n"
 	"\n"
 	"Exit status 0 on success, 1 on any error or problem found (said on standard\n"
-	"error); export, import, copy, backup, restore: 2 on a usage error. Long commands show their\n"
-	"progress when standard error is a terminal.\n";
+	"error); export, import, copy, backup, restore, import-appr: 2 on a usage\n"
+	"error. Long commands show their progress when standard error is a terminal.\n";
 
 /* A level a grant or token may have: read, write or admin. */
 static int parse_level(const char *s, enum storage_level *out)
@@ -719,6 +726,66 @@ static int cmd_restore(int argc, char **argv)
 	return 0;
 }
 
+/* import-appr DIR | --etcd ENDPOINTS | --redis URL [--prefix P]: the original appr
+ * server's store read whole into an index (its blobs checked), then applied. */
+static int cmd_import_appr(struct storage *s, const struct appr_config *cfg, int argc,
+			   char **argv)
+{
+	struct import_appr_where w = { 0 };
+	struct appr_error err = { 0 };
+	struct import_appr *o = NULL;
+	struct import_appr_report ar;
+	struct import_report rep;
+	struct archive_index ix;
+	struct progress pr;
+	int given = 0, rc = 1;
+
+	for (int i = 0; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(argv[i], "--etcd") == 0 && v && *v) {
+			w.etcd = v, given++, i++;
+		} else if (strcmp(argv[i], "--redis") == 0 && v && *v) {
+			w.redis = v, given++, i++;
+		} else if (strcmp(argv[i], "--prefix") == 0 && v) {
+			w.prefix = v, i++;
+		} else if (argv[i][0] != '-' && argv[i][0]) {
+			w.dir = argv[i], given++;
+		} else {
+			given = -1;
+			break;
+		}
+	}
+	if (given != 1)
+		return usage_fail("import-appr DIR | --etcd ENDPOINTS | --redis URL [--prefix P]");
+	progress_init(&pr);
+	archive_index_init(&ix);
+	if (import_appr_open(&w, cfg, &o, &err) < 0) {
+		fail("import-appr: %s", err.msg);
+		goto out;
+	}
+	if (import_appr_collect(o, &ix, say_line, NULL, progress_show, &pr, &ar, &err) < 0) {
+		fail("import-appr: %s; nothing was imported", err.msg);
+		goto out;
+	}
+	fflush(stdout);
+	fprintf(stderr, "import-appr: read %lu packages, %lu manifests, %lu channels, %lld "
+		"blob bytes checked; %lu skipped\n", ar.packages, ar.manifests, ar.channels,
+		ar.bytes, ar.skipped);
+	if (import_apply(s, &ix, import_appr_blobs(o), say_line, NULL, progress_show, &pr, &rep,
+			 &err) < 0) {
+		fail("import-appr: %s (run it again to complete it)", err.msg);
+		goto out;
+	}
+	rep.problems += ar.skipped;
+	if (rep.manifests_written == 0 && rep.channels_written == 0)
+		fprintf(stderr, "import-appr: nothing new to import\n");
+	rc = import_summary("import-appr", &rep);
+out:
+	import_appr_close(o);
+	archive_index_free(&ix);
+	return rc;
+}
+
 /* COMMAND --help: the lines of the usage text about COMMAND. */
 static int command_help(const char *group)
 {
@@ -788,6 +855,8 @@ static int run(struct storage *s, const struct appr_config *cfg, int argc, char 
 		return cmd_copy(s, argc - 1, argv + 1);
 	if (strcmp(group, "backup") == 0)
 		return cmd_backup(s, cfg, argc - 1, argv + 1);
+	if (strcmp(group, "import-appr") == 0)
+		return cmd_import_appr(s, cfg, argc - 1, argv + 1);
 	if (strcmp(group, "helm") == 0) {
 		if (strcmp(sub, "left-out") == 0)
 			return cmd_helm_left_out(s, cfg, argc - 2, argv + 2, a);
@@ -819,7 +888,7 @@ int main(int argc, char **argv)
 	const char *g = argv[1];
 	static const char *const commands[] = {
 		"user", "grant", "revoke", "token", "helm", "gc", "fsck", "stats", "export",
-		"import", "copy", "backup", "restore",
+		"import", "copy", "backup", "restore", "import-appr",
 	};
 	bool known = false;
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
