@@ -13,7 +13,7 @@
 # Kinds: search of a substring one package holds (the trigram index), the same as
 # list query=, list of one namespace (NPKG/NNS packages: streamed), the next page of
 # it by the after= cursor deep in the namespace beside the same page by offset=, and
-# show manifest.
+# show manifest; then, with wrk, pushes of new charts at that size.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$here}" && pwd)
@@ -127,3 +127,16 @@ done
 rss=$(for p in $(pgrep -f "$build/fcgi/appr-fcgi" || true); do
 	awk '/^VmHWM/ { print $2 }' "/proc/$p/status" 2>/dev/null; done | sort -n | tail -n 1)
 printf '\nlargest responder peak RSS (VmHWM) after all of the above: %s KiB\n' "${rss:-?}"
+
+# pushes of new charts at this size (bench/push-new.lua: each its own blob), beside
+# GET /version, when wrk is there
+if command -v wrk >/dev/null; then
+	v=$(wrk -t2 -c8 -d5s "$base/version" | awk '/Requests\/sec/ { print $2 }')
+	PUSH_PATH=/api/v1/packages/pushns/chart PUSH_RUN=1 \
+		wrk -t2 -c8 -d5s -s "$here/bench/push-new.lua" "$base" >"$tmp/push.out" 2>"$tmp/push.err"
+	p=$(awk '/Requests\/sec/ { print $2 }' "$tmp/push.out")
+	printf 'push of new charts at %d packages: %s/s (fsync %s; /version %s/s; %d answers not 200)\n' \
+		"$NPKG" "$p" "$FSYNC" "$v" "$(grep -c '^push-new:' "$tmp/push.err" || true)"
+else
+	echo "push rate at this size: skipped (wrk missing: apt-get install wrk)"
+fi
