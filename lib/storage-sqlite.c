@@ -342,7 +342,6 @@ struct sq_storage {
 	unsigned long trash_seq;
 	struct sq_fileops fo;
 	int wal_next_truncate;               /* WAL pages at which to try TRUNCATE next */
-	struct timespec busy_since;          /* busy_wait: when the current wait began */
 };
 
 struct sq_writer {
@@ -1056,29 +1055,6 @@ static int pragma(struct sq_storage *ss, const char *sql, char *out, size_t cap,
 	return rc == SQLITE_OK ? 0 : db_fail(ss, rc, sql, err);
 }
 
-/* sqlite3_busy_handler: another process holds the lock SQLite wants (the write lock,
- * mostly). SQLite's own busy_timeout sleeps 1, 2, 5, 10, 15, 20, 25, 50 then 100 ms
- * between tries, so a writer queued behind another woke up long after the lock was
- * free and the lock sat idle between pushes. This one tries again after 50 us, then
- * 200 us, then every 1 ms, until busy_timeout_ms have passed since the wait began
- * (then SQLite answers busy: 409 resource-in-use). */
-static int busy_wait(void *arg, int count)
-{
-	struct sq_storage *ss = arg;
-	struct timespec now, pause = { 0, 0 };
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (count == 0)
-		ss->busy_since = now;
-	long long waited_ms = (long long)(now.tv_sec - ss->busy_since.tv_sec) * 1000 +
-			      (now.tv_nsec - ss->busy_since.tv_nsec) / 1000000;
-	if (waited_ms >= 0 && (unsigned long long)waited_ms >= ss->base.cfg->busy_timeout_ms)
-		return 0;
-	pause.tv_nsec = count < 10 ? 50 * 1000 : count < 40 ? 200 * 1000 : 1000 * 1000;
-	nanosleep(&pause, NULL);
-	return 1;
-}
-
 /* journal_mode=WAL needs an exclusive lock, and SQLite answers SQLITE_BUSY at
  * once instead of calling the busy handler (it would escalate from a shared
  * lock), so processes starting together on a fresh database retry here for up
@@ -1246,7 +1222,8 @@ static int sq_open(const struct appr_config *cfg, struct storage **out,
 		db_fail(ss, rc, "open", err);
 		goto fail;
 	}
-	sqlite3_busy_handler(ss->db, busy_wait, ss);
+	sqlite3_busy_timeout(ss->db, cfg->busy_timeout_ms > INT_MAX
+				     ? INT_MAX : (int)cfg->busy_timeout_ms);
 	if (configure_db(ss, err) < 0 || migrate(ss, err) < 0)
 		goto fail;
 	for (int i = 0; i < S_COUNT; i++) {
