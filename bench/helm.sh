@@ -56,17 +56,12 @@ cores=$(nproc)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/appr-bench.XXXXXX")
 chmod 755 "$tmp"
-pidfiles=()
+store_env=()                    # set below, for bench/nginx-pools.sh
+. "$here/bench/nginx-pools.sh"
 pids=()                 # etcd or redis-server
-nginx_pid=
-pids_in() { tr -s ' \n' '  ' <"$1"; }   # spawn-fcgi ends its pid file without a newline
 cleanup() {
-	local f p
-	[ -z "$nginx_pid" ] || kill "$nginx_pid" 2>/dev/null || true
-	for f in "${pidfiles[@]}"; do
-		[ -f "$f" ] || continue
-		for p in $(pids_in "$f"); do kill "$p" 2>/dev/null || true; done
-	done
+	local p
+	pools_cleanup
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	rm -rf -- "$tmp"
@@ -96,7 +91,6 @@ wait_ready() {
 }
 
 # ---- the store: a private etcd or redis-server on loopback, or SQLite ----
-store_env=()
 case $STORE in
 etcd)
 	for try in $(seq 10); do
@@ -130,103 +124,8 @@ redis)
 *) store_env=(APPR_STORAGE=filesystem) ;;
 esac
 
-# ---- the minimal responder ----
-read -r -a fcgi_cflags <<<"$(pkg-config --cflags fcgi)" || true
-read -r -a fcgi_libs <<<"$(pkg-config --libs fcgi)" || true
-cc -std=c11 -O2 "${fcgi_cflags[@]}" -o "$tmp/min-responder" \
-	"$here/bench/min-responder.c" "${fcgi_libs[@]}" ||
-	die "cannot compile bench/min-responder.c (apt-get install libfcgi-dev)"
-
-# ---- FastCGI pools: spawn-fcgi, unix sockets private to this user ----
-: >"$tmp/appr.conf"
-data=$tmp/data
-spawn() { # NAME PROGRAM [VAR=VALUE...]
-	local name=$1 prog=$2
-	shift 2
-	env APPR_CONFIG="$tmp/appr.conf" APPR_DATA_DIR="$data" APPR_FSYNC=false "${store_env[@]}" "$@" \
-		spawn-fcgi -s "$tmp/$name.sock" -M 0600 -F "$PROCS" -P "$tmp/$name.pid" \
-		-- "$prog" >>"$tmp/spawn.log" 2>&1 || die "spawn-fcgi $name failed: $(cat "$tmp/spawn.log")"
-	pidfiles+=("$tmp/$name.pid")
-}
-# the first responder creates the data directory alone
-env APPR_CONFIG="$tmp/appr.conf" APPR_DATA_DIR="$data" "${store_env[@]}" GATEWAY_INTERFACE=CGI/1.1 \
-	REQUEST_METHOD=GET REQUEST_URI=/version "$fcgi" </dev/null >/dev/null 2>"$tmp/first.log" ||
-	die "appr-fcgi refused to start: $(cat "$tmp/first.log")"
-spawn stream "$fcgi" APPR_BLOB_DELIVERY=stream
-spawn accel "$fcgi" APPR_BLOB_DELIVERY=x-accel-redirect
-spawn min "$tmp/min-responder"
-
-# ---- nginx: one server per pool, and static files ----
-mkdir -p "$tmp/www" "$tmp/nginx"
-user=
-[ "$(id -u)" -ne 0 ] || user="user root;"   # the workers must reach the 0600 sockets
-# no upstream keepalive (fastcgi_keep_conn off): libfcgi serves one connection at a time
-fastcgi="include /etc/nginx/fastcgi_params; fastcgi_keep_conn off;"
-accel="location ^~ /_appr_blobs/ {
-		internal;
-		alias $data/blobs/;
-		etag off;                     # the responder's ETag (the digest) instead
-		add_header ETag \$upstream_http_etag;
-	}"
-for try in $(seq 10); do        # four consecutive ports; others if one is taken
-	port=$((20000 + RANDOM % 30000))
-	pA=$port pB=$((port + 1)) pM=$((port + 2)) pS=$((port + 3))
-	cat >"$tmp/nginx.conf" <<EOF
-$user
-worker_processes $WORKERS;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx/error.log warn;
-daemon off;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	types { application/x-gzip gz tgz; application/x-yaml yaml; }
-	default_type application/octet-stream;
-	sendfile on;
-	client_max_body_size 64m;
-	client_body_temp_path $tmp/nginx/body;
-	fastcgi_temp_path $tmp/nginx/fastcgi;
-	proxy_temp_path $tmp/nginx/proxy;
-	uwsgi_temp_path $tmp/nginx/uwsgi;
-	scgi_temp_path $tmp/nginx/scgi;
-	server {
-		listen 127.0.0.1:$pA;
-		location / { $fastcgi fastcgi_pass unix:$tmp/stream.sock; }
-	}
-	server {
-		listen 127.0.0.1:$pB;
-		location / { $fastcgi fastcgi_pass unix:$tmp/accel.sock; }
-		$accel
-	}
-	server {
-		listen 127.0.0.1:$pM;
-		location / { $fastcgi fastcgi_pass unix:$tmp/min.sock; }
-	}
-	server {
-		listen 127.0.0.1:$pS;
-		root $tmp/www;
-	}
-}
-EOF
-	"$nginx" -t -q -p "$tmp/nginx" -c "$tmp/nginx.conf" 2>"$tmp/nginx-t.log" ||
-		die "nginx refused the configuration: $(cat "$tmp/nginx-t.log")"
-	"$nginx" -p "$tmp/nginx" -c "$tmp/nginx.conf" 2>>"$tmp/nginx/error.log" &
-	nginx_pid=$!
-	A=http://127.0.0.1:$pA B=http://127.0.0.1:$pB M=http://127.0.0.1:$pM S=http://127.0.0.1:$pS
-	for _ in $(seq 100); do
-		kill -0 "$nginx_pid" 2>/dev/null || break
-		curl -sf "$A/version" >/dev/null && curl -sf "$M/" >/dev/null && break
-		sleep 0.1
-	done
-	if kill -0 "$nginx_pid" 2>/dev/null; then
-		break
-	fi
-	wait "$nginx_pid" || true
-	nginx_pid=
-	grep -q 'in use' "$tmp/nginx/error.log" || die "nginx failed: $(tail -5 "$tmp/nginx/error.log")"
-done
-[ -n "$nginx_pid" ] || die "no free ports for nginx in 10 tries"
-curl -sf "$A/version" >/dev/null || die "nginx + appr-fcgi do not answer: $(tail -5 "$tmp/nginx/error.log")"
+# ---- nginx in front of the pools (bench/nginx-pools.sh: A, B, M, S) ----
+pools_start
 
 # ---- charts: NVERS versions of NCHARTS charts (chartNNN 1.J.K), made in parallel ----
 # chart(K) for K = 0..NVERS-1 is chart number K % NCHARTS at version number K / NCHARTS
