@@ -109,24 +109,6 @@ done
 etag=$(curl -s -D - -o /dev/null "${url[blob1m_accel]}" | tr -d '\r' | awk -F': ' 'tolower($1) == "etag" {print $2}')
 [ "$etag" = "\"$db\"" ] || die "x-accel blob: ETag $etag, not the digest"
 
-pool() { # NAME -> the FastCGI pool serving it (none for static)
-	case $1 in
-	min) echo min ;;
-	static) echo none ;;
-	*_accel) echo accel ;;
-	*) echo stream ;;
-	esac
-}
-ticks() { # POOL -> CPU clock ticks (user + system) used so far by its processes
-	local p line f t=0
-	[ -f "$tmp/$1.pid" ] || { echo 0; return; }
-	for p in $(cat "$tmp/$1.pid"); do
-		read -r line 2>/dev/null <"/proc/$p/stat" || continue
-		read -r -a f <<<"${line##*) }"
-		t=$((t + f[11] + f[12]))
-	done
-	echo "$t"
-}
 hz=$(getconf CLK_TCK)
 rps() { # NAME ROUND -> "req/s responder-CPU-us-per-request"; non-2xx answers are
 	# reported on stderr

@@ -287,24 +287,6 @@ code=$(curl -s --max-time 60 -o "$tmp/got" -w '%{http_code}' "${url[show]}")
 jq -e --arg p "bench/$dl_name" '.package == $p' "$tmp/got" >/dev/null ||
 	die "show manifest: not bench/$dl_name: $(head -c 200 "$tmp/got")"
 
-pool() { # NAME -> the FastCGI pool serving it (none for static)
-	case $1 in
-	min) echo min ;;
-	static) echo none ;;
-	*_accel) echo accel ;;
-	*) echo stream ;;
-	esac
-}
-ticks() { # POOL -> CPU clock ticks (user + system) used so far by its processes
-	local p line f t=0
-	[ -f "$tmp/$1.pid" ] || { echo 0; return; }
-	for p in $(pids_in "$tmp/$1.pid"); do
-		read -r line 2>/dev/null <"/proc/$p/stat" || continue
-		read -r -a f <<<"${line##*) }"
-		t=$((t + f[11] + f[12]))
-	done
-	echo "$t"
-}
 hz=$(getconf CLK_TCK)
 rps() { # NAME -> rv, rc: req/s, the pool's CPU us per request; non-2xx answers are
 	# reported on stderr

@@ -13,6 +13,7 @@
 #   S                         nginx serving $tmp/www statically
 #   data                      the data directory of A and B ($tmp/data)
 #   nginx_pid, pidfiles       what pools_cleanup stops
+# and the functions pool NAME and ticks POOL (CPU time of a pool, for per-request cost).
 
 pidfiles=()
 nginx_pid=
@@ -135,4 +136,27 @@ pools_start() {
 	[ -n "$nginx_pid" ] || die "no free ports for nginx in 10 tries"
 	curl -sf "$A/version" >/dev/null ||
 		die "nginx + appr-fcgi do not answer: $(tail -5 "$tmp/nginx/error.log")"
+}
+
+# pool NAME: the pool serving target NAME (min, accel for *_accel, stream; none for
+# static)
+pool() {
+	case $1 in
+	min) echo min ;;
+	static) echo none ;;
+	*_accel) echo accel ;;
+	*) echo stream ;;
+	esac
+}
+
+# ticks POOL: the CPU clock ticks (user + system) its processes used so far
+ticks() {
+	local p line f t=0
+	[ -f "$tmp/$1.pid" ] || { echo 0; return; }
+	for p in $(pids_in "$tmp/$1.pid"); do
+		read -r line 2>/dev/null <"/proc/$p/stat" || continue
+		read -r -a f <<<"${line##*) }"
+		t=$((t + f[11] + f[12]))
+	done
+	echo "$t"
 }
