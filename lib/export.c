@@ -6,7 +6,6 @@
 
 #include "export.h"
 
-#define PAGE 256                      /* packages listed at a time */
 #define CHUNK 65536
 
 /* ---- blobs of a store ---- */
@@ -140,39 +139,31 @@ static int collect_package(struct storage *s, struct archive_index *ix, struct a
 	return 0;
 }
 
+/* The walk of export_collect. */
+struct walk {
+	struct storage *s;
+	struct archive_index *ix;
+	struct arena *tmp;               /* one package's reads */
+};
+
+/* storage_each_package: take one package. */
+static int take_package(void *ctx, const struct storage_package *p, const char *ns,
+			const char *name, struct arena *a, struct appr_error *err)
+{
+	struct walk *w = ctx;
+	(void)ns, (void)name, (void)a;
+	arena_reset(w->tmp);
+	return collect_package(w->s, w->ix, w->tmp, p, err) < 0 ? -1 : 0;
+}
+
 int export_collect(struct storage *s, struct archive_index *ix, struct appr_error *err)
 {
-	struct arena *tmp = arena_new(), *page = arena_new();
-	char *last = NULL;                    /* the last package taken, "ns/name" */
+	struct walk w = { .s = s, .ix = ix, .tmp = arena_new() };
 	int rc = -1;
 
-	if (collect_auth(s, ix, err) < 0)
-		goto out;
-	for (size_t offset = 0;; offset += PAGE) {
-		struct storage_list_query q = { .limit = PAGE, .offset = offset };
-		struct storage_package *pkgs;
-		size_t n;
-		arena_reset(page);
-		if (storage_list_packages(s, &q, page, &pkgs, &n, err) < 0)
-			goto out;
-		for (size_t i = 0; i < n; i++) {
-			/* a package deleted meanwhile shifts the pages: one seen is skipped */
-			if (last && strcmp(pkgs[i].package, last) <= 0)
-				continue;
-			arena_reset(tmp);
-			if (collect_package(s, ix, tmp, &pkgs[i], err) < 0)
-				goto out;
-			free(last);
-			last = xstrdup(pkgs[i].package);
-		}
-		if (n < PAGE)
-			break;
-	}
-	rc = 0;
-out:
-	free(last);
-	arena_free(tmp);
-	arena_free(page);
+	if (collect_auth(s, ix, err) == 0 && storage_each_package(s, take_package, &w, err) == 0)
+		rc = 0;
+	arena_free(w.tmp);
 	return rc;
 }
 

@@ -10,7 +10,6 @@
 #include "fsck.h"
 #include "targz.h"
 
-#define PAGE 256                      /* packages listed at a time */
 #define READ_CHUNK 65536
 
 enum blob_state { BLOB_OK, BLOB_MISSING, BLOB_UNREADABLE, BLOB_NOT_TAR };
@@ -213,36 +212,29 @@ static void found_debris(void *ctx, const char *what, const char *path)
 		r->rep->repaired++;
 }
 
+/* storage_each_package: one package's manifests and channels. */
+static int check_package(void *ctx, const struct storage_package *p, const char *ns,
+			 const char *name, struct arena *a, struct appr_error *err)
+{
+	struct run *r = ctx;
+	(void)p;
+	r->rep->packages++;
+	if (check_manifests(r, ns, name, a, err) < 0 || check_channels(r, ns, name, a, err) < 0)
+		return -1;
+	return 0;
+}
+
 int fsck_run(struct storage *s, const struct appr_config *cfg, bool repair, fsck_say_fn sayfn,
 	     void *ctx, struct fsck_report *rep, struct appr_error *err)
 {
 	struct run r = { .s = s, .repair = repair, .say = sayfn, .ctx = ctx, .rep = rep,
 			 .seen = digest_map_new() };
-	struct arena *a = arena_new();
 	int rc = -1;
 
 	(void)cfg;
 	memset(rep, 0, sizeof *rep);
-	for (size_t offset = 0;; offset += PAGE) {
-		struct storage_list_query q = { .limit = PAGE, .offset = offset };
-		struct storage_package *pkgs;
-		size_t n;
-		arena_reset(a);
-		if (storage_list_packages(s, &q, a, &pkgs, &n, err) < 0)
-			goto out;
-		for (size_t i = 0; i < n; i++) {
-			char *ns = arena_strdup(a, pkgs[i].package), *name = strchr(ns, '/');
-			if (!name)
-				continue;
-			*name++ = '\0';
-			rep->packages++;
-			if (check_manifests(&r, ns, name, a, err) < 0 ||
-			    check_channels(&r, ns, name, a, err) < 0)
-				goto out;
-		}
-		if (n < PAGE)
-			break;
-	}
+	if (storage_each_package(s, check_package, &r, err) != 0)
+		goto out;
 	rep->debris_checked = storage_has_gc(s);
 	if (rep->debris_checked) {
 		struct storage_gc_report g = { .found = found_debris, .found_ctx = &r };
@@ -252,6 +244,5 @@ int fsck_run(struct storage *s, const struct appr_config *cfg, bool repair, fsck
 	rc = 0;
 out:
 	digest_map_free(r.seen, free);
-	arena_free(a);
 	return rc;
 }

@@ -6,8 +6,6 @@
 #include "digest-map.h"
 #include "stats.h"
 
-#define PAGE 256
-
 /* Count digest (of size bytes) once in c, as map remembers. */
 static void count_blob(struct digest_map *map, struct stats_count *c, const char *digest,
 		       long long size)
@@ -20,66 +18,63 @@ static void count_blob(struct digest_map *map, struct stats_count *c, const char
 	}
 }
 
+/* The walk of stats_collect. */
+struct walk {
+	struct storage *s;
+	struct stats *st;
+	struct digest_map *all, *here;   /* blobs counted: in all, in the namespace */
+	size_t cap;                      /* of st->ns */
+};
+
+/* storage_each_package: count one package. */
+static int count_package(void *ctx, const struct storage_package *p, const char *ns,
+			 const char *name, struct arena *a, struct appr_error *err)
+{
+	struct walk *w = ctx;
+	struct storage_manifest *m;
+	size_t nm;
+	(void)p;
+	if (!w->st->n_ns || strcmp(w->st->ns[w->st->n_ns - 1].name, ns) != 0) {
+		if (w->st->n_ns == w->cap) {   /* listed by namespace: a new one */
+			w->cap = w->cap ? w->cap * 2 : 16;
+			w->st->ns = xrealloc(w->st->ns, w->cap * sizeof *w->st->ns);
+		}
+		memset(&w->st->ns[w->st->n_ns], 0, sizeof *w->st->ns);
+		w->st->ns[w->st->n_ns++].name = xstrdup(ns);
+		digest_map_free(w->here, NULL);
+		w->here = digest_map_new();
+	}
+	struct stats_count *c = &w->st->ns[w->st->n_ns - 1].c;
+	if (storage_get_manifests(w->s, ns, name, NULL, NULL, a, &m, &nm, err) < 0) {
+		if (err->http == 404)
+			return 0;              /* deleted meanwhile */
+		return -1;
+	}
+	c->packages++;
+	w->st->all.packages++;
+	for (size_t k = 0; k < nm; k++) {
+		/* ordered by release: a new release where it changes */
+		if (k == 0 || strcmp(m[k].release, m[k - 1].release) != 0) {
+			c->releases++;
+			w->st->all.releases++;
+		}
+		c->manifests++;
+		w->st->all.manifests++;
+		count_blob(w->here, c, m[k].digest, m[k].size);
+		count_blob(w->all, &w->st->all, m[k].digest, m[k].size);
+	}
+	return 0;
+}
+
 int stats_collect(struct storage *s, struct stats *st, struct appr_error *err)
 {
-	struct arena *a = arena_new();
-	struct digest_map *all = digest_map_new(), *here = NULL;
-	size_t cap = 0;
-	int rc = -1;
+	struct walk w = { .s = s, .st = st, .all = digest_map_new() };
+	int rc;
 
 	memset(st, 0, sizeof *st);
-	for (size_t offset = 0;; offset += PAGE) {
-		struct storage_list_query q = { .limit = PAGE, .offset = offset };
-		struct storage_package *pkgs;
-		size_t n;
-		arena_reset(a);
-		if (storage_list_packages(s, &q, a, &pkgs, &n, err) < 0)
-			goto out;
-		for (size_t i = 0; i < n; i++) {
-			char *ns = arena_strdup(a, pkgs[i].package), *name = strchr(ns, '/');
-			struct storage_manifest *m;
-			size_t nm;
-			if (!name)
-				continue;
-			*name++ = '\0';
-			if (!st->n_ns || strcmp(st->ns[st->n_ns - 1].name, ns) != 0) {
-				if (st->n_ns == cap) {   /* listed by namespace: a new one */
-					cap = cap ? cap * 2 : 16;
-					st->ns = xrealloc(st->ns, cap * sizeof *st->ns);
-				}
-				memset(&st->ns[st->n_ns], 0, sizeof *st->ns);
-				st->ns[st->n_ns++].name = xstrdup(ns);
-				digest_map_free(here, NULL);
-				here = digest_map_new();
-			}
-			struct stats_count *c = &st->ns[st->n_ns - 1].c;
-			if (storage_get_manifests(s, ns, name, NULL, NULL, a, &m, &nm, err) < 0) {
-				if (err->http == 404)
-					continue;             /* deleted meanwhile */
-				goto out;
-			}
-			c->packages++;
-			st->all.packages++;
-			for (size_t k = 0; k < nm; k++) {
-				/* ordered by release: a new release where it changes */
-				if (k == 0 || strcmp(m[k].release, m[k - 1].release) != 0) {
-					c->releases++;
-					st->all.releases++;
-				}
-				c->manifests++;
-				st->all.manifests++;
-				count_blob(here, c, m[k].digest, m[k].size);
-				count_blob(all, &st->all, m[k].digest, m[k].size);
-			}
-		}
-		if (n < PAGE)
-			break;
-	}
-	rc = 0;
-out:
-	digest_map_free(here, NULL);
-	digest_map_free(all, NULL);
-	arena_free(a);
+	rc = storage_each_package(s, count_package, &w, err) == 0 ? 0 : -1;
+	digest_map_free(w.here, NULL);
+	digest_map_free(w.all, NULL);
 	return rc;
 }
 

@@ -517,6 +517,19 @@ int storage_err_token_taken(struct appr_error *err);
 /* 0 when level is a storage_level, else 422 invalid-parameters. */
 int storage_check_level(struct appr_error *err, enum storage_level level);
 
+/* Called by storage_each_package with one package (p, split into ns and name) and an
+ * arena reset with each page; returns 0 to go on, anything else to stop with it. */
+typedef int (*storage_each_fn)(void *ctx, const struct storage_package *p, const char *ns,
+			       const char *name, struct arena *a, struct appr_error *err);
+/* Call fn for every package of s in listing order (namespace, then name), a page at a
+ * time from the after_ns cursor (all at once with a driver whose pages are not cheap),
+ * so that a package created or deleted meanwhile shifts nothing: every package present
+ * from start to end is visited exactly once. Returns 0, fn's first nonzero return, or
+ * -1 with err when listing fails. For the upkeep commands (fsck, stats, export);
+ * lib/storage-walk.c. */
+int storage_each_package(struct storage *s, storage_each_fn fn, void *ctx,
+			 struct appr_error *err);
+
 /* Auth operations: a driver that lacks one answers 501 (none should). */
 #define STORAGE_AUTH_CALL(s, op, ...) \
 	((s)->ops->op ? (s)->ops->op(__VA_ARGS__) \

@@ -7,7 +7,7 @@
 # written, a release held with another digest is a conflict left alone (exit 1).
 . "${APPR_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-plan 28
+plan 29
 
 T=$APPR_TMP
 appr_start
@@ -138,3 +138,14 @@ admin import
 is "$RC" 2 "import without a file: exit 2"
 admin copy --to-nowhere x
 is "$RC" 2 "copy with an unknown option: exit 2"
+
+# ---- namespaces whose "ns/name" sorts otherwise than (ns, name) ----
+# "q-r/z" < "q/z" < "q.s/z" as strings ('-' and '.' come before '/'), but the store
+# lists q, q-r, q.s: a walk that compared joined names skipped some of them.
+for p in q/z q-r/z q.s/z q/zz; do
+	push "$p" "$cb" 2.0.0 kpm
+	[ "$STATUS" = 200 ] || diag "push $p: $STATUS"
+done
+admin export "$T/q.tar"
+is "$RC $(index_of "$T/q.tar" | jq -r 'select(.type == "package" and (.namespace | startswith("q"))) | .namespace + "/" + .name' | sort | tr '\n' ' ')" \
+	"0 q-r/z q.s/z q/z q/zz " "export walks every namespace, q, q-r and q.s alike"
