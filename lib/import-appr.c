@@ -19,6 +19,7 @@
 #endif
 #ifdef HAVE_REDIS
 #include <hiredis/hiredis.h>
+#include "redis-url.h"
 #endif
 
 #include "b64.h"
@@ -279,83 +280,32 @@ static void rd_close(struct reader *base)
 	free(r);
 }
 
-static void url_unescape(char *s)
-{
-	char *o = s;
-	for (; *s; s++) {
-		int h, l;
-		if (*s == '%' && (h = util_hexval(s[1])) >= 0 && (l = util_hexval(s[2])) >= 0) {
-			*o++ = (char)(h * 16 + l);
-			s += 2;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
-}
-
 /* Connect as redis://[[user]:password@]host[:port][/db] says. */
 static int rd_open(const char *url, const struct appr_config *cfg, struct reader **out,
 		   struct appr_error *err)
 {
 	struct redis_reader *r = xcalloc(1, sizeof *r);
-	char *host = NULL, *user = NULL, *pass = NULL, *end;
-	long port = 6379, db = 0;
-	const char *s, *slash, *at, *colon;
+	struct redis_url u = { 0 };
 	redisReply *rep = NULL;
 
 	r->base.get = rd_get;
 	r->base.list = rd_list;
 	r->base.close = rd_close;
-	if (strncmp(url, "redis://", 8) != 0)
+	if (redis_url_parse(url, &u) < 0)
 		goto bad;
-	s = url + 8;
-	slash = strchr(s, '/');
-	if (!slash)
-		slash = s + strlen(s);
-	at = memchr(s, '@', (size_t)(slash - s));
-	if (at) {
-		const char *c = memchr(s, ':', (size_t)(at - s));
-		if (c) {
-			if (c > s)
-				user = xstrndup(s, (size_t)(c - s));
-			pass = xstrndup(c + 1, (size_t)(at - c - 1));
-		} else {
-			pass = xstrndup(s, (size_t)(at - s));
-		}
-		if (user)
-			url_unescape(user);
-		url_unescape(pass);
-		s = at + 1;
-	}
-	colon = memchr(s, ':', (size_t)(slash - s));
-	host = xstrndup(s, (size_t)((colon ? colon : slash) - s));
-	if (!*host)
-		goto bad;
-	if (colon) {
-		errno = 0;
-		port = strtol(colon + 1, &end, 10);
-		if (errno || end != slash || port < 1 || port > 65535)
-			goto bad;
-	}
-	if (*slash == '/' && slash[1]) {
-		errno = 0;
-		db = strtol(slash + 1, &end, 10);
-		if (errno || *end || db < 0)
-			goto bad;
-	}
-	snprintf(r->base.what, sizeof r->base.what, "redis at %.100s:%ld/%ld", host, port, db);
+	snprintf(r->base.what, sizeof r->base.what, "redis at %.100s:%d/%ld", u.host, u.port,
+		 u.db);
 	long ms = cfg->kv_timeout_ms ? (long)cfg->kv_timeout_ms : 5000;
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-	r->c = redisConnectWithTimeout(host, (int)port, tv);
+	r->c = redisConnectWithTimeout(u.host, u.port, tv);
 	if (!r->c || r->c->err) {
 		redis_failed(r, err, r->c ? r->c->errstr : "cannot connect");
 		goto fail;
 	}
 	redisSetTimeout(r->c, tv);
-	if (pass) {
-		rep = user ? redisCommand(r->c, "AUTH %s %s", user, pass)
-			   : redisCommand(r->c, "AUTH %s", pass);
+	if (u.password) {
+		rep = u.user ? redisCommand(r->c, "AUTH %s %s", u.user, u.password)
+			     : redisCommand(r->c, "AUTH %s", u.password);
 		if (!rep || rep->type == REDIS_REPLY_ERROR) {
 			redis_failed(r, err, rep ? rep->str : r->c->errstr);
 			goto fail;
@@ -363,8 +313,8 @@ static int rd_open(const char *url, const struct appr_config *cfg, struct reader
 		freeReplyObject(rep);
 		rep = NULL;
 	}
-	if (db) {
-		rep = redisCommand(r->c, "SELECT %ld", db);
+	if (u.db) {
+		rep = redisCommand(r->c, "SELECT %ld", u.db);
 		if (!rep || rep->type == REDIS_REPLY_ERROR) {
 			redis_failed(r, err, rep ? rep->str : r->c->errstr);
 			goto fail;
@@ -372,9 +322,7 @@ static int rd_open(const char *url, const struct appr_config *cfg, struct reader
 		freeReplyObject(rep);
 		rep = NULL;
 	}
-	free(host);
-	free(user);
-	free(pass);
+	redis_url_free(&u);
 	*out = &r->base;
 	return 0;
 bad:
@@ -383,9 +331,7 @@ bad:
 fail:
 	if (rep)
 		freeReplyObject(rep);
-	free(host);
-	free(user);
-	free(pass);
+	redis_url_free(&u);
 	rd_close(&r->base);
 	return -1;
 }

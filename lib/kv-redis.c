@@ -26,6 +26,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "redis-url.h"
 #include "storage-kv.h"
 
 /* ARGV: P, min, max, limit (0 = all), keys_only ("1"/"0").
@@ -138,82 +139,19 @@ static void disconnect(struct redis_kv *r)
 	}
 }
 
-/* Decode %XX in s (URL user info) in place. */
-static void url_decode(char *s)
-{
-	char *o = s;
-	for (; *s; s++) {
-		int h, l;
-		if (*s == '%' && (h = util_hexval((unsigned char)s[1])) >= 0 &&
-		    (l = util_hexval((unsigned char)s[2])) >= 0) {
-			*o++ = (char)(h * 16 + l);
-			s += 2;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
-}
-
-/* Parse redis://[[user]:password@]host[:port][/db] into r. */
+/* Parse redis://[[user]:password@]host[:port][/db] into r (redis-url.c). */
 static int parse_url(struct redis_kv *r, const char *url, struct appr_error *err)
 {
-	const char *s, *at, *slash, *hend, *colon;
-	char *end;
-	long port = 6379;
+	struct redis_url u;
 
-	if (strncmp(url, "redis://", 8) != 0)
-		goto bad;
-	s = url + 8;
-	slash = strchr(s, '/');
-	if (!slash)
-		slash = s + strlen(s);
-	at = memchr(s, '@', (size_t)(slash - s));
-	if (at) {
-		const char *c = memchr(s, ':', (size_t)(at - s));
-		if (c) {
-			if (c > s)
-				r->user = xstrndup(s, (size_t)(c - s));
-			r->password = xstrndup(c + 1, (size_t)(at - c - 1));
-		} else {
-			r->password = xstrndup(s, (size_t)(at - s));
-		}
-		if (r->user)
-			url_decode(r->user);
-		url_decode(r->password);
-		s = at + 1;
+	if (redis_url_parse(url, &u) == 0) {
+		r->host = u.host;
+		r->port = u.port;
+		r->user = u.user;
+		r->password = u.password;
+		r->db = u.db;
+		return 0;
 	}
-	if (*s == '[') {        /* [v6 address] */
-		hend = memchr(s, ']', (size_t)(slash - s));
-		if (!hend)
-			goto bad;
-		r->host = xstrndup(s + 1, (size_t)(hend - s - 1));
-		colon = hend + 1 < slash && hend[1] == ':' ? hend + 1 : NULL;
-		if (hend + 1 < slash && !colon)
-			goto bad;
-	} else {
-		colon = memchr(s, ':', (size_t)(slash - s));
-		hend = colon ? colon : slash;
-		r->host = xstrndup(s, (size_t)(hend - s));
-	}
-	if (!*r->host)
-		goto bad;
-	if (colon) {
-		errno = 0;
-		port = strtol(colon + 1, &end, 10);
-		if (errno || end != slash || port < 1 || port > 65535)
-			goto bad;
-	}
-	r->port = (int)port;
-	r->db = 0;
-	if (*slash == '/' && slash[1]) {
-		errno = 0;
-		r->db = strtol(slash + 1, &end, 10);
-		if (errno || *end || r->db < 0)
-			goto bad;
-	}
-	return 0;
-bad:
 	/* (the URL is not shown when it holds a password) */
 	return appr_err(err, 500, APPR_E_INTERNAL,
 			"redis_url \"%.80s\": not redis://[:password@]host:port/db",
