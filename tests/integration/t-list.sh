@@ -6,7 +6,7 @@
 # before the index gets it filled when it is opened.
 . "${APPR_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-if [ "$APPR_TEST_STORAGE" = filesystem ]; then plan 31; else plan 28; fi
+if [ "$APPR_TEST_STORAGE" = filesystem ]; then plan 36; else plan 33; fi
 
 appr_start
 T=$APPR_TMP
@@ -125,6 +125,37 @@ push la/zp299x "$(mkchart p 1.0.0 "$T/c")" 1.0.0 helm
 req GET "/api/v1/packages/search?q=p29"
 is "$(jqb length) $(jqb '.[-1]')" "10 la/zp299x" "a new package joins it"
 
+# ---- private packages between the public ones, for anonymous readers ----
+# la/pNNNv (NNN < 250) private: each sorts right after la/pNNN, so the pages of 200
+# hold public and private packages alike; an anonymous reader (auth = tokens, anonymous
+# read) gets the same public listing, in order, paged or not, and no private one.
+pushbody "$(mkchart p 1.0.0 "$T/c")" 1.0.0 helm '.visibility = "private"' >"$T/priv.json"
+args=()
+for i in $(seq -w 0 249); do args+=(-o /dev/null "$BASE/api/v1/packages/la/p${i}v"); done
+curl -s -g --parallel --parallel-max 8 --max-time 120 -w '%{http_code}\n' \
+	-X POST -H 'Content-Type: application/json' --data-binary "@$T/priv.json" \
+	"${args[@]}" >"$T/codes"
+is "$(sort "$T/codes" | uniq -c | awk '{ print $2 "x" $1 }' | tr '\n' ' ')" "200x250 " \
+	"250 private packages pushed between the public ones"
+req GET /api/v1/packages
+names >"$T/public"
+req GET "/api/v1/packages/search?q=v"
+is "$(jqb length)" 250 "(auth = none: the private ones are listed)"
+appr_stop
+appr_start APPR_AUTH=tokens
+req GET /api/v1/packages
+names >"$T/got"
+grep -v 'v$' "$T/public" >"$T/want"
+cmp -s "$T/got" "$T/want"
+ok $? "anonymous: every public package once and in order across the pages, no private one"
+req GET "/api/v1/packages?namespace=la&after=la/p100&limit=150"
+is "$(jqb length) $(jqb '.[0].name') $(jqb '.[-1].name') $(jqb '[.[] | select(.name | endswith("v"))] | length')" \
+	"150 la/p101 la/p250 0" "anonymous, from a cursor: 150 public packages, none private"
+req GET "/api/v1/packages/search?q=v"
+is "$STATUS $BODY" "200 []" "anonymous search: no private package"
+appr_stop
+appr_start
+
 # ---- a store made before the index ----
 if [ "$APPR_TEST_STORAGE" = filesystem ]; then
 	is "$(sqlite3 "$APPR_DATA/appr.db" 'SELECT count(*) FROM trigram_counts c WHERE n !=
@@ -139,5 +170,5 @@ if [ "$APPR_TEST_STORAGE" = filesystem ]; then
 	req GET "/api/v1/packages/search?q=q14"
 	is "$STATUS $(jqb length)" "200 10" "a store made before the index: filled when opened"
 	is "$(sqlite3 "$APPR_DATA/appr.db" 'PRAGMA user_version; SELECT count(DISTINCT package_id) FROM package_trigrams')" \
-		"$(printf '4\n450')" "schema 4, every package in the trigram index"
+		"$(printf '4\n700')" "schema 4, every package in the trigram index"
 fi
