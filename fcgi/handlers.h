@@ -61,6 +61,25 @@ int h_cm_chart(struct request *req, struct response *resp);
 int h_cm_version(struct request *req, struct response *resp);
 int h_cm_delete(struct request *req, struct response *resp);
 
+/* h-oci.c, h-oci-blobs.c, h-oci-manifests.c: the OCI Distribution API (/v2/) */
+int h_oci_base(struct request *req, struct response *resp);
+int h_oci_tags(struct request *req, struct response *resp);
+int h_oci_catalog(struct request *req, struct response *resp);
+int h_oci_blob_get(struct request *req, struct response *resp);
+int h_oci_blob_delete(struct request *req, struct response *resp);
+int h_oci_upload_start(struct request *req, struct response *resp);
+int h_oci_upload_status(struct request *req, struct response *resp);
+int h_oci_upload_patch(struct request *req, struct response *resp);
+int h_oci_upload_finish(struct request *req, struct response *resp);
+int h_oci_upload_cancel(struct request *req, struct response *resp);
+int h_oci_manifest_get(struct request *req, struct response *resp);
+int h_oci_manifest_put(struct request *req, struct response *resp);
+int h_oci_manifest_delete(struct request *req, struct response *resp);
+int h_oci_referrers(struct request *req, struct response *resp);
+/* The error body of the OCI API from err: {"errors": [{"code", "message", "detail"}]}
+ * (an error without an OCI code gets the one its HTTP status means). */
+void h_oci_error(struct response *resp, const struct appr_error *err);
+
 /* handlers.c: shared argument checks. Each returns 0 or -1 with req->err filled. */
 
 /* s1 s2 s3 s4 concatenated in a (s2..s4 may be NULL: the list ends there), without

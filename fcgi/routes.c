@@ -36,6 +36,7 @@ enum arg3 {
 enum style {
 	S_APPR,      /* {"code", "message", "details"} */
 	S_CM,        /* ChartMuseum's {"error": "..."} */
+	S_OCI,       /* the OCI Distribution API's {"errors": [{"code", "message", "detail"}]} */
 };
 
 static const struct route {
@@ -78,6 +79,21 @@ static const struct route {
 	{ "GET",    "helm/api/:ns/charts/:name",                        h_cm_chart,         P_LIST,  A_NONE, S_CM },
 	{ "GET",    "helm/api/:ns/charts/:name/:version",               h_cm_version,       P_LIST,  A_NONE, S_CM },
 	{ "DELETE", "helm/api/:ns/charts/:name/:version",               h_cm_delete,        P_WRITE, A_NONE, S_CM },
+	/* the OCI Distribution API (repositories <ns>/<name>; fcgi/h-oci*.c) */
+	{ "GET",    "v2",                                               h_oci_base,         P_LIST,  A_NONE, S_OCI },
+	{ "GET",    "v2/_catalog",                                      h_oci_catalog,      P_LIST,  A_NONE, S_OCI },
+	{ "GET",    "v2/:ns/:name/tags/list",                           h_oci_tags,         P_READ,  A_NONE, S_OCI },
+	{ "POST",   "v2/:ns/:name/blobs/uploads",                       h_oci_upload_start, P_WRITE, A_NONE, S_OCI },
+	{ "GET",    "v2/:ns/:name/blobs/uploads/:uuid",                 h_oci_upload_status, P_WRITE, A_NONE, S_OCI },
+	{ "PATCH",  "v2/:ns/:name/blobs/uploads/:uuid",                 h_oci_upload_patch, P_WRITE, A_NONE, S_OCI },
+	{ "PUT",    "v2/:ns/:name/blobs/uploads/:uuid",                 h_oci_upload_finish, P_WRITE, A_NONE, S_OCI },
+	{ "DELETE", "v2/:ns/:name/blobs/uploads/:uuid",                 h_oci_upload_cancel, P_WRITE, A_NONE, S_OCI },
+	{ "GET",    "v2/:ns/:name/blobs/:digest",                       h_oci_blob_get,     P_READ,  A_NONE, S_OCI },
+	{ "DELETE", "v2/:ns/:name/blobs/:digest",                       h_oci_blob_delete,  P_WRITE, A_NONE, S_OCI },
+	{ "GET",    "v2/:ns/:name/manifests/:reference",                h_oci_manifest_get, P_READ,  A_NONE, S_OCI },
+	{ "PUT",    "v2/:ns/:name/manifests/:reference",                h_oci_manifest_put, P_WRITE, A_NONE, S_OCI },
+	{ "DELETE", "v2/:ns/:name/manifests/:reference",                h_oci_manifest_delete, P_WRITE, A_NONE, S_OCI },
+	{ "GET",    "v2/:ns/:name/referrers/:digest",                   h_oci_referrers,    P_READ,  A_NONE, S_OCI },
 };
 
 #define NROUTES (sizeof routes / sizeof routes[0])
@@ -222,7 +238,7 @@ void routes_dispatch(struct request *req, struct response *resp)
 {
 	const char *method = req->head ? "GET" : req->method;
 	bool options = strcmp(method, "OPTIONS") == 0;
-	enum style style = S_APPR;
+	enum style style = req->nseg > 0 && strcmp(req->seg[0], "v2") == 0 ? S_OCI : S_APPR;
 	char allow[96] = "";
 	for (size_t i = 0; i < NROUTES; i++) {
 		const char *args[REQUEST_MAX_ARGS] = { 0 };
@@ -265,6 +281,8 @@ void routes_dispatch(struct request *req, struct response *resp)
 fail:
 	if (style == S_CM)
 		resp_error_chartmuseum(resp, &req->err);
+	else if (style == S_OCI)
+		h_oci_error(resp, &req->err);
 	else
 		resp_error(resp, &req->err);
 	if (req->err.http == 401)

@@ -405,7 +405,10 @@ Test(storage, sqlite_only_version_1_database_is_upgraded)
 				       " DROP TABLE users; DROP TRIGGER packages_trigrams_insert;"
 				       " DROP TRIGGER packages_trigrams_delete;"
 				       " DROP TABLE package_trigrams; DROP TABLE trigram_counts;"
-				       " DROP TABLE trigram_positions; PRAGMA user_version = 1;",
+				       " DROP TABLE trigram_positions; DROP TABLE oci_tags;"
+				       " DROP TABLE oci_manifest_refs; DROP TABLE oci_manifests;"
+				       " DROP TABLE oci_blob_links; DROP TABLE oci_blobs;"
+				       " DROP TABLE oci_uploads; PRAGMA user_version = 1;",
 				       NULL, NULL, NULL), SQLITE_OK),
 		  "make it a version 1 database: %s", sqlite3_errmsg(raw));
 	sqlite3_close(raw);

@@ -2,8 +2,10 @@
  * Helm repositories leave out, checks, and moving a registry (export, import, copy,
  * backup, restore, import-appr), working on the configured store directly (same
  * configuration file and environment as appr-fcgi). */
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -503,6 +505,29 @@ static void say_line(void *ctx, const char *line)
 }
 
 /* export FILE: the archive written to FILE.tmp-PID, renamed over FILE when whole. */
+/* Say on stderr that what cmd covers leaves out the OCI content of the store (its
+ * blobs under data_dir/oci/, its manifests and tags): export, copy, backup and fsck
+ * know only the appr releases in this version. Quiet when the store holds none. */
+static void warn_oci(const struct appr_config *cfg, const char *cmd)
+{
+	char dir[4096];
+	DIR *d;
+	struct dirent *e;
+	bool any = false;
+	if (snprintf(dir, sizeof dir, "%s/oci/sha256", cfg->data_dir) >= (int)sizeof dir)
+		return;
+	d = opendir(dir);
+	if (!d)
+		return;
+	while (!any && (e = readdir(d)))
+		any = e->d_name[0] != '.';
+	closedir(d);
+	if (any)
+		fprintf(stderr, "appr-admin: %s: warning: the store holds OCI content (%s/oci/ "
+			"and its manifests and tags), which %s does not cover in this version\n",
+			cmd, cfg->data_dir, cmd);
+}
+
 static int cmd_export(struct storage *s, int argc, char **argv)
 {
 	struct appr_error err = { 0 };
@@ -843,18 +868,26 @@ static int run(struct storage *s, const struct appr_config *cfg, int argc, char 
 	}
 	if (strcmp(group, "gc") == 0)
 		return cmd_gc(s, argc - 1, cfg);
-	if (strcmp(group, "fsck") == 0)
+	if (strcmp(group, "fsck") == 0) {
+		warn_oci(cfg, "fsck");
 		return cmd_fsck(s, cfg, argc - 1, argv + 1);
+	}
 	if (strcmp(group, "stats") == 0)
 		return cmd_stats(s, argc - 1, argv + 1);
-	if (strcmp(group, "export") == 0)
+	if (strcmp(group, "export") == 0) {
+		warn_oci(cfg, "export");
 		return cmd_export(s, argc - 1, argv + 1);
+	}
 	if (strcmp(group, "import") == 0)
 		return cmd_import(s, argc - 1, argv + 1);
-	if (strcmp(group, "copy") == 0)
+	if (strcmp(group, "copy") == 0) {
+		warn_oci(cfg, "copy");
 		return cmd_copy(s, argc - 1, argv + 1);
-	if (strcmp(group, "backup") == 0)
+	}
+	if (strcmp(group, "backup") == 0) {
+		warn_oci(cfg, "backup");
 		return cmd_backup(s, cfg, argc - 1, argv + 1);
+	}
 	if (strcmp(group, "import-appr") == 0)
 		return cmd_import_appr(s, cfg, argc - 1, argv + 1);
 	if (strcmp(group, "helm") == 0) {

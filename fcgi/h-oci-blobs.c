@@ -1,0 +1,419 @@
+/* h-oci-blobs.c - OCI blobs and blob uploads: HEAD/GET/DELETE
+ * /v2/<ns>/<name>/blobs/<digest>, POST /v2/<ns>/<name>/blobs/uploads/ and
+ * GET/PATCH/PUT/DELETE /v2/<ns>/<name>/blobs/uploads/<uuid>. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "handlers.h"
+#include "h-oci.h"
+
+/* ---- blob answers ---- */
+
+/* A blob file sent a piece at a time by response_send's more hook. */
+struct blob_send {
+	int fd;
+	long long left;
+};
+
+static int blob_more(void *ctx, struct strbuf *out)
+{
+	struct blob_send *b = ctx;
+	if (!out) {                      /* the request ended */
+		if (b->fd >= 0)
+			close(b->fd);
+		b->fd = -1;
+		return 0;
+	}
+	if (b->left == 0)
+		return 0;
+	size_t want = b->left > 65536 ? 65536 : (size_t)b->left;
+	if (out->cap < want + 1) {
+		sb_append(out, "", 0);
+		out->buf = xrealloc(out->buf, want + 1);
+		out->cap = want + 1;
+	}
+	ssize_t n = read(b->fd, out->buf, want);
+	if (n <= 0) {
+		fprintf(stderr, "appr: oci: blob file ended %lld bytes early: %s\n", b->left,
+			n < 0 ? strerror(errno) : "short file");
+		return -1;
+	}
+	out->len = (size_t)n;
+	out->buf[n] = '\0';
+	b->left -= n;
+	return b->left > 0 ? 1 : 0;
+}
+
+/* Parse Range "bytes=a-b", "bytes=a-" or "bytes=-n" against size into [*from, *to]:
+ * 1 a satisfiable range, 0 none (or not one range: the whole blob), -1 unsatisfiable. */
+static int parse_range(const char *h, long long size, long long *from, long long *to)
+{
+	char *end;
+	if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
+		return 0;
+	h += 6;
+	if (*h == '-') {
+		long long n = strtoll(h + 1, &end, 10);
+		if (*end || n <= 0)
+			return n == 0 && !*end ? -1 : 0;
+		*from = n >= size ? 0 : size - n;
+		*to = size - 1;
+		return size > 0 ? 1 : -1;
+	}
+	long long a = strtoll(h, &end, 10);
+	if (end == h || *end != '-' || a < 0)
+		return 0;
+	h = end + 1;
+	long long b = size - 1;
+	if (*h) {
+		b = strtoll(h, &end, 10);
+		if (*end || b < a)
+			return 0;
+	}
+	if (a >= size)
+		return -1;
+	*from = a;
+	*to = b >= size ? size - 1 : b;
+	return 1;
+}
+
+/* HEAD/GET /v2/<ns>/<name>/blobs/<digest> */
+int h_oci_blob_get(struct request *req, struct response *resp)
+{
+	struct oci_store *s;
+	const char *repo;
+	char hex[DIGEST_HEX_LEN + 1], path[PATH_MAX], num[24];
+	long long size, from = 0, to;
+	if (h_oci_store(req, &s) < 0 || h_oci_repo(req, &repo) < 0)
+		return -1;
+	if (oci_parse_digest(req->args[2], hex) < 0)
+		return appr_err(&req->err, 400, OCI_E_DIGEST_INVALID,
+				"%.80s is not a digest sha256:<64 lowercase hex>", req->args[2]);
+	if (oci_blob_stat(s, repo, hex, &size, path, &req->err) < 0)
+		return -1;
+	to = size - 1;
+	int r = parse_range(h_oci_header(req, "HTTP_RANGE"), size, &from, &to);
+	h_oci_digest_header(resp, hex);
+	resp_header_cat(resp, "Accept-Ranges", "bytes", NULL, NULL);
+	if (r < 0) {
+		snprintf(num, sizeof num, "%lld", size);
+		resp_header_cat(resp, "Content-Range", "bytes */", num, NULL);
+		return appr_err(&req->err, 416, OCI_E_BLOB_UNKNOWN,
+				"range %.60s is outside the blob's %lld bytes",
+				h_oci_header(req, "HTTP_RANGE"), size);
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "appr: oci: blob %s of %s: %s\n", path, repo, strerror(errno));
+		return appr_err(&req->err, 500, APPR_E_INTERNAL, "blob sha256:%s cannot be read",
+				hex);
+	}
+	if (from > 0 && lseek(fd, (off_t)from, SEEK_SET) < 0) {
+		close(fd);
+		return appr_err(&req->err, 500, APPR_E_INTERNAL, "blob sha256:%s cannot be read",
+				hex);
+	}
+	struct blob_send *b = arena_alloc(req->arena, sizeof *b);
+	b->fd = fd;
+	b->left = to - from + 1;
+	resp->status = r > 0 ? 206 : 200;
+	resp->content_type = "application/octet-stream";
+	resp->more = blob_more;
+	resp->more_ctx = b;
+	resp_header(resp, "Content-Length", "%lld", b->left);
+	resp_header(resp, "Cache-Control", "max-age=31536000, immutable");
+	if (r > 0)
+		resp_header(resp, "Content-Range", "bytes %lld-%lld/%lld", from, to, size);
+	return 0;
+}
+
+/* DELETE /v2/<ns>/<name>/blobs/<digest> */
+int h_oci_blob_delete(struct request *req, struct response *resp)
+{
+	struct oci_store *s;
+	const char *repo;
+	char hex[DIGEST_HEX_LEN + 1];
+	if (h_oci_store(req, &s) < 0 || h_oci_repo(req, &repo) < 0)
+		return -1;
+	if (oci_parse_digest(req->args[2], hex) < 0)
+		return appr_err(&req->err, 400, OCI_E_DIGEST_INVALID,
+				"%.80s is not a digest sha256:<64 lowercase hex>", req->args[2]);
+	if (oci_blob_delete(s, repo, hex, &req->err) < 0)
+		return -1;
+	h_oci_digest_header(resp, hex);
+	resp->status = 202;
+	resp->content_type = "text/plain";
+	return 0;
+}
+
+/* ---- uploads ---- */
+
+struct appender {
+	int fd;
+	long long written;
+	const char *path;
+};
+
+static int append(void *ctx, const void *data, size_t len, struct appr_error *err)
+{
+	struct appender *a = ctx;
+	const char *p = data;
+	while (len > 0) {
+		ssize_t n = write(a->fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			fprintf(stderr, "appr: oci: writing upload %s: %s\n", a->path, strerror(e));
+			if (e == ENOSPC || e == EDQUOT)
+				return appr_err(err, 507, APPR_E_INSUFFICIENT_STORAGE,
+						"the disk is full");
+			return appr_err(err, 500, APPR_E_INTERNAL, "storage error");
+		}
+		p += n;
+		len -= (size_t)n;
+		a->written += n;
+	}
+	return 0;
+}
+
+/* A body without Content-Length (Transfer-Encoding: chunked, which Apache's mod_cgi
+ * passes on as it comes): read to its end, up to max_body_size (413 above). */
+static int body_to_eof(struct request *req, struct appender *a)
+{
+	char *buf = xmalloc(65536);
+	int rc = -1;
+	for (;;) {
+		long n = req->io->read(req->io->ctx, buf, 65536);
+		if (n < 0) {
+			appr_err(&req->err, 400, OCI_E_BLOB_UPLOAD_INVALID,
+				 "error reading the request body");
+			break;
+		}
+		if (n == 0) {
+			rc = 0;
+			break;
+		}
+		if ((unsigned long long)(a->written + n) > req->app->cfg.max_body_size) {
+			appr_err(&req->err, 413, OCI_E_SIZE_INVALID,
+				 "a chunk above max_body_size (%llu)", req->app->cfg.max_body_size);
+			break;
+		}
+		if (append(a, buf, (size_t)n, &req->err) < 0)
+			break;
+	}
+	free(buf);
+	return rc;
+}
+
+/* Append the request body to upload uuid of repo. When content_range, the
+ * Content-Range header must start at the bytes held so far (else 416) and span the
+ * body. *size: the bytes the upload holds after it. */
+static int upload_body(struct request *req, struct oci_store *s, const char *repo,
+		       const char *uuid, bool content_range, long long *size)
+{
+	struct appender a = { .fd = -1, .path = uuid };
+	const char *cr = h_oci_header(req, "HTTP_CONTENT_RANGE");
+	int rc = -1;
+	if (req->content_length > 0 &&
+	    (unsigned long long)req->content_length > req->app->cfg.max_body_size)
+		return appr_err(&req->err, 413, OCI_E_SIZE_INVALID,
+				"a chunk of %lld bytes is above max_body_size (%llu)",
+				req->content_length, req->app->cfg.max_body_size);
+	if (oci_upload_open(s, repo, uuid, &a.fd, size, &req->err) < 0)
+		return -1;
+	if (content_range && cr) {
+		long long from, to;
+		char *end;
+		const char *p = strncmp(cr, "bytes ", 6) == 0 ? cr + 6 : cr;
+		from = strtoll(p, &end, 10);
+		bool ok = end != p && *end == '-';
+		if (ok) {
+			p = end + 1;
+			to = strtoll(p, &end, 10);
+			ok = end != p && (!*end || *end == '/') && to >= from;
+		}
+		if (!ok || from != *size) {
+			appr_err(&req->err, 416, OCI_E_BLOB_UPLOAD_INVALID,
+				 "Content-Range %.60s does not start at the %lld bytes uploaded so far",
+				 cr, *size);
+			goto out;
+		}
+		if (req->content_length >= 0 && to - from + 1 != req->content_length) {
+			appr_err(&req->err, 400, OCI_E_BLOB_UPLOAD_INVALID,
+				 "Content-Range %.60s does not span the %lld bytes sent", cr,
+				 req->content_length);
+			goto out;
+		}
+	}
+	if (req->content_length >= 0) {
+		if (request_stream_body(req, append, &a) < 0)
+			goto out;
+	} else if (body_to_eof(req, &a) < 0) {
+		goto out;
+	}
+	*size += a.written;
+	rc = 0;
+out:
+	close(a.fd);
+	return rc;
+}
+
+static void upload_headers(struct response *resp, const char *repo, const char *uuid,
+			   long long size)
+{
+	resp_header(resp, "Location", "/v2/%s/blobs/uploads/%s", repo, uuid);
+	resp_header(resp, "Range", "0-%lld", size > 0 ? size - 1 : 0);
+	resp_header_cat(resp, "Docker-Upload-UUID", uuid, NULL, NULL);
+}
+
+/* The 201 of a finished upload. */
+static void created(struct response *resp, const char *repo, const char *hex)
+{
+	resp_header(resp, "Location", "/v2/%s/blobs/sha256:%s", repo, hex);
+	h_oci_digest_header(resp, hex);
+	resp->status = 201;
+	resp->content_type = "text/plain";
+}
+
+/* ?digest= into hex: 1 given, 0 absent, -1 malformed (400 DIGEST_INVALID). */
+static int digest_query(struct request *req, char *hex)
+{
+	const char *d = request_query(req, "digest");
+	if (!d)
+		return 0;
+	if (oci_parse_digest(d, hex) < 0)
+		return appr_err(&req->err, 400, OCI_E_DIGEST_INVALID,
+				"digest=%.80s is not sha256:<64 lowercase hex>", d);
+	return 1;
+}
+
+/* ?mount=DIGEST&from=NS/NAME: link the blob from that repository when the caller may
+ * read it there and it holds it (1: done, 201 made), else 0 (an upload session is
+ * opened instead); -1 on a store error. */
+static int mount(struct request *req, struct response *resp, struct oci_store *s,
+		 const char *repo)
+{
+	const char *m = request_query(req, "mount"), *from = request_query(req, "from");
+	char hex[DIGEST_HEX_LEN + 1], ns[72];
+	struct appr_error e = { 0 };
+	const char *slash = from ? strchr(from, '/') : NULL;
+	if (!m || !slash || oci_parse_digest(m, hex) < 0 || (size_t)(slash - from) >= sizeof ns)
+		return 0;
+	snprintf(ns, sizeof ns, "%.*s", (int)(slash - from), from);
+	if (!oci_valid_component(ns) || !oci_valid_component(slash + 1) ||
+	    !h_oci_may_read(req, ns, slash + 1))
+		return 0;
+	if (oci_blob_mount(s, repo, from, hex, &e) < 0) {
+		if (e.http == 404)
+			return 0;
+		req->err = e;
+		return -1;
+	}
+	created(resp, repo, hex);
+	return 1;
+}
+
+/* POST /v2/<ns>/<name>/blobs/uploads/[?digest=|?mount=&from=] */
+int h_oci_upload_start(struct request *req, struct response *resp)
+{
+	struct oci_store *s;
+	const char *repo;
+	char uuid[OCI_UUID_LEN + 1], hex[DIGEST_HEX_LEN + 1];
+	long long size;
+	if (h_oci_store(req, &s) < 0 || h_oci_repo(req, &repo) < 0)
+		return -1;
+	int given = digest_query(req, hex), mounted = given ? 0 : mount(req, resp, s, repo);
+	if (mounted)
+		return mounted < 0 ? -1 : 0;
+	if (given < 0 || oci_upload_new(s, repo, uuid, &req->err) < 0)
+		return -1;
+	if (given) {                     /* the whole blob in this request */
+		if (upload_body(req, s, repo, uuid, false, &size) < 0 ||
+		    oci_upload_finish(s, repo, uuid, hex, &req->err) < 0) {
+			struct appr_error e = { 0 };
+			oci_upload_cancel(s, repo, uuid, &e);   /* gone already: no matter */
+			return -1;
+		}
+		created(resp, repo, hex);
+		return 0;
+	}
+	upload_headers(resp, repo, uuid, 0);
+	resp->status = 202;
+	resp->content_type = "text/plain";
+	return 0;
+}
+
+/* GET /v2/<ns>/<name>/blobs/uploads/<uuid>: 204 with the Range held so far. */
+int h_oci_upload_status(struct request *req, struct response *resp)
+{
+	struct oci_store *s;
+	const char *repo;
+	long long size;
+	int fd;
+	if (h_oci_store(req, &s) < 0 || h_oci_repo(req, &repo) < 0 ||
+	    oci_upload_open(s, repo, req->args[2], &fd, &size, &req->err) < 0)
+		return -1;
+	close(fd);
+	upload_headers(resp, repo, req->args[2], size);
+	resp_no_content(resp);
+	return 0;
+}
+
+/* PATCH /v2/<ns>/<name>/blobs/uploads/<uuid>: a chunk, 202. */
+int h_oci_upload_patch(struct request *req, struct response *resp)
+{
+	struct oci_store *s;
+	const char *repo;
+	long long size;
+	if (h_oci_store(req, &s) < 0 || h_oci_repo(req, &repo) < 0)
+		return -1;
+	if (upload_body(req, s, repo, req->args[2], true, &size) < 0) {
+		if (req->err.http == 416)   /* where the client is to go on from */
+			upload_headers(resp, repo, req->args[2], size);
+		return -1;
+	}
+	upload_headers(resp, repo, req->args[2], size);
+	resp->status = 202;
+	resp->content_type = "text/plain";
+	return 0;
+}
+
+/* PUT /v2/<ns>/<name>/blobs/uploads/<uuid>?digest=: the last chunk (maybe empty), 201. */
+int h_oci_upload_finish(struct request *req, struct response *resp)
+{
+	struct oci_store *s;
+	const char *repo, *uuid = req->args[2];
+	char hex[DIGEST_HEX_LEN + 1];
+	long long size;
+	if (h_oci_store(req, &s) < 0 || h_oci_repo(req, &repo) < 0)
+		return -1;
+	int given = digest_query(req, hex);
+	if (given < 0)
+		return -1;
+	if (!given)
+		return appr_err(&req->err, 400, OCI_E_DIGEST_INVALID,
+				"the PUT that ends an upload names its digest: ?digest=sha256:...");
+	if (upload_body(req, s, repo, uuid, true, &size) < 0 ||
+	    oci_upload_finish(s, repo, uuid, hex, &req->err) < 0)
+		return -1;
+	created(resp, repo, hex);
+	return 0;
+}
+
+/* DELETE /v2/<ns>/<name>/blobs/uploads/<uuid>: 204. */
+int h_oci_upload_cancel(struct request *req, struct response *resp)
+{
+	struct oci_store *s;
+	const char *repo;
+	if (h_oci_store(req, &s) < 0 || h_oci_repo(req, &repo) < 0 ||
+	    oci_upload_cancel(s, repo, req->args[2], &req->err) < 0)
+		return -1;
+	resp_no_content(resp);
+	return 0;
+}

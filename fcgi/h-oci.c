@@ -1,0 +1,177 @@
+/* h-oci.c - the OCI Distribution API's base: GET /v2/, the error body, the store, the
+ * repository argument, and GET /v2/<ns>/<name>/tags/list. Blobs and uploads are in
+ * h-oci-blobs.c, manifests in h-oci-manifests.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "access.h"
+#include "handlers.h"
+#include "h-oci.h"
+
+int h_oci_store(struct request *req, struct oci_store **out)
+{
+	static struct oci_store *store;  /* lives as long as the process */
+	if (strcmp(req->app->store->ops->name, "filesystem") != 0)
+		return appr_err(&req->err, 501, OCI_E_UNSUPPORTED,
+				"the OCI API needs the filesystem (SQLite) store in this version");
+	if (!store && oci_store_open(&req->app->cfg, &store, &req->err) < 0)
+		return -1;
+	*out = store;
+	return 0;
+}
+
+int h_oci_repo(struct request *req, const char **repo)
+{
+	const char *ns = req->args[0], *name = req->args[1];
+	size_t max = req->app->cfg.max_name_length;
+	if (!oci_valid_component(ns) || !oci_valid_component(name) || strlen(ns) > max ||
+	    strlen(name) > max)
+		return appr_err(&req->err, 400, OCI_E_NAME_INVALID,
+				"invalid repository name %.64s/%.64s: each part is lower-case "
+				"letters and digits, separated by '.', '_', '__' or '-'",
+				ns ? ns : "", name ? name : "");
+	*repo = h_concat(req->arena, ns, "/", name, NULL);
+	return 0;
+}
+
+bool h_oci_may_read(struct request *req, const char *ns, const char *name)
+{
+	const struct access_who *who = req->who;
+	struct appr_error e = { 0 };
+	const char *vis;
+	if (who->open || access_can_read(who, ns))
+		return true;
+	if (!who->user && !req->app->cfg.anonymous_read)
+		return false;
+	if (storage_package_visibility(req->app->store, ns, name, req->arena, &vis, &e) < 0)
+		return e.http == 404;    /* no appr package: nothing makes it private */
+	return strcmp(vis, "public") == 0;
+}
+
+const char *h_oci_header(struct request *req, const char *cgi_name)
+{
+	const char *v = req->io->param(req->io->ctx, cgi_name);
+	return v && *v ? v : NULL;
+}
+
+void h_oci_digest_header(struct response *resp, const char *hex)
+{
+	resp_header_cat(resp, "Docker-Content-Digest", "sha256:", hex, NULL);
+}
+
+/* The OCI code for an error that has none (one of the protocol's or the router's). */
+static const char *oci_code(const struct appr_error *err)
+{
+	if (err->code && err->code[0] >= 'A' && err->code[0] <= 'Z')
+		return err->code;
+	switch (err->http) {
+	case 401: return OCI_E_UNAUTHORIZED;
+	case 403: return OCI_E_DENIED;
+	case 404: return OCI_E_NAME_UNKNOWN;
+	case 409: return OCI_E_DENIED;
+	case 413: return OCI_E_SIZE_INVALID;
+	}
+	return err->http >= 500 && err->http != 501 ? "UNKNOWN" : OCI_E_UNSUPPORTED;
+}
+
+void h_oci_error(struct response *resp, const struct appr_error *err)
+{
+	struct json_object *e = json_object_new_object(), *arr = json_object_new_array();
+	struct json_object *o = json_object_new_object(), *detail = json_object_new_object();
+	json_object_object_add(e, "code", json_object_new_string(oci_code(err)));
+	json_object_object_add(e, "message", json_object_new_string(err->msg[0] ? err->msg
+									  : "error"));
+	if (err->code && !(err->code[0] >= 'A' && err->code[0] <= 'Z'))
+		json_object_object_add(detail, "appr_code", json_object_new_string(err->code));
+	json_object_object_add(e, "detail", detail);
+	json_object_array_add(arr, e);
+	json_object_object_add(o, "errors", arr);
+	resp_json(resp, err->http ? err->http : 500, o);
+}
+
+/* GET /v2/: 200 {} to whoever may read (the router asked for credentials). */
+int h_oci_base(struct request *req, struct response *resp)
+{
+	struct oci_store *s;
+	if (h_oci_store(req, &s) < 0)
+		return -1;
+	resp_header_cat(resp, "Docker-Distribution-API-Version", "registry/2.0", NULL, NULL);
+	resp_json(resp, 200, json_object_new_object());
+	return 0;
+}
+
+/* ?n= as a count >= 0 into *n (-1 when absent): 0, or -1 with 400. */
+static int page_size(struct request *req, long *n)
+{
+	const char *v = request_query(req, "n");
+	char *end;
+	*n = -1;
+	if (!v)
+		return 0;
+	long k = strtol(v, &end, 10);
+	if (!*v || *end || k < 0 || k > 100000)
+		return appr_err(&req->err, 400, OCI_E_UNSUPPORTED,
+				"n=%.20s is not a count from 0 to 100000", v);
+	*n = k;
+	return 0;
+}
+
+/* GET /v2/_catalog[?n=&last=]: the repositories this caller may read (a page may
+ * hold fewer than n when some are hidden from it). */
+int h_oci_catalog(struct request *req, struct response *resp)
+{
+	struct oci_store *s;
+	const char *last = request_query(req, "last"), **repos;
+	size_t count;
+	bool more;
+	long n;
+	if (h_oci_store(req, &s) < 0 || page_size(req, &n) < 0 ||
+	    oci_repos_list(s, last, n, req->arena, &repos, &count, &more, &req->err) < 0)
+		return -1;
+	struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
+	for (size_t i = 0; i < count; i++) {
+		char *ns = arena_strdup(req->arena, repos[i]), *slash = strchr(ns, '/');
+		if (!slash)
+			continue;
+		*slash = '\0';
+		if (h_oci_may_read(req, ns, slash + 1))
+			json_object_array_add(arr, json_object_new_string(repos[i]));
+	}
+	json_object_object_add(o, "repositories", arr);
+	if (more && count > 0)
+		resp_header(resp, "Link", "</v2/_catalog?n=%ld&last=%s>; rel=\"next\"", n,
+			    repos[count - 1]);
+	resp_json(resp, 200, o);
+	return 0;
+}
+
+/* GET /v2/<ns>/<name>/tags/list[?n=&last=] */
+int h_oci_tags(struct request *req, struct response *resp)
+{
+	struct oci_store *s;
+	const char *repo, *last = request_query(req, "last"), **tags;
+	size_t count;
+	bool more, known;
+	long n;
+	if (h_oci_store(req, &s) < 0 || h_oci_repo(req, &repo) < 0 || page_size(req, &n) < 0)
+		return -1;
+	if (oci_repo_known(s, repo, &known, &req->err) < 0)
+		return -1;
+	if (!known)
+		return appr_err(&req->err, 404, OCI_E_NAME_UNKNOWN, "no repository %s", repo);
+	if (oci_tags_list(s, repo, last, n, req->arena, &tags, &count, &more, &req->err) < 0)
+		return -1;
+	struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
+	json_object_object_add(o, "name", json_object_new_string(repo));
+	for (size_t i = 0; i < count; i++)
+		json_object_array_add(arr, json_object_new_string(tags[i]));
+	json_object_object_add(o, "tags", arr);
+	if (more && count > 0)
+		resp_header(resp, "Link", "</v2/%s/tags/list?n=%ld&last=%s>; rel=\"next\"", repo,
+			    n, tags[count - 1]);
+	resp_json(resp, 200, o);
+	return 0;
+}

@@ -1,0 +1,747 @@
+/* oci-sqlite.c - the OCI store of the filesystem store: its own connection to
+ * data_dir/appr.db (schema/005-oci.sql), blob files data_dir/oci/sha256/<2>/<64>,
+ * upload sessions data_dir/oci/uploads/<uuid>.
+ *
+ * A blob file is put in place (temp file, fsync when configured, rename, directory
+ * fsync) before the transaction that records it commits: a file no row names is
+ * debris a sweep may remove, a row never names a missing file. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "oci-store.h"
+
+enum {
+	Q_REPO_KNOWN,
+	Q_BLOB_STAT,
+	Q_BLOB_ADD,
+	Q_LINK_ADD,
+	Q_LINK_DEL,
+	Q_BLOB_USED,
+	Q_BLOB_DEL,
+	Q_UP_ADD,
+	Q_UP_GET,
+	Q_UP_DEL,
+	Q_MF_ADD,
+	Q_REF_ADD,
+	Q_MF_HAS,
+	Q_TAG_SET,
+	Q_MF_BY_DIGEST,
+	Q_MF_BY_TAG,
+	Q_MF_DEL,
+	Q_TAG_DEL,
+	Q_TAGS,
+	Q_REPOS,
+	Q_REFERRERS,
+	Q_COUNT
+};
+
+static const char *const sql[Q_COUNT] = {
+	[Q_REPO_KNOWN] = "SELECT EXISTS (SELECT 1 FROM oci_blob_links WHERE repo = ?1)"
+			 " OR EXISTS (SELECT 1 FROM oci_manifests WHERE repo = ?1)"
+			 " OR EXISTS (SELECT 1 FROM oci_uploads WHERE repo = ?1)",
+	[Q_BLOB_STAT] = "SELECT size FROM oci_blobs WHERE digest = ?2 AND"
+			" (EXISTS (SELECT 1 FROM oci_blob_links WHERE repo = ?1 AND digest = ?2)"
+			" OR EXISTS (SELECT 1 FROM oci_manifest_refs WHERE repo = ?1 AND digest = ?2))",
+	[Q_BLOB_ADD] = "INSERT OR IGNORE INTO oci_blobs (digest, size) VALUES (?1, ?2)",
+	[Q_LINK_ADD] = "INSERT OR IGNORE INTO oci_blob_links (repo, digest) VALUES (?1, ?2)",
+	[Q_LINK_DEL] = "DELETE FROM oci_blob_links WHERE repo = ?1 AND digest = ?2",
+	[Q_BLOB_USED] = "SELECT EXISTS (SELECT 1 FROM oci_blob_links WHERE digest = ?1)"
+			" OR EXISTS (SELECT 1 FROM oci_manifest_refs WHERE digest = ?1)",
+	[Q_BLOB_DEL] = "DELETE FROM oci_blobs WHERE digest = ?1",
+	[Q_UP_ADD] = "INSERT INTO oci_uploads (uuid, repo, created) VALUES (?1, ?2, ?3)",
+	[Q_UP_GET] = "SELECT 1 FROM oci_uploads WHERE uuid = ?1 AND repo = ?2",
+	[Q_UP_DEL] = "DELETE FROM oci_uploads WHERE uuid = ?1",
+	[Q_MF_ADD] = "INSERT OR IGNORE INTO oci_manifests (repo, digest, media_type,"
+		     " artifact_type, subject, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[Q_REF_ADD] = "INSERT OR IGNORE INTO oci_manifest_refs (repo, manifest, digest)"
+		      " VALUES (?1, ?2, ?3)",
+	[Q_MF_HAS] = "SELECT 1 FROM oci_manifests WHERE repo = ?1 AND digest = ?2",
+	[Q_TAG_SET] = "INSERT INTO oci_tags (repo, tag, digest) VALUES (?1, ?2, ?3)"
+		      " ON CONFLICT (repo, tag) DO UPDATE SET digest = excluded.digest",
+	[Q_MF_BY_DIGEST] = "SELECT digest, media_type, body FROM oci_manifests"
+			   " WHERE repo = ?1 AND digest = ?2",
+	[Q_MF_BY_TAG] = "SELECT m.digest, m.media_type, m.body FROM oci_tags t JOIN oci_manifests m"
+			" ON m.repo = t.repo AND m.digest = t.digest WHERE t.repo = ?1 AND t.tag = ?2",
+	[Q_MF_DEL] = "DELETE FROM oci_manifests WHERE repo = ?1 AND digest = ?2",
+	[Q_TAG_DEL] = "DELETE FROM oci_tags WHERE repo = ?1 AND tag = ?2",
+	[Q_TAGS] = "SELECT tag FROM oci_tags WHERE repo = ?1 AND tag > ?2 ORDER BY tag LIMIT ?3",
+	[Q_REFERRERS] = "SELECT digest, media_type, body, artifact_type FROM oci_manifests"
+			" WHERE repo = ?1 AND subject = ?2 ORDER BY digest",
+	[Q_REPOS] = "SELECT repo FROM oci_blob_links WHERE repo > ?1 UNION"
+		    " SELECT repo FROM oci_manifests WHERE repo > ?1 ORDER BY 1 LIMIT ?2",
+};
+
+struct oci_store {
+	const struct appr_config *cfg;
+	sqlite3 *db;
+	sqlite3_stmt *q[Q_COUNT];
+	char blob_dir[PATH_MAX / 2];     /* data_dir/oci/sha256 */
+	char up_dir[PATH_MAX / 2];       /* data_dir/oci/uploads */
+};
+
+/* SQLite said rc: busy is a 409, anything else a 500 with a line on stderr. */
+static int db_fail(struct oci_store *s, int rc, const char *what, struct appr_error *err)
+{
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+		return appr_err(err, 409, APPR_E_RESOURCE_IN_USE,
+				"the store is busy: try again");
+	fprintf(stderr, "appr: oci: %s: %s\n", what, sqlite3_errmsg(s->db));
+	return appr_err(err, 500, APPR_E_INTERNAL, "storage error");
+}
+
+static int sys_fail(const char *what, const char *path, int e, struct appr_error *err)
+{
+	fprintf(stderr, "appr: oci: %s %s: %s\n", what, path, strerror(e));
+	if (e == ENOSPC || e == EDQUOT)
+		return appr_err(err, 507, APPR_E_INSUFFICIENT_STORAGE, "the disk is full");
+	return appr_err(err, 500, APPR_E_INTERNAL, "storage error");
+}
+
+/* Statement i, reset and unbound, ready to bind. */
+static sqlite3_stmt *stmt(struct oci_store *s, int i)
+{
+	sqlite3_reset(s->q[i]);
+	sqlite3_clear_bindings(s->q[i]);
+	return s->q[i];
+}
+
+static void bind_text(sqlite3_stmt *q, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(q, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(q, i);
+}
+
+/* Step a statement that returns no row (or whose rows are ignored). */
+static int run(struct oci_store *s, sqlite3_stmt *q, const char *what, struct appr_error *err)
+{
+	int rc = sqlite3_step(q);
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return db_fail(s, rc, what, err);
+	return 0;
+}
+
+/* Step a statement whose first row's first column is an integer: 1 row (*v set),
+ * 0 none, -1 error. */
+static int one_int(struct oci_store *s, sqlite3_stmt *q, long long *v, const char *what,
+		   struct appr_error *err)
+{
+	int rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		if (v)
+			*v = sqlite3_column_int64(q, 0);
+		sqlite3_reset(q);
+		return 1;
+	}
+	sqlite3_reset(q);
+	if (rc == SQLITE_DONE)
+		return 0;
+	return db_fail(s, rc, what, err);
+}
+
+static int exec(struct oci_store *s, const char *sq, struct appr_error *err)
+{
+	int rc = sqlite3_exec(s->db, sq, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : db_fail(s, rc, sq, err);
+}
+
+static void rollback(struct oci_store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static void blob_file(const struct oci_store *s, const char *hex, char *path)
+{
+	snprintf(path, PATH_MAX, "%s/%.2s/%s", s->blob_dir, hex, hex);
+}
+
+static void upload_file(const struct oci_store *s, const char *uuid, char *path)
+{
+	snprintf(path, PATH_MAX, "%s/%s", s->up_dir, uuid);
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	int rc = fsync(fd) < 0 ? errno : 0;
+	close(fd);
+	return rc;
+}
+
+/* Remove upload sessions idle for upload_ttl seconds (files and rows). */
+static void sweep_uploads(struct oci_store *s)
+{
+	DIR *d = opendir(s->up_dir);
+	struct dirent *de;
+	time_t limit = time(NULL) - (time_t)s->cfg->upload_ttl;
+	char path[PATH_MAX];
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		struct stat st;
+		if (de->d_name[0] == '.')
+			continue;
+		upload_file(s, de->d_name, path);
+		if (stat(path, &st) < 0 || st.st_mtime >= limit)
+			continue;
+		sqlite3_stmt *q = stmt(s, Q_UP_DEL);
+		bind_text(q, 1, de->d_name);
+		if (run(s, q, "sweep uploads", NULL) == 0)
+			unlink(path);
+	}
+	closedir(d);
+}
+
+int oci_store_open(const struct appr_config *cfg, struct oci_store **out, struct appr_error *err)
+{
+	struct oci_store *s = xcalloc(1, sizeof *s);
+	char path[PATH_MAX];
+	int rc, e;
+	*out = NULL;
+	s->cfg = cfg;
+	if (strlen(cfg->data_dir) > PATH_MAX / 2 - 32) {
+		free(s);
+		return appr_err(err, 500, APPR_E_INTERNAL, "data_dir is too long");
+	}
+	snprintf(s->blob_dir, sizeof s->blob_dir, "%s/oci/sha256", cfg->data_dir);
+	snprintf(s->up_dir, sizeof s->up_dir, "%s/oci/uploads", cfg->data_dir);
+	if ((e = util_mkdir_p(s->blob_dir)) || (e = util_mkdir_p(s->up_dir))) {
+		sys_fail("mkdir", s->blob_dir, e, err);
+		goto fail;
+	}
+	snprintf(path, sizeof path, "%s/appr.db", cfg->data_dir);
+	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		db_fail(s, rc, "open", err);
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, cfg->busy_timeout_ms > INT_MAX
+				    ? INT_MAX : (int)cfg->busy_timeout_ms);
+	if (exec(s, cfg->fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+		 err) < 0 || exec(s, "PRAGMA foreign_keys=ON", err) < 0)
+		goto fail;
+	for (int i = 0; i < Q_COUNT; i++) {
+		rc = sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i],
+					NULL);
+		if (rc != SQLITE_OK) {
+			db_fail(s, rc, sql[i], err);
+			goto fail;
+		}
+	}
+	sweep_uploads(s);
+	*out = s;
+	return 0;
+fail:
+	oci_store_close(s);
+	return -1;
+}
+
+void oci_store_close(struct oci_store *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < Q_COUNT; i++)
+		sqlite3_finalize(s->q[i]);
+	sqlite3_close_v2(s->db);
+	free(s);
+}
+
+int oci_repo_known(struct oci_store *s, const char *repo, bool *known, struct appr_error *err)
+{
+	long long v = 0;
+	sqlite3_stmt *q = stmt(s, Q_REPO_KNOWN);
+	bind_text(q, 1, repo);
+	if (one_int(s, q, &v, "repo known", err) < 0)
+		return -1;
+	*known = v != 0;
+	return 0;
+}
+
+int oci_blob_stat(struct oci_store *s, const char *repo, const char *hex, long long *size,
+		  char *path, struct appr_error *err)
+{
+	sqlite3_stmt *q = stmt(s, Q_BLOB_STAT);
+	bind_text(q, 1, repo);
+	bind_text(q, 2, hex);
+	int rc = one_int(s, q, size, "blob stat", err);
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		return appr_err(err, 404, OCI_E_BLOB_UNKNOWN, "blob sha256:%s unknown to %.140s",
+				hex, repo);
+	blob_file(s, hex, path);
+	return 0;
+}
+
+int oci_blob_delete(struct oci_store *s, const char *repo, const char *hex,
+		    struct appr_error *err)
+{
+	sqlite3_stmt *q;
+	long long used = 1;
+	if (exec(s, "BEGIN IMMEDIATE", err) < 0)
+		return -1;
+	q = stmt(s, Q_LINK_DEL);
+	bind_text(q, 1, repo);
+	bind_text(q, 2, hex);
+	if (run(s, q, "blob unlink", err) < 0)
+		goto fail;
+	if (sqlite3_changes(s->db) == 0) {
+		appr_err(err, 404, OCI_E_BLOB_UNKNOWN, "blob sha256:%s unknown to %.140s", hex,
+			 repo);
+		goto fail;
+	}
+	q = stmt(s, Q_BLOB_USED);
+	bind_text(q, 1, hex);
+	if (one_int(s, q, &used, "blob used", err) < 0)
+		goto fail;
+	if (!used) {
+		q = stmt(s, Q_BLOB_DEL);
+		bind_text(q, 1, hex);
+		if (run(s, q, "blob delete", err) < 0)
+			goto fail;
+	}
+	if (exec(s, "COMMIT", err) < 0)
+		goto fail;
+	if (!used) {                     /* after the commit: a row never names no file */
+		char path[PATH_MAX];
+		blob_file(s, hex, path);
+		if (unlink(path) < 0 && errno != ENOENT)
+			fprintf(stderr, "appr: oci: unlink %s: %s\n", path, strerror(errno));
+	}
+	return 0;
+fail:
+	rollback(s);
+	return -1;
+}
+
+int oci_upload_new(struct oci_store *s, const char *repo, char uuid[OCI_UUID_LEN + 1],
+		   struct appr_error *err)
+{
+	unsigned char r[OCI_UUID_LEN / 2];
+	char path[PATH_MAX];
+	if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+		return sys_fail("getrandom", "", errno, err);
+	for (size_t i = 0; i < sizeof r; i++)
+		snprintf(uuid + 2 * i, 3, "%02x", r[i]);
+	upload_file(s, uuid, path);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return sys_fail("create", path, errno, err);
+	close(fd);
+	sqlite3_stmt *q = stmt(s, Q_UP_ADD);
+	bind_text(q, 1, uuid);
+	bind_text(q, 2, repo);
+	sqlite3_bind_int64(q, 3, (sqlite3_int64)time(NULL));
+	if (run(s, q, "upload new", err) < 0) {
+		unlink(path);
+		return -1;
+	}
+	return 0;
+}
+
+/* 0 when upload uuid belongs to repo, else -1 with 404 BLOB_UPLOAD_UNKNOWN. */
+static int upload_check(struct oci_store *s, const char *repo, const char *uuid,
+			struct appr_error *err)
+{
+	size_t n = strlen(uuid);
+	if (n == OCI_UUID_LEN && strspn(uuid, "0123456789abcdef") == n) {
+		sqlite3_stmt *q = stmt(s, Q_UP_GET);
+		bind_text(q, 1, uuid);
+		bind_text(q, 2, repo);
+		int rc = one_int(s, q, NULL, "upload get", err);
+		if (rc < 0)
+			return -1;
+		if (rc > 0)
+			return 0;
+	}
+	return appr_err(err, 404, OCI_E_BLOB_UPLOAD_UNKNOWN, "no upload %.40s in %.140s", uuid,
+			repo);
+}
+
+int oci_upload_open(struct oci_store *s, const char *repo, const char *uuid, int *fd,
+		    long long *size, struct appr_error *err)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	if (upload_check(s, repo, uuid, err) < 0)
+		return -1;
+	upload_file(s, uuid, path);
+	*fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (*fd < 0) {
+		if (errno == ENOENT)        /* swept meanwhile */
+			return appr_err(err, 404, OCI_E_BLOB_UPLOAD_UNKNOWN, "no upload %s", uuid);
+		return sys_fail("open", path, errno, err);
+	}
+	if (fstat(*fd, &st) < 0) {
+		int e = errno;
+		close(*fd);
+		*fd = -1;
+		return sys_fail("stat", path, e, err);
+	}
+	*size = st.st_size;
+	return 0;
+}
+
+/* Drop the session row and file of uuid. */
+static void upload_drop(struct oci_store *s, const char *uuid)
+{
+	char path[PATH_MAX];
+	sqlite3_stmt *q = stmt(s, Q_UP_DEL);
+	bind_text(q, 1, uuid);
+	run(s, q, "upload delete", NULL);
+	upload_file(s, uuid, path);
+	unlink(path);
+}
+
+/* The SHA-256 of file path into hex and its size; 0 or an errno. */
+static int hash_file(const char *path, bool do_fsync, char *hex, long long *size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), e = 0;
+	char *buf;
+	if (fd < 0)
+		return errno;
+	buf = xmalloc(65536);
+	struct digest_ctx *d = digest_new();
+	*size = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf, 65536);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			e = errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		digest_update(d, buf, (size_t)n);
+		*size += n;
+	}
+	digest_final_hex(d, hex);
+	digest_free(d);
+	free(buf);
+	if (!e && do_fsync && fsync(fd) < 0)
+		e = errno;
+	close(fd);
+	return e;
+}
+
+int oci_upload_finish(struct oci_store *s, const char *repo, const char *uuid,
+		      const char *hex, struct appr_error *err)
+{
+	char path[PATH_MAX], dst[PATH_MAX], got[DIGEST_HEX_LEN + 1], dir[PATH_MAX];
+	long long size = 0;
+	int e;
+	if (upload_check(s, repo, uuid, err) < 0)
+		return -1;
+	upload_file(s, uuid, path);
+	if ((e = hash_file(path, s->cfg->fsync, got, &size))) {
+		sys_fail("read", path, e, err);
+		upload_drop(s, uuid);
+		return -1;
+	}
+	if (strcmp(got, hex) != 0) {
+		upload_drop(s, uuid);
+		return appr_err(err, 400, OCI_E_DIGEST_INVALID,
+				"the upload's bytes have digest sha256:%s, not sha256:%s", got, hex);
+	}
+	blob_file(s, hex, dst);
+	snprintf(dir, sizeof dir, "%s/%.2s", s->blob_dir, hex);
+	if ((e = util_mkdir_p(dir))) {
+		upload_drop(s, uuid);
+		return sys_fail("mkdir", dir, e, err);
+	}
+	/* the same bytes may be there: one copy; otherwise the file goes in place first */
+	if (access(dst, F_OK) == 0) {
+		unlink(path);
+	} else if (rename(path, dst) < 0) {
+		e = errno;
+		upload_drop(s, uuid);
+		return sys_fail("rename", dst, e, err);
+	} else if (s->cfg->fsync && (e = fsync_dir(dir))) {
+		sys_fail("fsync", dir, e, NULL);
+	}
+	if (exec(s, "BEGIN IMMEDIATE", err) < 0)
+		goto fail;
+	sqlite3_stmt *q = stmt(s, Q_BLOB_ADD);
+	bind_text(q, 1, hex);
+	sqlite3_bind_int64(q, 2, size);
+	if (run(s, q, "blob add", err) < 0)
+		goto fail;
+	q = stmt(s, Q_LINK_ADD);
+	bind_text(q, 1, repo);
+	bind_text(q, 2, hex);
+	if (run(s, q, "link add", err) < 0)
+		goto fail;
+	q = stmt(s, Q_UP_DEL);
+	bind_text(q, 1, uuid);
+	if (run(s, q, "upload delete", err) < 0 || exec(s, "COMMIT", err) < 0)
+		goto fail;
+	return 0;
+fail:
+	rollback(s);                     /* the file left is debris for a sweep */
+	return -1;
+}
+
+int oci_upload_cancel(struct oci_store *s, const char *repo, const char *uuid,
+		      struct appr_error *err)
+{
+	if (upload_check(s, repo, uuid, err) < 0)
+		return -1;
+	upload_drop(s, uuid);
+	return 0;
+}
+
+/* 1 when the manifest hex is one of repo, 0 not, -1 error. */
+static int manifest_has(struct oci_store *s, const char *repo, const char *hex,
+			struct appr_error *err)
+{
+	sqlite3_stmt *q = stmt(s, Q_MF_HAS);
+	bind_text(q, 1, repo);
+	bind_text(q, 2, hex);
+	return one_int(s, q, NULL, "manifest has", err);
+}
+
+int oci_manifest_put(struct oci_store *s, const char *repo, const char *hex,
+		     const struct oci_manifest_info *info, const char *body, size_t len,
+		     const char *tag, struct appr_error *err)
+{
+	char now[32], path[PATH_MAX];
+	long long size = 0;
+	sqlite3_stmt *q;
+	util_utc_now(now);
+	if (exec(s, "BEGIN IMMEDIATE", err) < 0)
+		return -1;
+	for (size_t i = 0; i < info->n_blobs; i++) {
+		struct appr_error e = { 0 };
+		if (oci_blob_stat(s, repo, info->blobs[i], &size, path, &e) < 0) {
+			if (e.http == 404)
+				appr_err(err, 400, OCI_E_MANIFEST_BLOB_UNKNOWN,
+					 "blob sha256:%s is not in %.140s", info->blobs[i], repo);
+			else
+				*err = e;
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < info->n_manifests; i++) {
+		int rc = manifest_has(s, repo, info->manifests[i], err);
+		if (rc < 0)
+			goto fail;
+		if (rc == 0) {
+			appr_err(err, 400, OCI_E_MANIFEST_BLOB_UNKNOWN,
+				 "manifest sha256:%s is not in %.140s", info->manifests[i], repo);
+			goto fail;
+		}
+	}
+	q = stmt(s, Q_MF_ADD);
+	bind_text(q, 1, repo);
+	bind_text(q, 2, hex);
+	bind_text(q, 3, info->media_type);
+	bind_text(q, 4, info->artifact_type);
+	bind_text(q, 5, info->subject[0] ? info->subject : NULL);
+	sqlite3_bind_blob(q, 6, body, (int)len, SQLITE_STATIC);
+	bind_text(q, 7, now);
+	if (run(s, q, "manifest add", err) < 0)
+		goto fail;
+	for (size_t k = 0; k < 2; k++) {
+		const char **refs = k ? info->manifests : info->blobs;
+		size_t n = k ? info->n_manifests : info->n_blobs;
+		for (size_t i = 0; i < n; i++) {
+			q = stmt(s, Q_REF_ADD);
+			bind_text(q, 1, repo);
+			bind_text(q, 2, hex);
+			bind_text(q, 3, refs[i]);
+			if (run(s, q, "ref add", err) < 0)
+				goto fail;
+		}
+	}
+	if (tag) {
+		q = stmt(s, Q_TAG_SET);
+		bind_text(q, 1, repo);
+		bind_text(q, 2, tag);
+		bind_text(q, 3, hex);
+		if (run(s, q, "tag set", err) < 0)
+			goto fail;
+	}
+	if (exec(s, "COMMIT", err) < 0)
+		goto fail;
+	return 0;
+fail:
+	rollback(s);
+	return -1;
+}
+
+int oci_manifest_get(struct oci_store *s, const char *repo, const char *hex,
+		     const char *tag, struct arena *a, struct oci_manifest *m,
+		     struct appr_error *err)
+{
+	sqlite3_stmt *q = stmt(s, hex ? Q_MF_BY_DIGEST : Q_MF_BY_TAG);
+	bind_text(q, 1, repo);
+	bind_text(q, 2, hex ? hex : tag);
+	int rc = sqlite3_step(q);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(q);
+		return appr_err(err, 404, OCI_E_MANIFEST_UNKNOWN, "manifest %s%.128s unknown to %.120s",
+				hex ? "sha256:" : "", hex ? hex : tag, repo);
+	}
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(q);
+		return db_fail(s, rc, "manifest get", err);
+	}
+	snprintf(m->digest, sizeof m->digest, "%s", (const char *)sqlite3_column_text(q, 0));
+	m->media_type = arena_strdup(a, (const char *)sqlite3_column_text(q, 1));
+	m->len = (size_t)sqlite3_column_bytes(q, 2);
+	char *body = arena_alloc(a, m->len + 1);
+	if (m->len)
+		memcpy(body, sqlite3_column_blob(q, 2), m->len);
+	m->body = body;
+	sqlite3_reset(q);
+	return 0;
+}
+
+int oci_referrers(struct oci_store *s, const char *repo, const char *hex, struct arena *a,
+		  struct oci_manifest **out, const char ***artifact_types, size_t *n,
+		  struct appr_error *err)
+{
+	sqlite3_stmt *q = stmt(s, Q_REFERRERS);
+	size_t cap = 8;
+	int rc;
+	bind_text(q, 1, repo);
+	bind_text(q, 2, hex);
+	*out = arena_alloc(a, cap * sizeof **out);
+	*artifact_types = arena_alloc(a, cap * sizeof **artifact_types);
+	*n = 0;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (*n == cap) {
+			struct oci_manifest *m = arena_alloc(a, 2 * cap * sizeof *m);
+			const char **t = arena_alloc(a, 2 * cap * sizeof *t);
+			memcpy(m, *out, cap * sizeof *m);
+			memcpy(t, *artifact_types, cap * sizeof *t);
+			*out = m;
+			*artifact_types = t;
+			cap *= 2;
+		}
+		struct oci_manifest *m = &(*out)[*n];
+		snprintf(m->digest, sizeof m->digest, "%s", (const char *)sqlite3_column_text(q, 0));
+		m->media_type = arena_strdup(a, (const char *)sqlite3_column_text(q, 1));
+		m->len = (size_t)sqlite3_column_bytes(q, 2);
+		m->body = arena_strndup(a, sqlite3_column_blob(q, 2), m->len);
+		(*artifact_types)[*n] = arena_strdup(a, (const char *)sqlite3_column_text(q, 3));
+		(*n)++;
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE)
+		return db_fail(s, rc, "referrers", err);
+	return 0;
+}
+
+int oci_manifest_delete(struct oci_store *s, const char *repo, const char *hex,
+			struct appr_error *err)
+{
+	sqlite3_stmt *q = stmt(s, Q_MF_DEL);
+	bind_text(q, 1, repo);
+	bind_text(q, 2, hex);
+	if (run(s, q, "manifest delete", err) < 0)
+		return -1;
+	if (sqlite3_changes(s->db) == 0)
+		return appr_err(err, 404, OCI_E_MANIFEST_UNKNOWN,
+				"manifest sha256:%s unknown to %.140s", hex, repo);
+	return 0;
+}
+
+int oci_tag_delete(struct oci_store *s, const char *repo, const char *tag,
+		   struct appr_error *err)
+{
+	sqlite3_stmt *q = stmt(s, Q_TAG_DEL);
+	bind_text(q, 1, repo);
+	bind_text(q, 2, tag);
+	if (run(s, q, "tag delete", err) < 0)
+		return -1;
+	if (sqlite3_changes(s->db) == 0)
+		return appr_err(err, 404, OCI_E_MANIFEST_UNKNOWN, "no tag %.128s in %.120s", tag,
+				repo);
+	return 0;
+}
+
+int oci_blob_mount(struct oci_store *s, const char *repo, const char *from, const char *hex,
+		   struct appr_error *err)
+{
+	char path[PATH_MAX];
+	long long size;
+	if (exec(s, "BEGIN IMMEDIATE", err) < 0)
+		return -1;
+	if (oci_blob_stat(s, from, hex, &size, path, err) < 0)
+		goto fail;
+	sqlite3_stmt *q = stmt(s, Q_LINK_ADD);
+	bind_text(q, 1, repo);
+	bind_text(q, 2, hex);
+	if (run(s, q, "link add", err) < 0 || exec(s, "COMMIT", err) < 0)
+		goto fail;
+	return 0;
+fail:
+	rollback(s);
+	return -1;
+}
+
+/* Rows of the one-column text statement q (bound but for its limit, parameter
+ * limit_at) for a page of n after a cursor. */
+static int page(struct oci_store *s, sqlite3_stmt *q, int limit_at, long n, struct arena *a,
+		const char ***out, size_t *count, bool *more, struct appr_error *err)
+{
+	size_t cap = 16;
+	int rc;
+	sqlite3_bind_int64(q, limit_at, n < 0 ? -1 : (sqlite3_int64)n + 1);
+	*out = arena_alloc(a, cap * sizeof **out);
+	*count = 0;
+	*more = false;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (n >= 0 && (long)*count == n) {
+			*more = true;
+			break;
+		}
+		if (*count == cap) {
+			const char **t = arena_alloc(a, 2 * cap * sizeof *t);
+			memcpy(t, *out, cap * sizeof *t);
+			*out = t;
+			cap *= 2;
+		}
+		(*out)[(*count)++] = arena_strdup(a, (const char *)sqlite3_column_text(q, 0));
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(s, rc, "page", err);
+	return 0;
+}
+
+int oci_repos_list(struct oci_store *s, const char *last, long n, struct arena *a,
+		   const char ***repos, size_t *count, bool *more, struct appr_error *err)
+{
+	sqlite3_stmt *q = stmt(s, Q_REPOS);
+	bind_text(q, 1, last ? last : "");
+	return page(s, q, 2, n, a, repos, count, more, err);
+}
+
+int oci_tags_list(struct oci_store *s, const char *repo, const char *last, long n,
+		  struct arena *a, const char ***tags, size_t *count, bool *more,
+		  struct appr_error *err)
+{
+	sqlite3_stmt *q = stmt(s, Q_TAGS);
+	bind_text(q, 1, repo);
+	bind_text(q, 2, last ? last : "");
+	return page(s, q, 3, n, a, tags, count, more, err);
+}
