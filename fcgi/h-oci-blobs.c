@@ -14,10 +14,15 @@
 
 /* ---- blob answers ---- */
 
-/* A blob file sent a piece at a time by response_send's more hook. */
+/* A blob file sent a piece at a time by response_send's more hook. A whole blob is
+ * hashed as it goes, and its last piece is given only when the SHA-256 of every byte
+ * is its digest: a damaged file is never answered as good (the answer is cut short,
+ * so the client sees a failed transfer, and a line on stderr says CORRUPT BLOB). */
 struct blob_send {
 	int fd;
 	long long left;
+	struct digest_ctx *d;            /* whole blobs: the bytes so far; NULL for ranges */
+	char hex[DIGEST_HEX_LEN + 1];    /* the digest they must hash to */
 };
 
 static int blob_more(void *ctx, struct strbuf *out)
@@ -27,6 +32,8 @@ static int blob_more(void *ctx, struct strbuf *out)
 		if (b->fd >= 0)
 			close(b->fd);
 		b->fd = -1;
+		digest_free(b->d);
+		b->d = NULL;
 		return 0;
 	}
 	if (b->left == 0)
@@ -46,6 +53,19 @@ static int blob_more(void *ctx, struct strbuf *out)
 	out->len = (size_t)n;
 	out->buf[n] = '\0';
 	b->left -= n;
+	if (b->d) {
+		char got[DIGEST_HEX_LEN + 1];
+		digest_update(b->d, out->buf, (size_t)n);
+		if (b->left == 0) {
+			digest_final_hex(b->d, got);
+			if (strcmp(got, b->hex) != 0) {
+				fprintf(stderr, "appr: CORRUPT BLOB sha256:%s (OCI): its stored bytes "
+					"have SHA-256 %s: its last bytes are held back, the answer "
+					"is cut short\n", b->hex, got);
+				return -1;
+			}
+		}
+	}
 	return b->left > 0 ? 1 : 0;
 }
 
@@ -118,9 +138,35 @@ int h_oci_blob_get(struct request *req, struct response *resp)
 		return appr_err(&req->err, 500, APPR_E_INTERNAL, "blob sha256:%s cannot be read",
 				hex);
 	}
+	if (r == 0 && size <= RESP_BLOB_CHUNK) {
+		/* a small whole blob is read and checked before anything is answered, so that
+		 * a damaged one is a plain 500 (even where no transfer can be cut short) */
+		char *buf = arena_alloc(req->arena, (size_t)size + 1), got[DIGEST_HEX_LEN + 1];
+		long long have = 0;
+		ssize_t n = 1;
+		while (have < size && (n = read(fd, buf + have, (size_t)(size - have))) > 0)
+			have += n;
+		close(fd);
+		if (have == size)
+			digest_sha256_hex(buf, (size_t)size, got);
+		if (have != size || strcmp(got, hex) != 0) {
+			fprintf(stderr, "appr: CORRUPT BLOB sha256:%s (OCI) of %s: %s: not served\n",
+				hex, repo, have != size ? "its file is shorter than recorded"
+							: "its stored bytes have another SHA-256");
+			return appr_err(&req->err, 500, APPR_E_INTERNAL,
+					"blob sha256:%s is damaged in storage", hex);
+		}
+		sb_append(&resp->body, buf, (size_t)size);
+		resp->status = 200;
+		resp->content_type = "application/octet-stream";
+		resp_header(resp, "Cache-Control", "max-age=31536000, immutable");
+		return 0;
+	}
 	struct blob_send *b = arena_alloc(req->arena, sizeof *b);
 	b->fd = fd;
 	b->left = to - from + 1;
+	b->d = r > 0 ? NULL : digest_new();
+	memcpy(b->hex, hex, sizeof b->hex);
 	resp->status = r > 0 ? 206 : 200;
 	resp->content_type = "application/octet-stream";
 	resp->more = blob_more;

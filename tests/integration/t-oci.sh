@@ -8,7 +8,7 @@
 
 case $APPR_TEST_STORAGE in
 etcd | redis) plan 3 ;;
-*) plan 87 ;;
+*) plan 90 ;;
 esac
 appr_start
 T=$APPR_TMP
@@ -290,3 +290,24 @@ is "$STATUS $(sha "$BODYFILE")" "200 $C" "a reader pulls it"
 appr_admin fsck >/dev/null 2>"$T/fsck.err"
 like "$(cat "$T/fsck.err")" 'fsck: warning: the store holds OCI content' \
 	"appr-admin fsck warns that it does not cover the OCI content"
+
+# ---- a damaged blob file is never answered as good ----
+f=$APPR_DATA/oci/sha256/${C:0:2}/$C
+size=$(stat -c %s "$f")
+printf '\x00' | dd of="$f" bs=1 seek=$((size - 1)) conv=notrunc status=none
+code=$(curl -s -g --max-time 20 -u reader:pw-r -o "$T/damaged" -w '%{http_code}' \
+	"$BASE$R/blobs/sha256:$C")
+rc=$?
+# the web server either fails the transfer (cut short) or answers an error of its own
+is "$([ "$rc" -eq 0 ] && [ "$code" = 200 ] && echo "a whole 200")" "" \
+	"a blob whose file was altered: never a whole 200 (curl $rc, HTTP $code)"
+like "$(tail -n 50 "$APPR_TMP/serve.log")" "CORRUPT BLOB sha256:$C" "... and the log says CORRUPT BLOB"
+# a bigger one (100,000 bytes) is checked as it is sent: its last bytes are held back
+req POST "$R/blobs/uploads/?digest=sha256:$L" -u writer:pw-w --data-binary "@$T/layer"
+f=$APPR_DATA/oci/sha256/${L:0:2}/$L
+printf '\x00' | dd of="$f" bs=1 seek=50000 conv=notrunc status=none
+code=$(curl -s -g --max-time 20 -u reader:pw-r -o "$T/damaged" -w '%{http_code}' \
+	"$BASE$R/blobs/sha256:$L")
+rc=$?
+is "$STATUS $([ "$rc" -eq 0 ] && [ "$code" = 200 ] && echo "a whole 200")" "201 " \
+	"a bigger altered blob: never a whole 200 (curl $rc, HTTP $code)"
