@@ -6,8 +6,10 @@
  * so short and bogus lengths are tried; an empty AUTHORIZATION line sends none).
  * The registry runs with auth = tokens and one user "fuzz", admin of every
  * namespace, whose token is FUZZ_TOKEN (the seeds use it, as Bearer and as Basic
- * fuzz:token; Basic with a password costs a full PBKDF2 run, so seeds avoid it). Checked: the answer starts with a Status line, every error
- * answer is a JSON object with an "error" member, and no input causes a 5xx. */
+ * fuzz:token; Basic with a password costs a full PBKDF2 run, so seeds avoid it).
+ * Checked: the answer starts with a Status line, every error answer is a JSON error
+ * object (under /v2/ the OCI form, {"errors": [{"code", "message", ...}]}), and no
+ * input causes a 5xx (but 501, the OCI API on a store without it). */
 #include <json-c/json.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -153,10 +155,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (status >= 400 && !req.head) {
 		sb_putc(&m.out, '\0');
 		const char *body = strstr(m.out.buf, "\r\n\r\n");
-		struct json_object *o = body ? json_tokener_parse(body + 4) : NULL;
+		struct json_object *o = body ? json_tokener_parse(body + 4) : NULL, *e = NULL;
+		/* {"code", "message", ...}, or under /v2/ the OCI form
+		 * {"errors": [{"code", "message", "detail"}]} */
+		if (o && json_object_object_get_ex(o, "errors", &e) &&
+		    json_object_is_type(e, json_type_array) && json_object_array_length(e) > 0)
+			e = json_object_array_get_idx(e, 0);
+		else
+			e = o;
 		if (!o || !json_object_is_type(o, json_type_object) ||
-		    !json_object_object_get_ex(o, "code", NULL) ||
-		    !json_object_object_get_ex(o, "message", NULL)) {
+		    !json_object_is_type(e, json_type_object) ||
+		    !json_object_object_get_ex(e, "code", NULL) ||
+		    !json_object_object_get_ex(e, "message", NULL)) {
 			fprintf(stderr, "error answer without a JSON error body: %.300s\n", m.out.buf);
 			abort();   /* an error answer is a JSON error object */
 		}
