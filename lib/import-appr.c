@@ -787,18 +787,6 @@ struct collect {
 	struct strbuf val;
 };
 
-__attribute__((format(printf, 2, 3)))
-static void say(struct collect *c, const char *fmt, ...)
-{
-	char line[512];
-	va_list va;
-	va_start(va, fmt);
-	vsnprintf(line, sizeof line, fmt, va);
-	va_end(va);
-	if (c->say)
-		c->say(c->sctx, line);
-}
-
 /* Parse len bytes as one JSON value (NULL when they are not). */
 static struct json_object *parse_json(const char *s, size_t len)
 {
@@ -882,11 +870,11 @@ static int check_blob(struct collect *c, const char *what, const char *ns, const
 	if (rc < 0)
 		return -1;
 	if (rc > 0) {
-		say(c, "%s: blob %s is missing (%s): skipped", what, digest, key);
+		import_sayf(c->say, c->sctx, "%s: blob %s is missing (%s): skipped", what, digest, key);
 		return 1;
 	}
 	if (decode_blob(o) < 0) {
-		say(c, "%s: blob %s is not base64: skipped", what, digest);
+		import_sayf(c->say, c->sctx, "%s: blob %s is not base64: skipped", what, digest);
 		return 1;
 	}
 	struct archive_check *chk = archive_check_new();
@@ -896,9 +884,9 @@ static int check_blob(struct collect *c, const char *what, const char *ns, const
 	rc = 1;
 	if (archive_check_feed(chk, o->data, o->len, &bad) < 0 ||
 	    archive_check_finish(chk, got, sha, &size, &bad) < 0)
-		say(c, "%s: blob %s is not a valid .tgz (%.100s): skipped", what, digest, bad.msg);
+		import_sayf(c->say, c->sctx, "%s: blob %s is not a valid .tgz (%.100s): skipped", what, digest, bad.msg);
 	else if (strcmp(got, digest) != 0)
-		say(c, "%s: blob %s does not match its manifest (its tar's SHA-256 is %s): "
+		import_sayf(c->say, c->sctx, "%s: blob %s does not match its manifest (its tar's SHA-256 is %s): "
 		    "skipped", what, digest, got);
 	else
 		rc = 0;
@@ -921,18 +909,18 @@ static int read_manifest(struct collect *c, const struct pkg *p, const char *rel
 	char mt[NAMES_MEDIA_TYPE_MAX + 1], what[300];
 	snprintf(what, sizeof what, "%s/%s %s %.80s", p->ns, p->name, release, mt_in);
 	if (!data) {
-		say(c, "%s: its manifest is not a JSON object: skipped", what);
+		import_sayf(c->say, c->sctx, "%s: its manifest is not a JSON object: skipped", what);
 		c->rep->skipped++;
 		return 0;
 	}
 	if (names_media_type(mt_in, mt, sizeof mt) < 0) {
-		say(c, "%s: not a valid media type: skipped", what);
+		import_sayf(c->say, c->sctx, "%s: not a valid media type: skipped", what);
 		c->rep->skipped++;
 		return 0;
 	}
 	const char *digest = jstr(jobj(data, "content"), "digest");
 	if (!digest || !names_valid_digest(digest)) {
-		say(c, "%s: its manifest has no valid content digest: skipped", what);
+		import_sayf(c->say, c->sctx, "%s: its manifest has no valid content digest: skipped", what);
 		c->rep->skipped++;
 		return 0;
 	}
@@ -991,7 +979,7 @@ static int read_package(struct collect *c, const struct pkg *p, bool listed_only
 	size_t before = c->ix->n_manifests;
 	int rc;
 	if (!names_valid_part(p->ns) || !names_valid_part(p->name)) {
-		say(c, "%.64s/%.64s: not a valid package name: skipped", p->ns, p->name);
+		import_sayf(c->say, c->sctx, "%.64s/%.64s: not a valid package name: skipped", p->ns, p->name);
 		c->rep->skipped++;
 		return 0;
 	}
@@ -1000,7 +988,7 @@ static int read_package(struct collect *c, const struct pkg *p, bool listed_only
 		return -1;
 	if (rc > 0) {
 		if (!listed_only)
-			say(c, "%s/%s: listed in packages.json without releases: nothing to import",
+			import_sayf(c->say, c->sctx, "%s/%s: listed in packages.json without releases: nothing to import",
 			    p->ns, p->name);
 		return 0;
 	}
@@ -1008,7 +996,7 @@ static int read_package(struct collect *c, const struct pkg *p, bool listed_only
 	root = parse_json(c->val.buf, c->val.len);
 	rels = jobj(root, "releases");
 	if (!rels) {
-		say(c, "%s/%s: %s is not the original's releases.json: skipped", p->ns, p->name, key);
+		import_sayf(c->say, c->sctx, "%s/%s: %s is not the original's releases.json: skipped", p->ns, p->name, key);
 		c->rep->skipped++;
 		rc = 0;
 		goto out;
@@ -1017,7 +1005,7 @@ static int read_package(struct collect *c, const struct pkg *p, bool listed_only
 		struct semver v;
 		(void)rval;
 		if (semver_parse(rname, &v) < 0) {
-			say(c, "%s/%s %s: not a valid release: skipped", p->ns, p->name, rname);
+			import_sayf(c->say, c->sctx, "%s/%s %s: not a valid release: skipped", p->ns, p->name, rname);
 			c->rep->skipped++;
 		} else {
 			namelist_add(&rl, rname);
@@ -1060,7 +1048,7 @@ static int read_package(struct collect *c, const struct pkg *p, bool listed_only
 			bool cur_in = false;
 			struct namelist members = { 0 };
 			if (!names_valid_channel(ch)) {
-				say(c, "%s/%s channel %s: not a valid channel name: skipped", p->ns,
+				import_sayf(c->say, c->sctx, "%s/%s channel %s: not a valid channel name: skipped", p->ns,
 				    p->name, ch);
 				c->rep->skipped++;
 				continue;
@@ -1080,7 +1068,7 @@ static int read_package(struct collect *c, const struct pkg *p, bool listed_only
 				}
 			}
 			if (!cur_in) {
-				say(c, "%s/%s channel %s: its current release %s was not imported: "
+				import_sayf(c->say, c->sctx, "%s/%s channel %s: its current release %s was not imported: "
 				    "skipped", p->ns, p->name, ch, cur ? cur : "(none)");
 				c->rep->skipped++;
 				free(members.v);
@@ -1132,7 +1120,7 @@ int import_appr_collect(struct import_appr *o, struct archive_index *ix, import_
 		root = parse_json(c.val.buf, c.val.len);
 		struct json_object *all = jobj(root, "packages");
 		if (!all) {
-			say(&c, "%s is not the original's packages.json: the packages are found "
+			import_sayf(c.say, c.sctx, "%s is not the original's packages.json: the packages are found "
 			    "by their keys alone", key);
 		} else {
 			json_object_object_foreach(all, ns, nsv) {

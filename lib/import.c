@@ -158,16 +158,16 @@ struct apply {
 	unsigned char *buf;
 };
 
-__attribute__((format(printf, 2, 3)))
-static void say(struct apply *ap, const char *fmt, ...)
+void import_sayf(import_say_fn say, void *ctx, const char *fmt, ...)
 {
 	char line[512];
 	va_list va;
+	if (!say)
+		return;
 	va_start(va, fmt);
 	vsnprintf(line, sizeof line, fmt, va);
 	va_end(va);
-	if (ap->say)
-		ap->say(ap->sctx, line);
+	say(ctx, line);
 }
 
 static bool same_str(const char *x, const char *y)
@@ -214,7 +214,7 @@ static int write_manifest(struct apply *ap, const struct archive_manifest *m,
 	r = stream_blob(ap->src, b, w, cr, ap->buf, why, err);
 	if (r < 0) {
 		if (err->http == 404) {
-			say(ap, "%s/%s %s %s: blob %s is missing: not imported", m->ns, m->name,
+			import_sayf(ap->say, ap->sctx, "%s/%s %s %s: blob %s is missing: not imported", m->ns, m->name,
 			    m->release, m->media_type, m->digest);
 			ap->rep->problems++;
 			rc = 0;
@@ -222,7 +222,7 @@ static int write_manifest(struct apply *ap, const struct archive_manifest *m,
 		goto out;
 	}
 	if (r > 0) {
-		say(ap, "%s/%s %s %s: blob %s: %s: not imported", m->ns, m->name, m->release,
+		import_sayf(ap->say, ap->sctx, "%s/%s %s %s: blob %s: %s: not imported", m->ns, m->name, m->release,
 		    m->media_type, m->digest, why);
 		ap->rep->problems++;
 		rc = 0;
@@ -252,7 +252,7 @@ static int write_manifest(struct apply *ap, const struct archive_manifest *m,
 		if (p == PLAN_PRESENT) {
 			ap->rep->manifests_present++;
 		} else {
-			say(ap, "conflict: %s/%s %s %s: the store holds another digest",
+			import_sayf(ap->say, ap->sctx, "conflict: %s/%s %s %s: the store holds another digest",
 			    m->ns, m->name, m->release, m->media_type);
 			ap->rep->conflicts++;
 		}
@@ -283,7 +283,7 @@ static int apply_auth(struct apply *ap, struct appr_error *err)
 		struct appr_error e = { 0 };
 		if (storage_user_get(ap->dst, u->name, ap->a, &have, &e) == 0) {
 			if (!same_str(have.password_hash, u->password_hash)) {
-				say(ap, "conflict: user %s: the store holds another password", u->name);
+				import_sayf(ap->say, ap->sctx, "conflict: user %s: the store holds another password", u->name);
 				ap->rep->conflicts++;
 			}
 			continue;
@@ -306,7 +306,7 @@ static int apply_auth(struct apply *ap, struct appr_error *err)
 				have = &g[k];
 		if (have) {
 			if (have->level != x->level) {
-				say(ap, "conflict: grant of %s on %s: the store holds another level",
+				import_sayf(ap->say, ap->sctx, "conflict: grant of %s on %s: the store holds another level",
 				    x->user, x->namespace);
 				ap->rep->conflicts++;
 			}
@@ -318,7 +318,7 @@ static int apply_auth(struct apply *ap, struct appr_error *err)
 				*err = e;
 				return -1;
 			}
-			say(ap, "grant of %s on %s: no such user: not imported", x->user,
+			import_sayf(ap->say, ap->sctx, "grant of %s on %s: no such user: not imported", x->user,
 			    x->namespace);
 			ap->rep->problems++;
 			continue;
@@ -337,7 +337,7 @@ static int apply_auth(struct apply *ap, struct appr_error *err)
 			if (strcmp(have->id, x->id) != 0 || strcmp(have->hash, x->hash) != 0 ||
 			    strcmp(have->user, x->user) != 0 || !same_str(have->namespace, x->namespace) ||
 			    have->scope != x->scope || have->expires_at != x->expires_at) {
-				say(ap, "conflict: token %s: the store holds another token with "
+				import_sayf(ap->say, ap->sctx, "conflict: token %s: the store holds another token with "
 				    "its id or hash", x->id);
 				ap->rep->conflicts++;
 			}
@@ -349,7 +349,7 @@ static int apply_auth(struct apply *ap, struct appr_error *err)
 				*err = e;
 				return -1;
 			}
-			say(ap, "token %s: no such user %s: not imported", x->id, x->user);
+			import_sayf(ap->say, ap->sctx, "token %s: no such user %s: not imported", x->id, x->user);
 			ap->rep->problems++;
 			continue;
 		}
@@ -389,7 +389,7 @@ static int apply_channel(struct apply *ap, const struct archive_channel *c,
 				*err = e;
 				return -1;
 			}
-			say(ap, "channel %s/%s %s: release %s is absent: not added", c->ns, c->name,
+			import_sayf(ap->say, ap->sctx, "channel %s/%s %s: release %s is absent: not added", c->ns, c->name,
 			    c->channel, r);
 			ap->rep->problems++;
 			continue;
@@ -433,7 +433,7 @@ int import_apply(struct storage *dst, const struct archive_index *ix, struct blo
 		} else if (plan[i] == PLAN_PRESENT) {
 			rep->manifests_present++;
 		} else {
-			say(&ap, "conflict: %s/%s %s %s: the store holds another digest",
+			import_sayf(ap.say, ap.sctx, "conflict: %s/%s %s %s: the store holds another digest",
 			    m->ns, m->name, m->release, m->media_type);
 			rep->conflicts++;
 		}

@@ -24,6 +24,9 @@ struct import_report {
 
 /* Called with one line (no newline) per conflict and per problem. */
 typedef void (*import_say_fn)(void *ctx, const char *line);
+/* One line to say (at most 511 bytes), printf-style; nothing when say is NULL. */
+void import_sayf(import_say_fn say, void *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Apply ix to store dst, reading blobs from src: first every manifest, user, grant
  * and token is compared with what dst holds (nothing written yet); then users,
