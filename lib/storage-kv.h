@@ -1,7 +1,7 @@
 /* storage-kv.h - every storage operation (storage.h) built once on a kv client (kv.h),
  * for the etcd and redis drivers: packages, releases, channels and blobs in
- * storage-kv.c, users, grants and tokens in storage-kv-auth.c, both on the transaction
- * core of storage-kv-txn.c. A driver (kv-etcd.c, kv-redis.c) is a kv client plus its
+ * storage-kv*.c (storage-kv-internal.h lists them), users, grants and tokens in
+ * storage-kv-auth.c, all on the transaction core of storage-kv-txn.c. A driver (kv-etcd.c, kv-redis.c) is a kv client plus its
  * storage_ops table, written out row by row with these functions:
  *
  *   static int etcd_open(const struct appr_config *cfg, struct storage **out,
