@@ -1,4 +1,5 @@
-/* storage-kv-gc.c - the kv store's gc: chunks of dead uploads, unreferenced blobs. */
+/* storage-kv-gc.c - the kv store's gc: chunks of dead uploads, unreferenced blobs,
+ * unfinished search indexes. */
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -193,6 +194,12 @@ int storage_kv_gc(struct storage *s, bool dry, struct storage_gc_report *rep,
 		}
 		appr_err_clear(err);          /* refused or unknown: left for a later gc */
 	}
+	/* packages whose search index a killed process left unfinished */
+	size_t n_tix = 0;
+	if (kvs_search_fix(ks, dry, &n_tix, err) < 0)
+		goto out;
+	if (n_tix && rep->found)
+		rep->found(rep->found_ctx, "packages with an unfinished search index:", "tix/");
 	rc = 0;
 out:
 	free(u.v);

@@ -8,6 +8,7 @@
  *   storage-kv-list.c      package lists and search
  *   storage-kv-channels.c  channels
  *   storage-kv-charts.c    Helm chart fields, namespace stamps
+ *   storage-kv-search.c    the search index (tri/ keys)
  *   storage-kv-gc.c        gc
  *   storage-kv-auth.c      users, grants, tokens (on storage-kv-txn.c, as all of them) */
 #ifndef APPR_STORAGE_KV_INTERNAL_H
@@ -89,5 +90,29 @@ int kvs_pair_cmp(const void *k, const void *p);
 
 int kvs_writer_flush(struct kvs *ks, struct kvs_writer *w, struct appr_error *err);
 void kvs_writer_free(struct kvs *ks, struct kvs_writer *w, bool drop_chunks);
+
+/* ---- storage-kv-search.c ---- */
+
+/* The tix/ key of package ns/name: its search index may be incomplete. */
+const char *kvs_tix_key(struct arena *a, const char *ns, const char *name);
+/* At open: index every package of a store written before the index (once per store),
+ * then ks->search_indexed. 0 or -1. */
+int kvs_search_open(struct kvs *ks, struct appr_error *err);
+/* After the transaction that created package ns/name: its tri/ keys, then its tix/
+ * key deleted. Best effort: a failure is logged (the tix/ key stays, for gc). */
+void kvs_search_index(struct kvs *ks, const char *ns, const char *name);
+/* After the transaction that deleted package ns/name: its tri/ keys, while it stays
+ * absent. Best effort: a failure is logged. */
+void kvs_search_unindex(struct kvs *ks, const char *ns, const char *name);
+/* gc: finish the index of every package under tix/ (dry: count them only) into *n. */
+int kvs_search_fix(struct kvs *ks, bool dry, size_t *n, struct appr_error *err);
+/* The "ns/name" of every package (of namespace ns when not NULL) that may hold text
+ * (3 bytes or more): a superset, to check with the exact rule; allocated in a. */
+int kvs_search_candidates(struct kvs *ks, const char *ns, const char *text, struct arena *a,
+			  const char ***out, size_t *n, struct appr_error *err);
+/* Keep in full (*n of them, "ns/name") those that exist, in order, at most limit
+ * (0: all). */
+int kvs_search_verify(struct kvs *ks, struct arena *a, const char **full, size_t *n,
+		      size_t limit, struct appr_error *err);
 
 #endif

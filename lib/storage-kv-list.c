@@ -1,5 +1,6 @@
 /* storage-kv-list.c - the kv store's package lists and search: a keys-only range over
- * pkg/ (or pkg/<ns>/), then the records of the page only. */
+ * pkg/ (or pkg/<ns>/), or for a query of 3 bytes or more the candidates of the search
+ * index (storage-kv-search.c), then the records of the page only. */
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -101,6 +102,45 @@ static int drop_unreadable(struct kvs *ks, const char *ns,
 	return 0;
 }
 
+/* Does a search for text go through the index (storage-kv-search.c)? */
+static bool indexed(const struct kvs *ks, const char *text)
+{
+	return ks->search_indexed && text && strlen(text) >= 3;
+}
+
+/* package_refs through the index: its candidates, checked with the exact rule. */
+static int indexed_refs(struct kvs *ks, const char *ns, const char *text,
+			const struct storage_readers *readers, struct arena *a,
+			struct pkgref **out, size_t *n, struct appr_error *err)
+{
+	const char **cand;
+	size_t n_cand, k = 0;
+
+	if (kvs_search_candidates(ks, ns, text, a, &cand, &n_cand, err) < 0)
+		return -1;
+	struct pkgref *v = arena_alloc(a, (n_cand + 1) * sizeof *v);
+	for (size_t i = 0; i < n_cand; i++) {
+		const char *slash = strchr(cand[i], '/');
+		if (!slash || !contains_ci(cand[i], text))
+			continue;
+		v[k].ns = arena_strndup(a, cand[i], (size_t)(slash - cand[i]));
+		v[k].name = slash + 1;
+		v[k].full = cand[i];
+		k++;
+	}
+	qsort(v, k, sizeof *v, pkgref_cmp);
+	size_t u = 0;                         /* in tri/ and tix/ both: once */
+	for (size_t i = 0; i < k; i++)
+		if (u == 0 || pkgref_cmp(&v[u - 1], &v[i]) != 0)
+			v[u++] = v[i];
+	k = u;
+	if (drop_unreadable(ks, ns, readers, a, v, &k, err) < 0)
+		return -1;
+	*out = v;
+	*n = k;
+	return 0;
+}
+
 /* Packages under pkg/ (of namespace ns when not NULL) whose "ns/name" contains text
  * (NULL: all) and that readers may see, ordered by namespace then name: keys-only
  * ranges over pkg/ then priv/ (in that order: a package created in between is in
@@ -113,6 +153,8 @@ static int package_refs(struct kvs *ks, const char *ns, const char *text,
 	struct kv_pair *keys = NULL;
 	size_t n_keys = 0, k = 0;
 
+	if (indexed(ks, text))
+		return indexed_refs(ks, ns, text, readers, a, out, n, err);
 	if (kv_range(ks->kv, prefix, NULL, 0, true, a, &keys, &n_keys, NULL, err) < 0)
 		return -1;
 	struct pkgref *v = arena_alloc(a, (n_keys + 1) * sizeof *v);
@@ -237,11 +279,14 @@ int storage_kv_search(struct storage *s, const char *text,
 
 	if (package_refs(ks, NULL, text ? text : "", readers, a, &refs, &n_refs, err) < 0)
 		return -1;
-	if (limit && n_refs > limit)
-		n_refs = limit;
 	const char **v = arena_alloc(a, (n_refs + 1) * sizeof *v);
 	for (size_t i = 0; i < n_refs; i++)
 		v[i] = refs[i].full;
+	/* index candidates may name a package deleted by a killed process */
+	if (indexed(ks, text) && kvs_search_verify(ks, a, v, &n_refs, limit, err) < 0)
+		return -1;
+	if (limit && n_refs > limit)
+		n_refs = limit;
 	*out = v;
 	*n = n_refs;
 	return 0;

@@ -101,6 +101,10 @@ int storage_kv_open(const struct appr_config *cfg, const struct kv_ops *kv_ops,
 	ks->base.cfg = cfg;
 	ks->kv = kv;
 	ks->tmp = arena_new();
+	if (kvs_search_open(ks, err) < 0) {
+		storage_kv_close(&ks->base);
+		return -1;
+	}
 	*out = &ks->base;
 	return 0;
 }
@@ -125,6 +129,7 @@ struct push_txn {
 	struct kvs_writer *w;
 	const char *pkey, *mkey, *bkey, *mval, *now;
 	const char *hkey, *hval;         /* media type helm: helm/ key, value or NULL */
+	bool *created;                   /* set: the attempt creates the package */
 };
 
 /* Build the manifest transaction of a push (kvtxn_build_fn): the package record with
@@ -151,6 +156,7 @@ static int push_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr_e
 					       p->visibility ? p->visibility : "public"));
 	}
 	bool is_new = r == 0;
+	*pt->created = is_new;
 	json_object *types = kvs_jobj(kvs_jobj(rec, "releases"), p->release);
 	json_object *old = jget(types, p->media_type);
 	if (old && !p->force) {
@@ -232,6 +238,8 @@ static int push_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr_e
 		kvtxn_op(t, KV_PUT, kvs_priv_key(a, p->ns, p->name), "1", 1);
 	else if (is_new)
 		kvtxn_op(t, KV_DELETE, kvs_priv_key(a, p->ns, p->name), NULL, 0);
+	if (is_new)                           /* until its tri/ keys are written */
+		kvtxn_op(t, KV_PUT, kvs_tix_key(a, p->ns, p->name), "1", 1);
 	kvtxn_cond(t, pt->pkey, prev);
 	r = kvtxn_put(t, a, pt->pkey, rec, err);
 	json_object_put(rec);
@@ -246,7 +254,7 @@ int storage_kv_put_release(struct storage *s, const struct storage_push *p,
 	struct arena *a = ks->tmp;
 	unsigned char key[SEMVER_SORTKEY_MAX];
 	char now[32];
-	bool drop_chunks = true;
+	bool drop_chunks = true, created = false;
 	int r, rc = -1;
 
 	arena_reset(a);
@@ -274,6 +282,7 @@ int storage_kv_put_release(struct storage *s, const struct storage_push *p,
 		.mkey = kvs_man_key(a, p->ns, p->name, p->release, p->media_type),
 		.bkey = arena_printf(a, "blob/%s", p->digest),
 		.mval = p->metadata ? arena_printf(a, "%s\n%s", w->upload, p->metadata) : NULL,
+		.created = &created,
 	};
 	if (strcmp(p->media_type, "helm") == 0) {
 		pt.hkey = kvs_helm_key(a, p->ns, p->name, p->release);
@@ -292,6 +301,8 @@ int storage_kv_put_release(struct storage *s, const struct storage_push *p,
 		goto out;
 	drop_chunks = false;                  /* the blob's now, or deleted by the txn */
 	rc = 0;
+	if (created)
+		kvs_search_index(ks, p->ns, p->name);
 out:
 	kvs_writer_free(ks, w, drop_chunks);
 	return rc;
@@ -471,6 +482,7 @@ int storage_kv_get_manifest(struct storage *s, const char *ns, const char *name,
 struct delete_txn {
 	struct kvs *ks;
 	const char *ns, *name, *release, *media_type, *pkey, *now;
+	bool *gone;                      /* set: the attempt deletes the package */
 };
 
 /* Build the transaction deleting a manifest (kvtxn_build_fn): the record without it
@@ -514,8 +526,10 @@ static int delete_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr
 		json_object_object_del(rels, release);
 	}
 	kvtxn_cond(t, dt->pkey, rev);
-	if (json_object_object_length(rels) == 0) {
+	*dt->gone = json_object_object_length(rels) == 0;
+	if (*dt->gone) {
 		t->check_absent = true;           /* the package goes with its last release */
+		kvtxn_op(t, KV_DELETE, kvs_tix_key(a, ns, name), NULL, 0);
 		kvtxn_op(t, KV_DELETE, dt->pkey, NULL, 0);
 		kvtxn_op(t, KV_DELETE_PREFIX, arena_printf(a, "man/%s/%s/", ns, name), NULL, 0);
 		kvtxn_op(t, KV_DELETE_PREFIX, arena_printf(a, "helm/%s/%s/", ns, name), NULL, 0);
@@ -538,8 +552,14 @@ int storage_kv_delete_manifest(struct storage *s, const char *ns, const char *na
 
 	arena_reset(a);
 	util_utc_now(now);
-	struct delete_txn dt = { ks, ns, name, release, media_type, kvs_pkg_key(a, ns, name), now };
-	return kvtxn_run(ks->kv, a, delete_build, &dt, err) == KVTXN_APPLIED ? 0 : -1;
+	bool gone = false;
+	struct delete_txn dt = { ks, ns, name, release, media_type, kvs_pkg_key(a, ns, name), now,
+				 &gone };
+	if (kvtxn_run(ks->kv, a, delete_build, &dt, err) != KVTXN_APPLIED)
+		return -1;
+	if (gone)
+		kvs_search_unindex(ks, ns, name);
+	return 0;
 }
 
 int storage_kv_package_visibility(struct storage *s, const char *ns, const char *name,

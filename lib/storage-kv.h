@@ -20,6 +20,7 @@ struct kvs {
 	struct storage base;             /* first: callers hold &base */
 	struct kv *kv;
 	struct arena *tmp;               /* scratch of one operation, reset at its start */
+	bool search_indexed;             /* the tri/ index is complete (storage-kv-search.c) */
 };
 
 /* Open a kv client with kv_ops (kv_ops->open), and on it the storage whose table is

@@ -3,10 +3,12 @@
 # once, in order, across page boundaries); limit, offset and the after= cursor;
 # substring search and query= through the trigram index (3 characters and more) and
 # the scan (shorter), case-insensitively, following creates and deletes; a store made
-# before the index gets it filled when it is opened.
+# before the index gets it filled when it is opened. On etcd and redis, the index's
+# keys (lib/storage-kv-search.c): an index a killed process left unfinished is used
+# all the same and finished by gc, a stale key names no package in an answer.
 . "${APPR_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-if [ "$APPR_TEST_STORAGE" = filesystem ]; then plan 36; else plan 33; fi
+if [ "$APPR_TEST_STORAGE" = filesystem ]; then plan 36; else plan 39; fi
 
 appr_start
 T=$APPR_TMP
@@ -175,4 +177,56 @@ if [ "$APPR_TEST_STORAGE" = filesystem ]; then
 	is "$(sqlite3 "$APPR_DATA/appr.db" 'PRAGMA user_version; SELECT count(DISTINCT package_id) FROM package_trigrams')" \
 		"$(printf '%s\n700' "$(ls "$APPR_SRCDIR"/schema/*.sql | wc -l)")" \
 		"the schema brought up to date, every package in the trigram index"
+else
+	# kv keys as etcd and redis keep them (lib/kv-redis.c: a hash per key and the
+	# sorted set idx of every key), below the default key prefix /appr/
+	kv_count() { # PREFIX (ending in /): how many keys
+		case $APPR_TEST_STORAGE in
+		etcd) etcdctl_ get --prefix --keys-only "/appr/$1" | grep -c . || true ;;
+		redis) redis_cli ZLEXCOUNT /appr/idx "[$1" "(${1%/}0" ;;
+		esac
+	}
+	kv_del() { # KEY
+		case $APPR_TEST_STORAGE in
+		etcd) etcdctl_ del "/appr/$1" >/dev/null ;;
+		redis) redis_cli DEL "/appr/k:$1" >/dev/null && redis_cli ZREM /appr/idx "$1" >/dev/null ;;
+		esac
+	}
+	kv_put1() { # KEY: value "1"
+		case $APPR_TEST_STORAGE in
+		etcd) etcdctl_ put "/appr/$1" 1 >/dev/null ;;
+		redis) redis_cli HSET "/appr/k:$1" v 1 r 1 >/dev/null && redis_cli ZADD /appr/idx 0 "$1" >/dev/null ;;
+		esac
+	}
+	kv_del_prefix() { # PREFIX (ending in /)
+		case $APPR_TEST_STORAGE in
+		etcd) etcdctl_ del --prefix "/appr/$1" >/dev/null ;;
+		redis)
+			redis_cli --raw ZRANGEBYLEX /appr/idx "[$1" "(${1%/}0" | while read -r k; do
+				kv_del "$k"
+			done
+			;;
+		esac
+	}
+	is "$(kv_count tri/p29/) $(kv_count tix/)" "10 0" \
+		"the index: a key per package and trigram (la/p299 deleted, la/zp299x added), none unfinished"
+	appr_stop
+	kv_del_prefix tri/
+	kv_del searchidx
+	is "$(kv_count tri/)" 0 "(the index taken away: a store made before it)"
+	appr_start
+	req GET "/api/v1/packages/search?q=q14"
+	is "$STATUS $(jqb length) $(kv_count tri/q14/)" "200 10 10" \
+		"a store made before the index: filled when opened"
+	# a push killed between its transaction and its index: tix/ says so
+	for t in la/ a/p /p2 p29 290; do kv_del "tri/$t/la/p290"; done
+	kv_put1 tix/la/p290
+	req GET "/api/v1/packages/search?q=p290"
+	is "$STATUS $(jqb 'join(" ")')" "200 la/p290" "an unfinished index: the package is found all the same"
+	appr_admin gc >"$T/gc.out" 2>&1
+	is "$? $(kv_count tix/) $(kv_count tri/p29/)" "0 0 10" "gc finishes the index"
+	kv_put1 tri/p29/la/p2999
+	req GET "/api/v1/packages/search?q=p29"
+	is "$STATUS $(jqb length) $(jqb '[.[] | select(. == "la/p2999")] | length')" "200 10 0" \
+		"a stale index key names no package in the answer"
 fi
