@@ -13,10 +13,10 @@
  *
  * A trigram t of the query: every package whose name holds the query is under tri/<t>/
  * or tix/. A search reads tri/<t>/ for up to four trigrams of the query, each cut at
- * the size of the smallest so far, keeps the smallest set, adds tix/, and checks each
- * candidate with the exact rule (contains_ci). A trigram t of the query is taken as
- * is (the index is of lower-cased names; a query byte that is upper case is lowered
- * too, so the match stays case-insensitive).
+ * 256 keys or at the size of the smallest whole set so far, keeps the smallest (or
+ * reads one whole when all are larger), adds tix/, and checks each candidate with
+ * the exact rule (contains_ci). The query's trigrams are lower-cased as the index's
+ * are, so the match stays case-insensitive.
  *
  * The tri/ keys are written after the transaction that creates the package (up to 127
  * of them would not fit the KV_MAX_OPS of one transaction), and deleted after the one
@@ -37,6 +37,7 @@
 
 #define TRI_MAX (2 * NAMES_PART_MAX)     /* trigrams of "ns/name", at most */
 #define PROBES 4                         /* trigrams of a query whose ranges are read */
+#define PROBE_CAP 256                    /* keys read of each before one is known whole */
 
 static char lower(char c)
 {
@@ -248,33 +249,44 @@ int kvs_search_verify(struct kvs *ks, struct arena *a, const char **full, size_t
 	return 0;
 }
 
+/* The key prefix of trigram t's packages (of namespace ns when not NULL). */
+static const char *tri_prefix(struct arena *a, const char *t, const char *ns)
+{
+	return ns ? arena_printf(a, "tri/%s/%s/", t, ns) : arena_printf(a, "tri/%s/", t);
+}
+
 int kvs_search_candidates(struct kvs *ks, const char *ns, const char *text, struct arena *a,
 			  const char ***out, size_t *n, struct appr_error *err)
 {
 	char tri[TRI_MAX][4];
 	size_t n_tri = trigrams(text, tri, TRI_MAX);
 	struct kv_pair *best = NULL, *keys, *tix = NULL;
-	size_t n_best = 0, n_keys, n_tix = 0;
+	size_t n_best = 0, n_keys, n_tix = 0, last = 0;
 	bool have = false;
 
-	/* up to PROBES trigrams spread over the query: the first, the last, between */
+	/* up to PROBES trigrams spread over the query (the first, the last, between),
+	 * each range cut at PROBE_CAP keys, or at the smallest whole set read so far */
 	for (size_t p = 0; p < PROBES && p < n_tri; p++) {
 		/* distinct: the step is at least 1 when n_tri > PROBES */
 		size_t i = n_tri <= PROBES ? p : p * (n_tri - 1) / (PROBES - 1);
 		bool more = false;
-		const char *prefix = ns ? arena_printf(a, "tri/%s/%s/", tri[i], ns)
-				       : arena_printf(a, "tri/%s/", tri[i]);
-		if (kv_range(ks->kv, prefix, NULL, have ? n_best + 1 : 0, true, a, &keys, &n_keys,
-			     &more, err) < 0)
+		if (kv_range(ks->kv, tri_prefix(a, tri[i], ns), NULL, have ? n_best : PROBE_CAP,
+			     true, a, &keys, &n_keys, &more, err) < 0)
 			return -1;
-		if (!have || (n_keys < n_best && !more)) {
+		last = i;
+		if (!more && (!have || n_keys < n_best)) {
 			best = keys;
 			n_best = n_keys;
 			have = true;
+			if (n_best == 0)
+				break;
 		}
-		if (n_best == 0)
-			break;
 	}
+	/* every probe over the cap: one of them read whole */
+	if (!have && n_tri > 0 &&
+	    kv_range(ks->kv, tri_prefix(a, tri[last], ns), NULL, 0, true, a, &best, &n_best,
+		     NULL, err) < 0)
+		return -1;
 	const char *tprefix = ns ? arena_printf(a, "tix/%s/", ns) : "tix/";
 	if (kv_range(ks->kv, tprefix, NULL, 0, true, a, &tix, &n_tix, NULL, err) < 0)
 		return -1;
