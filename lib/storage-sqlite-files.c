@@ -100,41 +100,90 @@ int sq_drop_if_unreferenced(struct sq_storage *ss, const char *digest,
 	return 0;
 }
 
-/* Inside a write transaction: make the temp file tmp (a PATHBUF buffer) the blob
- * file final of digest. tmp is first renamed "pub-<digest>-..." in blobs/tmp and then
- * linked as final: until the transaction ends and the writer removes it, that name
- * says which blob may be published without a reference, so that a process killed
- * before its COMMIT leaves debris the sweep can find (sq_sweep_debris). A final file
- * there already is unreferenced debris (the caller checked): replaced. */
-int sq_blob_publish(struct sq_storage *ss, char *tmp, const char *digest, const char *dir,
-		    const char *final, struct appr_error *err)
+/* Rename the temp file tmp (a PATHBUF buffer, updated) "pub-<digest>-..." in
+ * blobs/tmp: the name that says which blob may be published without a reference, so
+ * that a process killed before its COMMIT leaves debris the sweep can find
+ * (sq_sweep_debris), and, when it is referenced, a name the sweep can put the blob
+ * back from. */
+static int pub_name(struct sq_storage *ss, char *tmp, const char *digest,
+		    struct appr_error *err)
 {
 	char pub[PATHBUF];
-	bool made_dir = false;
 	int n = snprintf(pub, sizeof pub, "%s/" PUB_PREFIX "%s-%ld-%lu", ss->tmp_dir, digest,
 			 (long)getpid(), ++ss->trash_seq);
 
 	if (n < 0 || n >= PATHBUF)
 		return sq_sys_fail("rename", tmp, ENAMETOOLONG, err);
+	if (rename(tmp, pub) < 0)
+		return sq_sys_fail("rename", tmp, errno, err);
+	memcpy(tmp, pub, (size_t)n + 1);
+	return 0;
+}
+
+/* Before the write transaction (no lock held): give the temp file tmp its "pub-" name
+ * and, with fsync, make that name durable (blobs/tmp fsync'ed), so that the blob's
+ * final name need not be durable before COMMIT: a crash that keeps the transaction
+ * but loses the final name leaves the blob under its pub- name, and the sweep at the
+ * next open puts it back (settle_debris). Pushes do this side by side; only their
+ * transactions queue on the write lock. */
+int sq_blob_stage(struct sq_storage *ss, char *tmp, const char *digest,
+		  struct appr_error *err)
+{
+	if (pub_name(ss, tmp, digest, err) < 0)
+		return -1;
+	return ss->base.cfg->fsync ? fsync_dir(ss->tmp_dir, err) : 0;
+}
+
+/* Inside a write transaction: make tmp (a PATHBUF buffer) the blob file final of
+ * digest: named "pub-..." first unless staged (sq_blob_stage), then linked as final.
+ * A final file there already is unreferenced debris (the caller checked): replaced.
+ * With fsync, the directory of final is fsync'ed here when the pub- name is not
+ * durable (not staged), else after COMMIT, outside the lock (sq_blob_published_sync). */
+int sq_blob_publish(struct sq_storage *ss, char *tmp, const char *digest, const char *dir,
+		    const char *final, bool staged, struct appr_error *err)
+{
+	bool made_dir = false;
+
 	if (mkdir(dir, 0750) == 0)
 		made_dir = true;
 	else if (errno != EEXIST)
 		return sq_sys_fail("mkdir", dir, errno, err);
-	if (rename(tmp, pub) < 0)
-		return sq_sys_fail("rename", tmp, errno, err);
-	memcpy(tmp, pub, (size_t)n + 1);
+	if (!staged && pub_name(ss, tmp, digest, err) < 0)
+		return -1;
 	if (unlink(final) < 0 && errno != ENOENT)
 		return sq_sys_fail("unlink", final, errno, err);
-	if (link(pub, final) < 0)
+	if (link(tmp, final) < 0)
 		return sq_sys_fail("link", final, errno, err);
 	snprintf(ss->fo.created, PATHBUF, "%s", final);
-	if (ss->base.cfg->fsync) {
-		if (fsync_dir(dir, err) < 0)
-			return -1;
-		if (made_dir && fsync_dir(ss->blob_dir, err) < 0)
-			return -1;
+	if (!ss->base.cfg->fsync)
+		return 0;
+	if (staged) {
+		snprintf(ss->fo.sync_dir, PATHBUF, "%s", dir);
+		ss->fo.sync_parent = made_dir;
+		return 0;
 	}
+	if (fsync_dir(dir, err) < 0)
+		return -1;
+	if (made_dir && fsync_dir(ss->blob_dir, err) < 0)
+		return -1;
 	return 0;
+}
+
+/* After the COMMIT of a transaction whose sq_blob_publish deferred it: fsync the
+ * directory of the blob's final name (and blob_dir when that directory is new).
+ * Before this returns the push is not acknowledged; the pub- name, durable, still
+ * covers it. 0 or -1. */
+int sq_blob_published_sync(struct sq_storage *ss, struct appr_error *err)
+{
+	struct sq_fileops *fo = &ss->fo;
+	int rc = 0;
+
+	if (fo->sync_dir[0] && (fsync_dir(fo->sync_dir, err) < 0 ||
+				(fo->sync_parent && fsync_dir(ss->blob_dir, err) < 0)))
+		rc = -1;
+	fo->sync_dir[0] = '\0';
+	fo->sync_parent = false;
+	return rc;
 }
 
 /* ---- room on a full disk ---- */
@@ -226,7 +275,8 @@ static bool debris_digest(const char *name, char digest[DIGEST_HEX_LEN + 1])
  * settle the debris names listed in blobs/tmp: a ".del" blob (a delete that died
  * after moving it aside) goes back when still referenced, else away; a "pub-" name
  * (a push that died after publishing its blob, before or at COMMIT) takes its blob
- * with it unless the blob is referenced. */
+ * with it unless the blob is referenced, and puts it back under its final name when
+ * it is referenced and that name was lost (a power cut after COMMIT: sq_blob_stage). */
 static void found(struct storage_gc_report *rep, const char *what, const char *path)
 {
 	if (rep->found)
@@ -270,6 +320,18 @@ static int settle_debris(struct sq_storage *ss, char **names, size_t n, bool dry
 				}
 			}
 			continue;
+		}
+		if (used && stat(final, &sb) < 0 && errno == ENOENT) {
+			/* committed, but its final name was lost with the power
+			 * (sq_blob_stage): the pub- name has the bytes */
+			found(rep, "blob a push committed, its name lost, put back:", path);
+			if (dry || ((mkdir(dir, 0750) == 0 || errno == EEXIST) &&
+				    link(path, final) == 0 &&
+				    (!ss->base.cfg->fsync || fsync_dir(dir, NULL) == 0))) {
+				if (!dry)
+					fprintf(stderr, "appr: storage: restored blob %s\n", final);
+				rep->blobs_restored++;
+			}
 		}
 		if (!used && stat(final, &sb) == 0) {
 			found(rep, "unreferenced blob", final);

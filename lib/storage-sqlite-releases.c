@@ -39,7 +39,7 @@ int sq_put_release(struct storage *s, const struct storage_push *p,
 	sqlite3_stmt *st;
 	struct stat sb;
 	long long size = 0;
-	bool stored;
+	bool stored, staged;
 	int keylen, r, rc = -1;
 
 	if (sq_blob_file_path(ss, p->digest, final, false) < 0 ||
@@ -54,6 +54,11 @@ int sq_put_release(struct storage *s, const struct storage_push *p,
 		goto out;
 	}
 	if (sq_writer_finish(ss, w, &size, err) < 0 || sq_reserve_check(ss, err) < 0)
+		goto out;
+	/* a blob not stored yet (as far as can be seen without the lock) gets its
+	 * durable pub- name now, side by side with other pushes */
+	staged = stat(final, &sb) < 0;
+	if (staged && sq_blob_stage(ss, w->path, p->digest, err) < 0)
 		goto out;
 	util_utc_now(now);
 
@@ -140,17 +145,19 @@ int sq_put_release(struct storage *s, const struct storage_push *p,
 	if (old[0] && strcmp(old, p->digest) != 0 && sq_drop_if_unreferenced(ss, old, err) < 0)
 		goto out;
 	if (!stored) {
-		if (sq_blob_publish(ss, w->path, p->digest, dir, final, err) < 0)
+		if (sq_blob_publish(ss, w->path, p->digest, dir, final, staged, err) < 0)
 			goto out;
 	}
 	rc = sq_tx_commit(ss, err);              /* undoes everything itself on failure */
+	if (rc == 0 && sq_blob_published_sync(ss, err) < 0)
+		rc = -2;                      /* committed, not known durable: no abort */
 out:
-	if (rc < 0)
+	if (rc == -1)
 		sq_tx_abort(ss);                     /* no-op outside a transaction */
 	if (ss->fo.left)
 		w->path[0] = '\0';            /* its pub- name stays for the sweep */
 	sq_writer_free(w);                       /* removes the temp (or pub-) file */
-	return rc;
+	return rc < 0 ? -1 : 0;
 }
 
 int sq_list_releases(struct storage *s, const char *ns, const char *name,

@@ -63,6 +63,9 @@ enum sid {
 struct sq_fileops {
 	char created[PATHBUF];               /* final blob file it made, or "" */
 	bool left;                           /* created had to be left (sq_tx_abort) */
+	char sync_dir[PATHBUF];              /* directory of created to fsync after
+					      * COMMIT, or "" (sq_blob_publish) */
+	bool sync_parent;                    /* and blob_dir too (created sync_dir) */
 	size_t n_trash;
 	struct {
 		char final[PATHBUF];         /* where the blob was */
@@ -78,6 +81,7 @@ struct sq_storage {
 	char blob_dir[PATHBUF];              /* <data_dir>/blobs/sha256 */
 	char reserve[PATHBUF];               /* <data_dir>/reserve: see sq_reserve_make */
 	char tmp_dir[PATHBUF];               /* <data_dir>/blobs/tmp */
+	char wal[PATHBUF];                   /* <data_dir>/appr.db-wal */
 	unsigned long trash_seq;
 	struct sq_fileops fo;
 	int wal_next_truncate;               /* WAL pages at which to try TRUNCATE next */
@@ -154,8 +158,11 @@ int sq_blob_file_path(struct sq_storage *ss, const char *digest, char out[PATHBU
 int sq_mkdir_p(const char *path, struct appr_error *err);
 int sq_drop_if_unreferenced(struct sq_storage *ss, const char *digest,
 			    struct appr_error *err);
+int sq_blob_stage(struct sq_storage *ss, char *tmp, const char *digest,
+		  struct appr_error *err);
 int sq_blob_publish(struct sq_storage *ss, char *tmp, const char *digest, const char *dir,
-		    const char *final, struct appr_error *err);
+		    const char *final, bool staged, struct appr_error *err);
+int sq_blob_published_sync(struct sq_storage *ss, struct appr_error *err);
 bool sq_reserve_present(struct sq_storage *ss);
 void sq_reserve_make(struct sq_storage *ss);
 bool sq_reserve_release(struct sq_storage *ss);
