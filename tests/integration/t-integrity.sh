@@ -9,7 +9,7 @@
 APPR_TEST_TIMEOUT=${APPR_TEST_TIMEOUT:-400}
 . "${APPR_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-plan 24
+plan 27
 
 T=$APPR_TMP
 [ "$APPR_TEST_STORAGE" = filesystem ] || bail "t-integrity looks at the SQLite store's files"
@@ -70,6 +70,23 @@ rm -f "$TMPD/blob-fresh" "$TMPD/blob-held"
 req GET /api/v1/packages/ns/keep/1.0.0/helm/pull
 cmp -s "$BODYFILE" "$keep"
 ok $? "the referenced blob is untouched"
+
+# ---- a power cut after COMMIT, before the final name's directory was fsync'ed ----
+# (lib/storage-sqlite-files.c, sq_blob_stage): the rows are there, the final name
+# is not, the durable pub- name has the bytes
+cut=$(mkchart cut 1.0.0 "$T/c")
+push ns/cut "$cut" 1.0.0 helm
+cd_=$(digest_of "$cut")
+appr_stop
+mv "$(blob_file "$cd_")" "$TMPD/pub-$cd_-999998-1"
+appr_start
+req GET /api/v1/packages/ns/cut/1.0.0/helm/pull
+is "$STATUS $(cmp -s "$BODYFILE" "$cut" && echo same)" "200 same" \
+	"a committed blob whose final name was lost: put back from its pub- name at open"
+[ -f "$(blob_file "$cd_")" ] && [ ! -e "$TMPD/pub-$cd_-999998-1" ]
+ok $? "under its final name again, the pub- name gone"
+grep -q "restored blob .*$cd_" "$APPR_TMP/serve.log"
+ok $? "the registry log says so"
 
 # ---- appr-admin gc: unreferenced blobs with no name left (stores of before) ----
 old=$(mkchart old 1.0.0 "$T/c")
