@@ -10,8 +10,10 @@
 
 #include "archive.h"
 #include "auth.h"
+#include "b64.h"
 #include "digest-map.h"
 #include "names.h"
+#include "oci.h"
 #include "push.h"
 #include "semver.h"
 #include "targz.h"
@@ -27,6 +29,7 @@ void archive_index_init(struct archive_index *ix)
 	memset(ix, 0, sizeof *ix);
 	ix->a = arena_new();
 	ix->blob_map = digest_map_new();
+	ix->oci_blob_map = digest_map_new();
 }
 
 void archive_index_free(struct archive_index *ix)
@@ -40,6 +43,10 @@ void archive_index_free(struct archive_index *ix)
 	free(ix->grants);
 	free(ix->tokens);
 	free(ix->blobs);
+	digest_map_free(ix->oci_blob_map, NULL);
+	for (size_t t = 0; t < OCI_DUMP_N_TABLES; t++)
+		free(ix->oci[t].rows);
+	free(ix->oci_blobs);
 	memset(ix, 0, sizeof *ix);
 }
 
@@ -100,6 +107,45 @@ struct archive_blob *archive_add_blob(struct archive_index *ix, const char *dige
 	return b;
 }
 
+struct oci_dump_row *archive_add_oci_row(struct archive_index *ix, unsigned t)
+{
+	struct archive_oci_rows *r = &ix->oci[t];
+	return grow(&r->rows, &r->n, &r->cap, sizeof *r->rows);
+}
+
+struct archive_oci_blob *archive_find_oci_blob(const struct archive_index *ix,
+					       const char *digest)
+{
+	bool found;
+	if (!names_valid_digest(digest))
+		return NULL;
+	void **slot = digest_map_slot(ix->oci_blob_map, digest, &found);
+	return *slot ? &ix->oci_blobs[(uintptr_t)*slot - 1] : NULL;
+}
+
+struct archive_oci_blob *archive_add_oci_blob(struct archive_index *ix, const char *digest,
+					      long long size)
+{
+	bool found;
+	void **slot = digest_map_slot(ix->oci_blob_map, digest, &found);
+	if (*slot)
+		return NULL;
+	struct archive_oci_blob *b = grow(&ix->oci_blobs, &ix->n_oci_blobs, &ix->cap_oci_blobs,
+					  sizeof *ix->oci_blobs);
+	*slot = (void *)(uintptr_t)ix->n_oci_blobs;
+	snprintf(b->digest, sizeof b->digest, "%s", digest);
+	b->size = size;
+	return b;
+}
+
+bool archive_has_oci(const struct archive_index *ix)
+{
+	for (size_t t = 0; t < OCI_DUMP_N_TABLES; t++)
+		if (ix->oci[t].n)
+			return true;
+	return false;
+}
+
 static int cmp_pkg(const void *x, const void *y)
 {
 	const struct archive_package *a = x, *b = y;
@@ -147,13 +193,46 @@ static void add_str(json_object *o, const char *k, const char *v)
 	json_object_object_add(o, k, jstr_or_null(v));
 }
 
+/* One OCI row as a record of its table's type: each column under its name. */
+static json_object *oci_record(const struct oci_dump_table *t,
+			       const struct oci_dump_row *r)
+{
+	json_object *o = record(t->record);
+	for (unsigned c = 0; c < t->n_cols; c++) {
+		const struct oci_dump_col *col = &t->cols[c];
+		json_object *v = NULL;
+		if (!r->v[c]) {
+			v = NULL;
+		} else if (col->kind == OCI_DUMP_SIZE) {
+			v = json_object_new_int64(strtoll(r->v[c], NULL, 10));
+		} else if (col->kind == OCI_DUMP_BODY) {
+			char *b = xmalloc(B64_ENCODED_LEN(r->len[c]) + 1);
+			b64_encode(r->v[c], r->len[c], b);
+			v = json_object_new_string(b);
+			free(b);
+		} else {
+			v = json_object_new_string_len(r->v[c], (int)r->len[c]);
+		}
+		json_object_object_add(o, col->name, v);
+	}
+	return o;
+}
+
 void archive_index_format(const struct archive_index *ix, struct strbuf *out)
 {
+	bool oci = archive_has_oci(ix);
 	json_object *o = record("appr-archive");
-	json_object_object_add(o, "version", json_object_new_int(ARCHIVE_VERSION));
+	json_object_object_add(o, "version", json_object_new_int(oci ? ARCHIVE_VERSION
+								       : ARCHIVE_VERSION_APPR));
 	json_object_object_add(o, "packages", json_object_new_int64((int64_t)ix->n_packages));
 	json_object_object_add(o, "manifests", json_object_new_int64((int64_t)ix->n_manifests));
 	json_object_object_add(o, "blobs", json_object_new_int64((int64_t)ix->n_blobs));
+	if (oci) {
+		json_object_object_add(o, "oci_blobs", json_object_new_int64(
+					       (int64_t)ix->oci[OCI_DUMP_T_BLOBS].n));
+		json_object_object_add(o, "oci_manifests", json_object_new_int64(
+					       (int64_t)ix->oci[OCI_DUMP_T_MANIFESTS].n));
+	}
 	put_line(out, o);
 	for (size_t i = 0; i < ix->n_packages; i++) {
 		const struct archive_package *p = &ix->packages[i];
@@ -226,6 +305,9 @@ void archive_index_format(const struct archive_index *ix, struct strbuf *out)
 		json_object_object_add(o, "size", json_object_new_int64(b->size));
 		put_line(out, o);
 	}
+	for (size_t t = 0; t < OCI_DUMP_N_TABLES; t++)
+		for (size_t i = 0; i < ix->oci[t].n; i++)
+			put_line(out, oci_record(&oci_dump_tables[t], &ix->oci[t].rows[i]));
 }
 
 /* -- parsing -- */
@@ -462,6 +544,200 @@ static int parse_blob(struct parse *p)
 	return 0;
 }
 
+/* "ns/name", each an OCI path component. */
+static bool valid_repo(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	char ns[128];
+	if (!slash || (size_t)(slash - s) >= sizeof ns)
+		return false;
+	memcpy(ns, s, (size_t)(slash - s));
+	ns[slash - s] = '\0';
+	return oci_valid_component(ns) && oci_valid_component(slash + 1);
+}
+
+/* 1-1024 bytes, no control characters. */
+static bool valid_text(const char *s, size_t n)
+{
+	if (n == 0 || n > 1024)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/* A body: base64 in the index, bytes in the row. */
+static int get_body(struct parse *p, const char *k, const char *s, size_t n,
+		    struct oci_dump_row *r, unsigned c)
+{
+	struct b64_decoder dec;
+	unsigned char *out = arena_alloc(p->ix->a, n / 4 * 3 + 6);
+	b64_decoder_init(&dec);
+	ssize_t a = b64_decode_update(&dec, s, n, out);
+	ssize_t b = a < 0 ? -1 : b64_decode_final(&dec, out + a);
+	if (a < 0 || b < 0)
+		return bad(p, "\"%s\" is not base64", k);
+	if (a + b == 0 || a + b > OCI_DUMP_BODY_MAX)
+		return bad(p, "\"%s\" is empty or larger than 4 MiB", k);
+	r->v[c] = (const char *)out;
+	r->len[c] = (size_t)(a + b);
+	return 0;
+}
+
+/* One row of OCI table t: every column of oci_dump_tables[t], checked by its kind. */
+static int parse_oci(struct parse *p, unsigned t)
+{
+	const struct oci_dump_table *tb = &oci_dump_tables[t];
+	struct oci_dump_row *r = archive_add_oci_row(p->ix, t);
+	for (unsigned c = 0; c < tb->n_cols; c++) {
+		const struct oci_dump_col *col = &tb->cols[c];
+		json_object *v;
+		char tbuf[32];
+		if (!json_object_object_get_ex(p->o, col->name, &v))
+			return bad(p, "no \"%s\"", col->name);
+		if (!v) {
+			if (col->kind != OCI_DUMP_DIGEST_NULL && col->kind != OCI_DUMP_TEXT_NULL)
+				return bad(p, "\"%s\" is null", col->name);
+			continue;
+		}
+		if (col->kind == OCI_DUMP_SIZE) {
+			long long n;
+			if (get_int(p, col->name, 0, &n) < 0)
+				return -1;
+			snprintf(tbuf, sizeof tbuf, "%lld", n);
+			r->v[c] = arena_strdup(p->ix->a, tbuf);
+			r->len[c] = strlen(tbuf);
+			continue;
+		}
+		if (!json_object_is_type(v, json_type_string))
+			return bad(p, "\"%s\" is not a string", col->name);
+		const char *s = json_object_get_string(v);
+		size_t n = (size_t)json_object_get_string_len(v);
+		if (col->kind == OCI_DUMP_BODY) {
+			if (get_body(p, col->name, s, n, r, c) < 0)
+				return -1;
+			continue;
+		}
+		if (strlen(s) != n)
+			return bad(p, "\"%s\" holds a NUL", col->name);
+		bool ok = false;
+		switch (col->kind) {
+		case OCI_DUMP_REPO:
+			ok = valid_repo(s);
+			break;
+		case OCI_DUMP_DIGEST:
+		case OCI_DUMP_DIGEST_NULL:
+			ok = names_valid_digest(s);
+			break;
+		case OCI_DUMP_TAG:
+			ok = oci_valid_tag(s);
+			break;
+		case OCI_DUMP_TEXT:
+		case OCI_DUMP_TEXT_NULL:
+			ok = valid_text(s, n);
+			break;
+		case OCI_DUMP_TIME:
+			if (get_time(p, col->name, tbuf) < 0)
+				return -1;
+			ok = true;
+			break;
+		case OCI_DUMP_SIZE:
+		case OCI_DUMP_BODY:
+			break;
+		}
+		if (!ok)
+			return bad(p, "invalid %s \"%.64s\"", col->name, s);
+		r->v[c] = arena_strndup(p->ix->a, s, n);
+		r->len[c] = n;
+	}
+	if (t == OCI_DUMP_T_BLOBS &&
+	    !archive_add_oci_blob(p->ix, r->v[0], strtoll(r->v[1], NULL, 10)))
+		return bad(p, "OCI blob %s listed twice", r->v[0]);
+	return 0;
+}
+
+/* (repo, digest) of a manifest row, for sorting and looking up. */
+static int cmp_oci_manifest(const void *x, const void *y)
+{
+	const struct oci_dump_row *a = *(const struct oci_dump_row *const *)x;
+	const struct oci_dump_row *b = *(const struct oci_dump_row *const *)y;
+	int c = strcmp(a->v[0], b->v[0]);
+	return c ? c : strcmp(a->v[1], b->v[1]);
+}
+
+static bool oci_manifest_listed(const struct oci_dump_row **sorted, size_t n, const char *repo,
+				const char *digest)
+{
+	struct oci_dump_row key = { .v = { repo, digest } };
+	const struct oci_dump_row *kp = &key;
+	return n && bsearch(&kp, sorted, n, sizeof *sorted, cmp_oci_manifest) != NULL;
+}
+
+/* The OCI rows hold together: each manifest's body has its digest and is listed once,
+ * each link names a listed blob, each reference a manifest of the archive and a blob
+ * or manifest it lists, each tag a manifest of its repository. */
+static int oci_cross_check(struct archive_index *ix, struct appr_error *err)
+{
+	const struct archive_oci_rows *m = &ix->oci[OCI_DUMP_T_MANIFESTS];
+	const struct oci_dump_row **sorted = xcalloc(m->n + 1, sizeof *sorted);
+	char hex[DIGEST_HEX_LEN + 1];
+	int rc = -1;
+
+	for (size_t i = 0; i < m->n; i++) {
+		const struct oci_dump_row *r = &m->rows[i];
+		struct digest_ctx *d = digest_new();
+		digest_update(d, r->v[5], r->len[5]);
+		digest_final_hex(d, hex);
+		digest_free(d);
+		if (strcmp(hex, r->v[1]) != 0) {
+			appr_err(err, 400, APPR_E_INVALID_USAGE, "index: OCI manifest %s of %s: "
+				 "its body's SHA-256 is %s", r->v[1], r->v[0], hex);
+			goto out;
+		}
+		sorted[i] = r;
+	}
+	if (m->n)
+		qsort(sorted, m->n, sizeof *sorted, cmp_oci_manifest);
+	for (size_t i = 1; i < m->n; i++)
+		if (cmp_oci_manifest(&sorted[i - 1], &sorted[i]) == 0) {
+			appr_err(err, 400, APPR_E_INVALID_USAGE, "index: OCI manifest %s of %s "
+				 "listed twice", sorted[i]->v[1], sorted[i]->v[0]);
+			goto out;
+		}
+	for (size_t i = 0; i < ix->oci[OCI_DUMP_T_LINKS].n; i++) {
+		const struct oci_dump_row *r = &ix->oci[OCI_DUMP_T_LINKS].rows[i];
+		if (!archive_find_oci_blob(ix, r->v[1])) {
+			appr_err(err, 400, APPR_E_INVALID_USAGE, "index: %s links OCI blob %s, "
+				 "which is not listed", r->v[0], r->v[1]);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < ix->oci[OCI_DUMP_T_REFS].n; i++) {
+		const struct oci_dump_row *r = &ix->oci[OCI_DUMP_T_REFS].rows[i];
+		if (!oci_manifest_listed(sorted, m->n, r->v[0], r->v[1]) ||
+		    (!archive_find_oci_blob(ix, r->v[2]) &&
+		     !oci_manifest_listed(sorted, m->n, r->v[0], r->v[2]))) {
+			appr_err(err, 400, APPR_E_INVALID_USAGE, "index: a reference of %s from "
+				 "%.16s... to %.16s...: not a manifest and a blob or manifest "
+				 "listed", r->v[0], r->v[1], r->v[2]);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < ix->oci[OCI_DUMP_T_TAGS].n; i++) {
+		const struct oci_dump_row *r = &ix->oci[OCI_DUMP_T_TAGS].rows[i];
+		if (!oci_manifest_listed(sorted, m->n, r->v[0], r->v[2])) {
+			appr_err(err, 400, APPR_E_INVALID_USAGE, "index: tag %s of %s names "
+				 "manifest %.16s..., which is not listed", r->v[1], r->v[0], r->v[2]);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	free(sorted);
+	return rc;
+}
+
 /* After every line: each manifest's blob is listed with the manifest's size and
  * SHA-256, each channel names existing manifests' releases only when the package
  * has manifests here (a channel of a package the archive lacks is refused). */
@@ -488,7 +764,7 @@ int archive_index_parse(struct archive_index *ix, const char *text, size_t len,
 	struct parse p = { .ix = ix, .err = err };
 	const char *end = text + len;
 	bool header = false;
-	long long want_blobs = -1;
+	long long want_blobs = -1, want_oci_blobs = 0, want_oci_manifests = 0, version = 0;
 	int rc = -1;
 
 	while (text < end) {
@@ -514,19 +790,21 @@ int archive_index_parse(struct archive_index *ix, const char *text, size_t len,
 		if (get_str(&p, "type", false, &type) < 0)
 			goto out;
 		if (!header) {
-			long long version;
 			if (strcmp(type, "appr-archive") != 0) {
 				bad(&p, "not an appr-fcgi archive (no appr-archive header)");
 				goto out;
 			}
 			if (get_int(&p, "version", 0, &version) < 0)
 				goto out;
-			if (version != ARCHIVE_VERSION) {
-				bad(&p, "archive version %lld, this program reads version %d",
-				    version, ARCHIVE_VERSION);
+			if (version != ARCHIVE_VERSION && version != ARCHIVE_VERSION_APPR) {
+				bad(&p, "archive version %lld, this program reads versions %d "
+				    "and %d", version, ARCHIVE_VERSION_APPR, ARCHIVE_VERSION);
 				goto out;
 			}
 			if (get_int(&p, "blobs", 0, &want_blobs) < 0)
+				goto out;
+			if (version >= 2 && (get_int(&p, "oci_blobs", 0, &want_oci_blobs) < 0 ||
+					     get_int(&p, "oci_manifests", 0, &want_oci_manifests) < 0))
 				goto out;
 			header = true;
 		} else if (strcmp(type, "package") == 0) {
@@ -551,8 +829,19 @@ int archive_index_parse(struct archive_index *ix, const char *text, size_t len,
 			if (parse_blob(&p) < 0)
 				goto out;
 		} else {
-			bad(&p, "unknown record type \"%.32s\"", type);
-			goto out;
+			unsigned t = 0;
+			while (t < OCI_DUMP_N_TABLES && strcmp(type, oci_dump_tables[t].record) != 0)
+				t++;
+			if (t == OCI_DUMP_N_TABLES) {
+				bad(&p, "unknown record type \"%.32s\"", type);
+				goto out;
+			}
+			if (version < 2) {
+				bad(&p, "an OCI record in a version %lld archive", version);
+				goto out;
+			}
+			if (parse_oci(&p, t) < 0)
+				goto out;
 		}
 		json_object_put(p.o);
 		p.o = NULL;
@@ -563,8 +852,16 @@ int archive_index_parse(struct archive_index *ix, const char *text, size_t len,
 	if ((size_t)want_blobs != ix->n_blobs)
 		return appr_err(err, 400, APPR_E_INVALID_USAGE, "the index lists %zu blobs, "
 				"its header says %lld", ix->n_blobs, want_blobs);
+	if ((size_t)want_oci_blobs != ix->oci[OCI_DUMP_T_BLOBS].n ||
+	    (size_t)want_oci_manifests != ix->oci[OCI_DUMP_T_MANIFESTS].n)
+		return appr_err(err, 400, APPR_E_INVALID_USAGE, "the index lists %zu OCI blobs "
+				"and %zu OCI manifests, its header says %lld and %lld",
+				ix->oci[OCI_DUMP_T_BLOBS].n, ix->oci[OCI_DUMP_T_MANIFESTS].n,
+				want_oci_blobs, want_oci_manifests);
 	archive_link(ix);
 	rc = cross_check(ix, err);
+	if (rc == 0)
+		rc = oci_cross_check(ix, err);
 out:
 	json_object_put(p.o);
 	return rc;
@@ -729,6 +1026,23 @@ int archive_read(FILE *f, struct archive_index *ix, struct appr_error *err)
 			return -1;
 		if (r == 0)
 			break;
+		size_t ol = strlen(ARCHIVE_OCI_BLOB_DIR);
+		if (strncmp(name, ARCHIVE_OCI_BLOB_DIR, ol) == 0) {
+			struct archive_oci_blob *ob = archive_find_oci_blob(ix, name + ol);
+			if (!ob)
+				return appr_err(err, 400, APPR_E_INVALID_USAGE, "not a valid "
+						"archive: member %.100s is no OCI blob the index "
+						"lists", name);
+			if (ob->present || ob->size != size)
+				return appr_err(err, 400, APPR_E_INVALID_USAGE, "not a valid "
+						"archive: OCI blob %s twice or of another size",
+						ob->digest);
+			ob->present = true;
+			ob->offset = ftello(f);
+			if (skip(f, size, err) < 0)
+				return -1;
+			continue;
+		}
 		size_t dl = strlen(ARCHIVE_BLOB_DIR);
 		struct archive_blob *b = NULL;
 		if (strncmp(name, ARCHIVE_BLOB_DIR, dl) == 0 && strlen(name) == dl + DIGEST_HEX_LEN + 4 &&
@@ -757,6 +1071,10 @@ int archive_read(FILE *f, struct archive_index *ix, struct appr_error *err)
 		if (!ix->blobs[i].present)
 			return appr_err(err, 400, APPR_E_INVALID_USAGE, "not a valid archive: "
 					"blob %s is missing", ix->blobs[i].digest);
+	for (size_t i = 0; i < ix->n_oci_blobs; i++)
+		if (!ix->oci_blobs[i].present)
+			return appr_err(err, 400, APPR_E_INVALID_USAGE, "not a valid archive: "
+					"OCI blob %s is missing", ix->oci_blobs[i].digest);
 	return 0;
 }
 

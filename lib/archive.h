@@ -1,6 +1,7 @@
 /* archive.h - the portable registry archive (doc/appr-archive.5): what a store holds
- * as an in-memory index (packages, manifests, channels, users, grants, tokens, blobs),
- * its JSON-lines form, and the tar that carries the index and every blob once. The
+ * as an in-memory index (packages, manifests, channels, users, grants, tokens, blobs,
+ * and the rows of the OCI tables, oci-dump.h), its JSON-lines form, and the tar that
+ * carries the index and every blob and OCI blob once. The
  * index is what export collects, import and copy apply, import-appr builds. */
 #ifndef APPR_ARCHIVE_H
 #define APPR_ARCHIVE_H
@@ -11,12 +12,17 @@
 #include <sys/types.h>
 
 #include "digest.h"
+#include "oci-dump.h"
 #include "storage.h"
 #include "util.h"
 
-#define ARCHIVE_VERSION 1                /* the index's "version"; readers refuse others */
+#define ARCHIVE_VERSION 2                /* the index's "version" when it carries OCI
+					  * records; 1 (ARCHIVE_VERSION_APPR) otherwise, so
+					  * that older readers take it; readers take both */
+#define ARCHIVE_VERSION_APPR 1
 #define ARCHIVE_INDEX_NAME "index.jsonl" /* the tar's first member */
 #define ARCHIVE_BLOB_DIR "blobs/"        /* then blobs/<digest>.tgz, each blob once */
+#define ARCHIVE_OCI_BLOB_DIR "oci/blobs/" /* then oci/blobs/<sha256>, each OCI blob once */
 
 struct archive_package {
 	const char *ns, *name;
@@ -48,6 +54,20 @@ struct archive_blob {
 	bool present;                        /* archive_read: a member carries it */
 };
 
+/* An OCI blob's bytes in the archive (one per row of OCI_DUMP_T_BLOBS). */
+struct archive_oci_blob {
+	char digest[DIGEST_HEX_LEN + 1];     /* the SHA-256 of its bytes */
+	long long size;
+	off_t offset;                        /* archive_read: where its bytes start */
+	bool present;                        /* archive_read: a member carries it */
+};
+
+/* The rows of one OCI table (oci-dump.h). */
+struct archive_oci_rows {
+	struct oci_dump_row *rows;
+	size_t n, cap;
+};
+
 /* Everything an archive holds. Strings live in the arena a; the arrays are the
  * index's own (archive_index_free). */
 struct archive_index {
@@ -60,6 +80,9 @@ struct archive_index {
 	struct storage_token *tokens;       size_t n_tokens, cap_tokens;
 	struct archive_blob *blobs;         size_t n_blobs, cap_blobs;
 	struct digest_map *blob_map;        /* digest -> struct archive_blob index + 1 */
+	struct archive_oci_rows oci[OCI_DUMP_N_TABLES];   /* by oci_dump_tables */
+	struct archive_oci_blob *oci_blobs; size_t n_oci_blobs, cap_oci_blobs;
+	struct digest_map *oci_blob_map;    /* digest -> struct archive_oci_blob index + 1 */
 };
 
 void archive_index_init(struct archive_index *ix);
@@ -79,6 +102,17 @@ struct archive_blob *archive_add_blob(struct archive_index *ix, const char *dige
 				      long long size, const char *sha256);
 /* The blob of digest, or NULL. */
 struct archive_blob *archive_find_blob(const struct archive_index *ix, const char *digest);
+
+/* Append an empty row to OCI table t (oci_dump_tables); the caller fills it. */
+struct oci_dump_row *archive_add_oci_row(struct archive_index *ix, unsigned t);
+/* Record OCI blob digest of size bytes (a row of OCI_DUMP_T_BLOBS): NULL when it is
+ * there already. */
+struct archive_oci_blob *archive_add_oci_blob(struct archive_index *ix, const char *digest,
+					      long long size);
+struct archive_oci_blob *archive_find_oci_blob(const struct archive_index *ix,
+					       const char *digest);
+/* Whether ix holds any OCI row. */
+bool archive_has_oci(const struct archive_index *ix);
 
 /* Fill each manifest's visibility from its package's record ("public" when none). */
 void archive_link(struct archive_index *ix);
@@ -111,7 +145,8 @@ int archive_tar_skip_pad(FILE *f, long long size, struct appr_error *err);
 
 /* Read an archive's index and where each blob is: the first member must be the
  * index (parsed into ix), every other member blobs/<digest>.tgz of a blob the index
- * lists, once, with the size it gives (its offset and present then set). A tar
+ * lists, or oci/blobs/<sha256> of an OCI blob it lists, once, with the size it gives
+ * (its offset and present then set). A tar
  * error, an unknown, repeated or missing member, or a blob the index lists that the
  * archive lacks: -1 with err. Blob bytes are not read (import verifies them). */
 int archive_read(FILE *f, struct archive_index *ix, struct appr_error *err);

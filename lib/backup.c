@@ -14,6 +14,7 @@
 
 #include "backup.h"
 #include "names.h"
+#include "oci-dump.h"
 
 #define CHUNK 65536
 #define TRIES 3
@@ -89,6 +90,22 @@ out:
 		free(*out);
 		*out = NULL;
 	}
+	return rc;
+}
+
+/* The OCI blobs the database at path has rows of (none before schema 005). */
+static int list_oci(const char *path, struct oci_dump_blob **out, size_t *n,
+		    struct appr_error *err)
+{
+	sqlite3 *db = NULL;
+	int rc = -1;
+	*out = NULL;
+	*n = 0;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+		sql_fail(db, path, err);
+	else
+		rc = oci_dump_blob_list(db, out, n, err);
+	sqlite3_close(db);
 	return rc;
 }
 
@@ -191,10 +208,11 @@ static int backup_once(struct storage *s, const struct appr_config *cfg, FILE *o
 		       struct backup_report *rep, struct appr_error *err)
 {
 	struct blob_ref *blobs = NULL;
+	struct oci_dump_blob *oci = NULL;
 	unsigned char *buf = xmalloc(CHUNK);
 	char path[PATHMAX], name[128], sha[DIGEST_HEX_LEN + 1];
 	struct timespec t0, t1;
-	size_t n = 0;
+	size_t n = 0, n_oci = 0;
 	int rc = -1, r;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -202,15 +220,20 @@ static int backup_once(struct storage *s, const struct appr_config *cfg, FILE *o
 		goto out;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	rep->snapshot_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	if (list_blobs(dbtmp, &blobs, &n, &rep->manifests, err) < 0)
+	if (list_blobs(dbtmp, &blobs, &n, &rep->manifests, err) < 0 ||
+	    list_oci(dbtmp, &oci, &n_oci, err) < 0)
 		goto out;
-	rep->blobs = 0;
-	rep->bytes = 0;
+	rep->blobs = rep->oci_blobs = 0;
+	rep->bytes = rep->oci_bytes = 0;
 	struct strbuf marker = { 0 };
 	char now[32];
 	util_utc_now(now);
 	sb_printf(&marker, "{\"type\":\"appr-backup\",\"version\":%d,\"created_at\":\"%s\","
-		  "\"manifests\":%lu,\"blobs\":%zu}\n", BACKUP_VERSION, now, rep->manifests, n);
+		  "\"manifests\":%lu,\"blobs\":%zu", n_oci ? BACKUP_VERSION : BACKUP_VERSION_APPR,
+		  now, rep->manifests, n);
+	if (n_oci)
+		sb_printf(&marker, ",\"oci_blobs\":%zu", n_oci);
+	sb_puts(&marker, "}\n");
 	r = archive_tar_header(out, MARKER_NAME, (long long)marker.len, (long long)time(NULL), err);
 	if (r == 0 && fwrite(marker.buf, 1, marker.len, out) != marker.len)
 		r = appr_err(err, 500, APPR_E_INTERNAL, "writing the backup: %s", strerror(errno));
@@ -252,10 +275,33 @@ static int backup_once(struct storage *s, const struct appr_config *cfg, FILE *o
 		if (progress)
 			progress(pctx, "backup", i + 1, n, rep->bytes);
 	}
+	/* OCI blobs: their rows are in the snapshot; a file is put in place before its
+	 * row commits and unlinked after its row is deleted, so one missing now was
+	 * deleted after the snapshot: another snapshot */
+	for (size_t i = 0; i < n_oci; i++) {
+		snprintf(path, sizeof path, "%s/oci/sha256/%.2s/%s", cfg->data_dir,
+			 oci[i].digest, oci[i].digest);
+		snprintf(name, sizeof name, "oci/sha256/%.2s/%s", oci[i].digest, oci[i].digest);
+		r = copy_file(out, path, name, oci[i].size, sha, buf, err);
+		if (r != 0) {
+			rc = r;
+			goto out;
+		}
+		if (strcmp(sha, oci[i].digest) != 0) {
+			appr_err(err, 500, APPR_E_INTERNAL, "OCI blob %s: its bytes' SHA-256 is "
+				 "%s (see appr-admin fsck)", oci[i].digest, sha);
+			goto out;
+		}
+		rep->oci_blobs++;
+		rep->oci_bytes += oci[i].size;
+		if (progress)
+			progress(pctx, "backup OCI", i + 1, n_oci, rep->oci_bytes);
+	}
 	if (archive_tar_end(out, err) < 0)
 		goto out;
 	rc = 0;
 out:
+	free(oci);
 	free(blobs);
 	free(buf);
 	return rc;
@@ -376,7 +422,8 @@ static int check_restored(const char *dir, struct backup_report *rep, unsigned c
 {
 	char path[PATHMAX];
 	struct blob_ref *blobs = NULL;
-	size_t n = 0;
+	struct oci_dump_blob *oci = NULL;
+	size_t n = 0, n_oci = 0;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
@@ -409,11 +456,26 @@ static int check_restored(const char *dir, struct backup_report *rep, unsigned c
 			goto out;
 		}
 	}
+	snprintf(path, sizeof path, "%s/" BACKUP_DB_NAME, dir);
+	if (list_oci(path, &oci, &n_oci, err) < 0)
+		goto out;
+	for (size_t i = 0; i < n_oci; i++) {
+		struct stat sb;
+		snprintf(path, sizeof path, "%s/oci/sha256/%.2s/%s", dir, oci[i].digest,
+			 oci[i].digest);
+		errno = 0;
+		if (stat(path, &sb) < 0 || sb.st_size != oci[i].size) {
+			appr_err(err, 500, APPR_E_INTERNAL, "OCI blob %s is %s", oci[i].digest,
+				 errno == ENOENT ? "missing" : "of another size");
+			goto out;
+		}
+	}
 	(void)buf;
 	rc = 0;
 out:
 	sqlite3_finalize(st);
 	sqlite3_close(db);
+	free(oci);
 	free(blobs);
 	return rc;
 }
@@ -423,7 +485,7 @@ int backup_restore(const char *path, const char *dir, archive_progress_fn progre
 {
 	char name[101], out[PATHMAX], sub[PATHMAX];
 	unsigned char *buf = NULL;
-	long long size, want_blobs = -1;
+	long long size, want_blobs = -1, want_oci = 0;
 	FILE *in;
 	int rc = -1, r;
 
@@ -452,10 +514,12 @@ int backup_restore(const char *path, const char *dir, archive_progress_fn progre
 	int version = m && json_object_object_get_ex(m, "version", &v) ? json_object_get_int(v) : -1;
 	if (m && json_object_object_get_ex(m, "blobs", &v))
 		want_blobs = json_object_get_int64(v);
+	if (m && json_object_object_get_ex(m, "oci_blobs", &v))
+		want_oci = json_object_get_int64(v);
 	json_object_put(m);
-	if (version != BACKUP_VERSION) {
+	if (version != BACKUP_VERSION && version != BACKUP_VERSION_APPR) {
 		appr_err(err, 400, APPR_E_INVALID_USAGE, "backup version %d, this program reads "
-			 "version %d", version, BACKUP_VERSION);
+			 "versions %d and %d", version, BACKUP_VERSION_APPR, BACKUP_VERSION);
 		goto out;
 	}
 	if (empty_dir(dir, err) < 0)
@@ -481,6 +545,19 @@ int backup_restore(const char *path, const char *dir, archive_progress_fn progre
 			snprintf(out, sizeof out, "%s/%s", dir, name);
 			rep->blobs++;
 			rep->bytes += size;
+		} else if (version >= 2 && strncmp(name, "oci/sha256/", 11) == 0 &&
+			   strlen(name) == 11 + 3 + 64 && name[13] == '/' &&
+			   strncmp(name + 11, name + 14, 2) == 0 && names_valid_digest(name + 14)) {
+			snprintf(sub, sizeof sub, "%s/oci/sha256/%.2s", dir, name + 14);
+			int e = util_mkdir_p(sub);
+			if (e) {
+				appr_err(err, 500, APPR_E_INTERNAL, "cannot create %s: %s", sub,
+					 strerror(e));
+				goto out;
+			}
+			snprintf(out, sizeof out, "%s/%s", dir, name);
+			rep->oci_blobs++;
+			rep->oci_bytes += size;
 		} else {
 			appr_err(err, 400, APPR_E_INVALID_USAGE, "the backup holds an unexpected "
 				 "member %.100s", name);
@@ -491,9 +568,11 @@ int backup_restore(const char *path, const char *dir, archive_progress_fn progre
 		if (progress && want_blobs > 0 && rep->blobs)
 			progress(pctx, "restore", rep->blobs, (unsigned long)want_blobs, rep->bytes);
 	}
-	if (want_blobs >= 0 && rep->blobs != (unsigned long)want_blobs) {
-		appr_err(err, 400, APPR_E_INVALID_USAGE, "the backup holds %lu blobs, its marker "
-			 "says %lld", rep->blobs, want_blobs);
+	if ((want_blobs >= 0 && rep->blobs != (unsigned long)want_blobs) ||
+	    rep->oci_blobs != (unsigned long)want_oci) {
+		appr_err(err, 400, APPR_E_INVALID_USAGE, "the backup holds %lu blobs and %lu OCI "
+			 "blobs, its marker says %lld and %lld", rep->blobs, rep->oci_blobs,
+			 want_blobs, want_oci);
 		goto out;
 	}
 	rc = check_restored(dir, rep, buf, err);

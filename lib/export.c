@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "export.h"
 
@@ -17,26 +18,51 @@ static int store_open(struct blob_source *base, const char *digest, long long *s
 	return storage_blob_open(src->s, digest, &src->r, size, err);
 }
 
+static int store_oci_open(struct blob_source *base, const char *hex, long long *size,
+			  struct appr_error *err)
+{
+	struct export_store_source *src = (struct export_store_source *)base;
+	return oci_dump_blob_open(src->oci, hex, &src->fd, size, err);
+}
+
 static long store_read(struct blob_source *base, void *buf, size_t len)
 {
 	struct export_store_source *src = (struct export_store_source *)base;
+	if (src->fd >= 0) {
+		for (;;) {
+			ssize_t n = read(src->fd, buf, len);
+			if (n >= 0 || errno != EINTR) {
+				if (n < 0)
+					fprintf(stderr, "appr-admin: reading an OCI blob: %s\n",
+						strerror(errno));
+				return (long)n;
+			}
+		}
+	}
 	return storage_blob_read(src->r, buf, len);
 }
 
 static void store_close(struct blob_source *base)
 {
 	struct export_store_source *src = (struct export_store_source *)base;
+	if (src->fd >= 0)
+		close(src->fd);
+	src->fd = -1;
 	storage_blob_close(src->r);
 	src->r = NULL;
 }
 
-void export_store_source_init(struct export_store_source *src, struct storage *s)
+void export_store_source_init(struct export_store_source *src, struct storage *s,
+			      struct oci_dump *oci)
 {
 	memset(src, 0, sizeof *src);
 	src->base.open = store_open;
+	src->base.oci_open = oci ? store_oci_open : NULL;
 	src->base.read = store_read;
 	src->base.close = store_close;
 	src->s = s;
+	src->oci = oci;
+	src->fd = -1;
 }
 
 /* ---- collecting ---- */
@@ -156,12 +182,14 @@ static int take_package(void *ctx, const struct storage_package *p, const char *
 	return collect_package(w->s, w->ix, w->tmp, p, err) < 0 ? -1 : 0;
 }
 
-int export_collect(struct storage *s, struct archive_index *ix, struct appr_error *err)
+int export_collect(struct storage *s, struct oci_dump *oci, struct archive_index *ix,
+		   struct appr_error *err)
 {
 	struct walk w = { .s = s, .ix = ix, .tmp = arena_new() };
 	int rc = -1;
 
-	if (collect_auth(s, ix, err) == 0 && storage_each_package(s, take_package, &w, err) == 0)
+	if (collect_auth(s, ix, err) == 0 && storage_each_package(s, take_package, &w, err) == 0 &&
+	    (!oci || oci_dump_collect(oci, ix, err) == 0))
 		rc = 0;
 	arena_free(w.tmp);
 	return rc;
@@ -227,8 +255,60 @@ out:
 	return rc;
 }
 
-int export_write(struct storage *s, struct archive_index *ix, FILE *out, long long mtime,
-		 archive_progress_fn progress, void *pctx, struct appr_error *err)
+/* Copy OCI blob b from oci into out, its size and SHA-256 checked. */
+static int copy_oci_blob(struct oci_dump *oci, const struct archive_oci_blob *b, FILE *out,
+			 unsigned char *buf, long long *bytes, struct appr_error *err)
+{
+	char sha[DIGEST_HEX_LEN + 1];
+	long long size, got = 0;
+	int fd, rc = -1;
+	if (oci_dump_blob_open(oci, b->digest, &fd, &size, err) < 0) {
+		if (err->http == 404)
+			appr_err(err, 500, APPR_E_INTERNAL, "OCI blob %s is missing (deleted "
+				 "during the export? run it again; else see appr-admin fsck)",
+				 b->digest);
+		return -1;
+	}
+	struct digest_ctx *d = digest_new();
+	while (got <= b->size) {
+		ssize_t n = read(fd, buf, CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			appr_err(err, 500, APPR_E_INTERNAL, "OCI blob %s: %s", b->digest,
+				 strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		/* never more than the header announced: the tar stays whole */
+		size_t keep = got + n > b->size ? (size_t)(b->size - got) : (size_t)n;
+		digest_update(d, buf, (size_t)n);
+		if (keep && fwrite(buf, 1, keep, out) != keep) {
+			appr_err(err, 500, APPR_E_INTERNAL, "writing the archive: %s",
+				 strerror(errno));
+			goto out;
+		}
+		got += n;
+	}
+	digest_final_hex(d, sha);
+	if (got != b->size || strcmp(sha, b->digest) != 0) {
+		appr_err(err, 500, APPR_E_INTERNAL, "OCI blob %s differs from what the store "
+			 "recorded (%lld bytes, SHA-256 %s; see appr-admin fsck)", b->digest, got,
+			 sha);
+		goto out;
+	}
+	*bytes += got;
+	rc = 0;
+out:
+	digest_free(d);
+	close(fd);
+	return rc;
+}
+
+int export_write(struct storage *s, struct oci_dump *oci, struct archive_index *ix, FILE *out,
+		 long long mtime, archive_progress_fn progress, void *pctx,
+		 struct appr_error *err)
 {
 	unsigned char *buf = xmalloc(CHUNK);
 	struct strbuf text = { 0 };
@@ -269,6 +349,20 @@ int export_write(struct storage *s, struct archive_index *ix, FILE *out, long lo
 			goto out;
 		if (progress)
 			progress(pctx, "export", i + 1, ix->n_blobs, bytes);
+	}
+	for (size_t i = 0; i < ix->n_oci_blobs; i++) {
+		const struct archive_oci_blob *b = &ix->oci_blobs[i];
+		if (!oci) {
+			appr_err(err, 500, APPR_E_INTERNAL, "OCI blobs without an OCI store");
+			goto out;
+		}
+		snprintf(name, sizeof name, ARCHIVE_OCI_BLOB_DIR "%s", b->digest);
+		if (archive_tar_header(out, name, b->size, mtime, err) < 0 ||
+		    copy_oci_blob(oci, b, out, buf, &bytes, err) < 0 ||
+		    archive_tar_pad(out, b->size, err) < 0)
+			goto out;
+		if (progress)
+			progress(pctx, "export OCI", i + 1, ix->n_oci_blobs, bytes);
 	}
 	if (archive_tar_end(out, err) < 0)
 		goto out;

@@ -8,6 +8,7 @@
 #include "digest.h"
 #include "digest-map.h"
 #include "fsck.h"
+#include "oci-dump.h"
 #include "targz.h"
 
 #define READ_CHUNK 65536
@@ -204,6 +205,33 @@ static int check_channels(struct run *r, const char *ns, const char *name, struc
 	return 0;
 }
 
+static void say_oci(void *ctx, const char *line)
+{
+	struct run *r = ctx;
+	r->say(r->ctx, line);
+}
+
+/* The OCI content of the filesystem store in cfg's data directory. */
+static int check_oci(struct run *r, const struct appr_config *cfg, struct appr_error *err)
+{
+	struct oci_dump *d;
+	struct oci_dump_check_report o;
+	if (oci_dump_open(cfg->data_dir, &d, err) < 0)
+		return -1;
+	int rc = oci_dump_check(d, cfg->upload_ttl, r->repair, say_oci, r, &o, err);
+	oci_dump_close(d);
+	if (rc < 0)
+		return -1;
+	r->rep->oci_checked = true;
+	r->rep->oci_blobs = o.blobs;
+	r->rep->oci_manifests = o.manifests;
+	r->rep->oci_tags = o.tags;
+	r->rep->oci_unused = o.unused;
+	r->rep->problems += o.problems;
+	r->rep->repaired += o.repaired;
+	return 0;
+}
+
 static void found_debris(void *ctx, const char *what, const char *path)
 {
 	struct run *r = ctx;
@@ -231,7 +259,6 @@ int fsck_run(struct storage *s, const struct appr_config *cfg, bool repair, fsck
 			 .seen = digest_map_new() };
 	int rc = -1;
 
-	(void)cfg;
 	memset(rep, 0, sizeof *rep);
 	if (storage_each_package(s, check_package, &r, err) != 0)
 		goto out;
@@ -241,6 +268,8 @@ int fsck_run(struct storage *s, const struct appr_config *cfg, bool repair, fsck
 		if (storage_gc(s, !repair, &g, err) < 0)
 			goto out;
 	}
+	if (storage_has_blob_files(s) && check_oci(&r, cfg, err) < 0)
+		goto out;
 	rc = 0;
 out:
 	digest_map_free(r.seen, free);

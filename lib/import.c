@@ -27,6 +27,22 @@ static int file_open(struct blob_source *base, const char *digest, long long *si
 	return 0;
 }
 
+static int file_oci_open(struct blob_source *base, const char *hex, long long *size,
+			 struct appr_error *err)
+{
+	struct import_file_source *src = (struct import_file_source *)base;
+	const struct archive_oci_blob *b = archive_find_oci_blob(src->ix, hex);
+	if (!b || !b->present)
+		return appr_err(err, 404, APPR_E_INTERNAL, "OCI blob %.64s is not in the archive",
+				hex);
+	if (fseeko(src->f, b->offset, SEEK_SET) < 0)
+		return appr_err(err, 500, APPR_E_INTERNAL, "reading the archive: %s",
+				strerror(errno));
+	src->left = b->size;
+	*size = b->size;
+	return 0;
+}
+
 static long file_read(struct blob_source *base, void *buf, size_t len)
 {
 	struct import_file_source *src = (struct import_file_source *)base;
@@ -54,6 +70,7 @@ void import_file_source_init(struct import_file_source *src, FILE *f,
 {
 	memset(src, 0, sizeof *src);
 	src->base.open = file_open;
+	src->base.oci_open = file_oci_open;
 	src->base.read = file_read;
 	src->base.close = file_close;
 	src->f = f;
@@ -138,6 +155,31 @@ int import_verify(FILE *f, struct archive_index *ix, archive_progress_fn progres
 		bytes += ix->blobs[i].size;
 		if (progress)
 			progress(pctx, "verify", i + 1, ix->n_blobs, bytes);
+	}
+	for (size_t i = 0; i < ix->n_oci_blobs && rc == 0; i++) {
+		const struct archive_oci_blob *b = &ix->oci_blobs[i];
+		struct digest_ctx *d = digest_new();
+		char sha[DIGEST_HEX_LEN + 1];
+		long long size, got = 0;
+		long n = 0;
+		if (file_oci_open(&src.base, b->digest, &size, err) < 0)
+			rc = -1;
+		while (rc == 0 && (n = file_read(&src.base, buf, CHUNK)) > 0) {
+			digest_update(d, buf, (size_t)n);
+			got += n;
+		}
+		digest_final_hex(d, sha);
+		digest_free(d);
+		if (rc == 0 && n < 0) {
+			rc = appr_err(err, 400, APPR_E_INVALID_USAGE, "OCI blob %s cannot be read",
+				      b->digest);
+		} else if (rc == 0 && (got != b->size || strcmp(sha, b->digest) != 0)) {
+			rc = appr_err(err, 400, APPR_E_INVALID_USAGE, "OCI blob %s: its bytes' "
+				      "SHA-256 is %s", b->digest, sha);
+		}
+		bytes += b->size;
+		if (progress)
+			progress(pctx, "verify OCI", i + 1, ix->n_oci_blobs, bytes);
 	}
 	free(buf);
 	return rc;

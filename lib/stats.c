@@ -78,6 +78,16 @@ int stats_collect(struct storage *s, struct stats *st, struct appr_error *err)
 	return rc;
 }
 
+int stats_collect_oci(const char *data_dir, struct stats *st, struct appr_error *err)
+{
+	struct oci_dump *d;
+	if (oci_dump_open(data_dir, &d, err) < 0)
+		return -1;
+	int rc = oci_dump_stats(d, &st->oci, err);
+	oci_dump_close(d);
+	return rc;
+}
+
 void stats_free(struct stats *st)
 {
 	for (size_t i = 0; i < st->n_ns; i++)

@@ -2,7 +2,6 @@
  * Helm repositories leave out, checks, and moving a registry (export, import, copy,
  * backup, restore, import-appr), working on the configured store directly (same
  * configuration file and environment as appr-fcgi). */
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -26,6 +25,7 @@
 #include "import-appr.h"
 #include "helm.h"
 #include "names.h"
+#include "oci-dump.h"
 #include "stats.h"
 #include "storage.h"
 #include "util.h"
@@ -61,28 +61,37 @@ static const char usage[] =
 	"  gc                                 remove what no acknowledged write needs: temp\n"
 	"                                     files of dead uploads, blobs no manifest\n"
 	"                                     references (a push killed before it committed);\n"
-	"                                     safe while the registry runs\n"
+	"                                     OCI: blob files no row names (older than an\n"
+	"                                     hour), blobs no repository uses, upload\n"
+	"                                     sessions idle for upload_ttl; safe while the\n"
+	"                                     registry runs\n"
 	"  stats [--json]                     namespaces, packages, releases, manifests,\n"
-	"                                     blobs and bytes, in all and per namespace\n"
+	"                                     blobs and bytes, in all and per namespace;\n"
+	"                                     OCI repositories, manifests, tags, blobs, bytes\n"
 	"  fsck [--repair]                    check every manifest's blob (present, size,\n"
-	"                                     both digests), channels, and debris; one line\n"
-	"                                     per problem, exit 1 when there is any;\n"
-	"                                     --repair deletes what cannot be served\n"
-	"                                     correctly and sweeps debris\n"
+	"                                     both digests), channels, OCI blobs, manifests\n"
+	"                                     and tags, and debris; one line per problem,\n"
+	"                                     exit 1 when there is any; --repair deletes\n"
+	"                                     what cannot be served correctly and sweeps\n"
+	"                                     debris\n"
 	"  export FILE                        write the whole store (packages, releases,\n"
-	"                                     channels, users, grants, tokens, blobs) to\n"
-	"                                     the archive FILE (\"-\": standard output)\n"
-	"  import FILE                        load an archive into the store: verified\n"
+	"                                     channels, users, grants, tokens, blobs, OCI\n"
+	"                                     repositories) to the archive FILE (\"-\":\n"
+	"                                     standard output)\n"
+	"  import FILE [--skip-oci]           load an archive into the store: verified\n"
 	"                                     whole first; what the store holds already is\n"
-	"                                     skipped, what differs is a conflict (exit 1)\n"
+	"                                     skipped, what differs is a conflict (exit 1);\n"
+	"                                     OCI content into etcd or redis is refused\n"
+	"                                     unless --skip-oci leaves it out\n"
 	"  copy --to-config FILE | --to-storage filesystem|etcd|redis\n"
 	"       [--to-data-dir DIR] [--to-etcd-endpoints URLS] [--to-redis-url URL]\n"
-	"       [--to-key-prefix P]           import the store into another, without an\n"
+	"       [--to-key-prefix P] [--skip-oci]\n"
+	"                                     import the store into another, without an\n"
 	"                                     archive in between\n"
 	"  backup FILE                        a consistent backup of the filesystem (SQLite)\n"
-	"                                     store while it serves: its database and\n"
-	"                                     every blob it references (on etcd and redis,\n"
-	"                                     export is the backup)\n"
+	"                                     store while it serves: its database, every\n"
+	"                                     blob it references and every OCI blob (on etcd\n"
+	"                                     and redis, export is the backup)\n"
 	"  restore FILE DIR                   make the data directory DIR (absent or empty)\n"
 	"                                     from a backup, and check it\n"
 	"  import-appr DIR | --etcd ENDPOINTS | --redis URL [--prefix P]\n"
@@ -353,6 +362,13 @@ static int cmd_helm_left_out(struct storage *s, const struct appr_config *cfg, i
 	return 0;
 }
 
+/* gc: one line on stderr per OCI thing removed. */
+static void gc_oci_line(void *ctx, const char *line)
+{
+	(void)ctx;
+	fprintf(stderr, "appr-admin: gc removed: %s\n", line);
+}
+
 /* gc: what was removed, one line; the store's own lines name each blob. */
 static int cmd_gc(struct storage *s, int extra, const struct appr_config *cfg)
 {
@@ -368,6 +384,18 @@ static int cmd_gc(struct storage *s, int extra, const struct appr_config *cfg)
 	printf("gc: removed %lu temp files and %lu unreferenced blobs (%lld bytes), "
 	       "restored %lu blobs\n", r.temp_files, r.unreferenced_blobs, r.bytes_freed,
 	       r.blobs_restored);
+	if (storage_has_blob_files(s)) {
+		struct oci_dump *d;
+		struct oci_dump_sweep_report o = { .found = gc_oci_line };
+		if (oci_dump_open(cfg->data_dir, &d, &err) < 0)
+			return fail("gc: OCI: %s", err.msg);
+		int rc = oci_dump_sweep(d, cfg->upload_ttl, false, &o, &err);
+		oci_dump_close(d);
+		if (rc < 0)
+			return fail("gc: OCI: %s", err.msg);
+		printf("gc: OCI: removed %lu unreferenced blob files, %lu unused blobs, %lu "
+		       "stale upload sessions (%lld bytes)\n", o.files, o.rows, o.uploads, o.bytes);
+	}
 	return 0;
 }
 
@@ -379,14 +407,15 @@ static void stats_json_count(const struct stats_count *c)
 
 /* stats [--json]: a table (or one JSON object) on standard output. Namespace names
  * are names.h names: nothing in them needs escaping in JSON. */
-static int cmd_stats(struct storage *s, int argc, char **argv)
+static int cmd_stats(struct storage *s, const struct appr_config *cfg, int argc, char **argv)
 {
 	struct appr_error err = { 0 };
 	struct stats st;
 	bool json = argc == 1 && strcmp(argv[0], "--json") == 0;
 	if (argc > 1 || (argc == 1 && !json))
 		return fail("usage: appr-admin stats [--json]");
-	if (stats_collect(s, &st, &err) < 0) {
+	if (stats_collect(s, &st, &err) < 0 ||
+	    (storage_has_blob_files(s) && stats_collect_oci(cfg->data_dir, &st, &err) < 0)) {
 		stats_free(&st);
 		return fail_err(&err);
 	}
@@ -399,7 +428,9 @@ static int cmd_stats(struct storage *s, int argc, char **argv)
 			stats_json_count(&st.ns[i].c);
 			putchar('}');
 		}
-		printf("}}\n");
+		printf("},\"oci\":{\"repositories\":%lu,\"manifests\":%lu,\"tags\":%lu,"
+		       "\"blobs\":%lu,\"bytes\":%lld}}\n", st.oci.repositories, st.oci.manifests,
+		       st.oci.tags, st.oci.blobs, st.oci.bytes);
 	} else {
 		printf("%-32s %9s %9s %9s %9s %14s\n", "NAMESPACE", "PACKAGES", "RELEASES",
 		       "MANIFESTS", "BLOBS", "BYTES");
@@ -411,6 +442,10 @@ static int cmd_stats(struct storage *s, int argc, char **argv)
 		printf("%-32s %9lu %9lu %9lu %9lu %14lld\n", "(all: blobs once)", st.all.packages,
 		       st.all.releases, st.all.manifests, st.all.blobs, st.all.bytes);
 		printf("%zu namespaces\n", st.n_ns);
+		if (st.oci.repositories || st.oci.blobs)
+			printf("OCI: %lu repositories, %lu manifests, %lu tags, %lu blobs (%lld bytes)\n",
+		       st.oci.repositories, st.oci.manifests, st.oci.tags, st.oci.blobs,
+		       st.oci.bytes);
 	}
 	stats_free(&st);
 	return 0;
@@ -439,6 +474,12 @@ static int cmd_fsck(struct storage *s, const struct appr_config *cfg, int argc, 
 		repair ? "" : "\n");
 	if (repair)
 		fprintf(stderr, ", %lu repaired\n", r.repaired);
+	if (r.oci_checked)
+		fprintf(stderr, "fsck: OCI: %lu blobs, %lu manifests, %lu tags checked\n",
+			r.oci_blobs, r.oci_manifests, r.oci_tags);
+	if (r.oci_unused)
+		fprintf(stderr, "fsck: OCI: %lu blobs no repository uses any more (%s)\n",
+			r.oci_unused, repair ? "removed" : "appr-admin gc removes them");
 	if (!r.debris_checked)
 		fprintf(stderr, "fsck: the %s driver cannot look for debris (unreferenced "
 			"blobs, dead uploads) yet\n", cfg->storage);
@@ -504,51 +545,97 @@ static void say_line(void *ctx, const char *line)
 	printf("%s\n", line);
 }
 
-/* export FILE: the archive written to FILE.tmp-PID, renamed over FILE when whole. */
-/* Say on stderr that what cmd covers leaves out the OCI content of the store (its
- * blobs under data_dir/oci/, its manifests and tags): export, copy, backup and fsck
- * know only the appr releases in this version. Quiet when the store holds none. */
-static void warn_oci(const struct appr_config *cfg, const char *cmd)
+/* The OCI content of store s (configured by cfg) into *d: NULL on a driver without
+ * (etcd, redis). 0, or 1 after saying why it cannot be opened. */
+static int open_oci(struct storage *s, const char *data_dir, const char *cmd,
+		    struct oci_dump **d)
 {
-	char dir[4096];
-	DIR *d;
-	struct dirent *e;
-	bool any = false;
-	if (snprintf(dir, sizeof dir, "%s/oci/sha256", cfg->data_dir) >= (int)sizeof dir)
-		return;
-	d = opendir(dir);
-	if (!d)
-		return;
-	while (!any && (e = readdir(d)))
-		any = e->d_name[0] != '.';
-	closedir(d);
-	if (any)
-		fprintf(stderr, "appr-admin: %s: warning: the store holds OCI content (%s/oci/ "
-			"and its manifests and tags), which %s does not cover in this version\n",
-			cmd, cfg->data_dir, cmd);
+	struct appr_error err = { 0 };
+	*d = NULL;
+	if (!storage_has_blob_files(s))
+		return 0;
+	if (oci_dump_open(data_dir, d, &err) < 0)
+		return fail("%s: the OCI store: %s", cmd, err.msg);
+	return 0;
 }
 
-static int cmd_export(struct storage *s, int argc, char **argv)
+/* Before anything is written: whether store dst (of driver name) can take the OCI
+ * content of ix. 0 when it can, when there is none, or when skip leaves it out
+ * (said); 1 after saying that it is refused. */
+static int oci_refused(const char *cmd, const struct storage *dst, const char *name,
+		       const struct archive_index *ix, bool skip)
+{
+	if (!archive_has_oci(ix) || (storage_has_blob_files(dst) && !skip))
+		return 0;
+	if (!skip)
+		return fail("%s: the source holds OCI content (%zu manifests, %zu blobs, %zu "
+			    "tags) and the %s store has no OCI store: nothing was imported "
+			    "(--skip-oci imports the rest without it)", cmd,
+			    ix->oci[OCI_DUMP_T_MANIFESTS].n, ix->oci[OCI_DUMP_T_BLOBS].n,
+			    ix->oci[OCI_DUMP_T_TAGS].n, name);
+	fprintf(stderr, "%s: skipped the OCI content: %zu OCI manifests, %zu OCI blobs, %zu "
+		"OCI tags\n", cmd, ix->oci[OCI_DUMP_T_MANIFESTS].n, ix->oci[OCI_DUMP_T_BLOBS].n,
+		ix->oci[OCI_DUMP_T_TAGS].n);
+	return 0;
+}
+
+/* After the appr content: the OCI content of ix loaded into the filesystem store of
+ * data_dir, blobs read from src; its summary said. 0, 1 with conflicts, -1 (said)
+ * when it failed. */
+static int oci_import(const char *cmd, const char *data_dir, const struct archive_index *ix,
+		      struct blob_source *src)
+{
+	struct appr_error err = { 0 };
+	struct oci_dump_load_report r;
+	struct oci_dump *d;
+	if (!archive_has_oci(ix))
+		return 0;
+	if (oci_dump_open(data_dir, &d, &err) < 0) {
+		fail("%s: the OCI store: %s", cmd, err.msg);
+		return -1;
+	}
+	int rc = oci_dump_load(d, ix, src, say_line, NULL, &r, &err);
+	oci_dump_close(d);
+	fflush(stdout);
+	if (rc < 0) {
+		fail("%s: OCI: %s (run it again to complete it)", cmd, err.msg);
+		return -1;
+	}
+	fprintf(stderr, "%s: OCI: %lu manifests written (%lu present), %lu tags, %lu blob "
+		"links, %lu blobs written (%lld bytes, %lu present); %lu conflicts\n", cmd,
+		r.rows_written[OCI_DUMP_T_MANIFESTS], r.rows_present[OCI_DUMP_T_MANIFESTS],
+		r.rows_written[OCI_DUMP_T_TAGS], r.rows_written[OCI_DUMP_T_LINKS],
+		r.rows_written[OCI_DUMP_T_BLOBS], r.bytes, r.rows_present[OCI_DUMP_T_BLOBS], r.conflicts);
+	return r.conflicts ? 1 : 0;
+}
+
+/* export FILE: the archive written to FILE.tmp-PID, renamed over FILE when whole. */
+static int cmd_export(struct storage *s, const struct appr_config *cfg, int argc, char **argv)
 {
 	struct appr_error err = { 0 };
 	struct archive_index ix;
 	struct progress pr;
+	struct oci_dump *oci = NULL;
 	char tmp[4096];
 	FILE *f;
 	int rc = 1;
 	if (argc != 1 || !argv[0][0])
 		return usage_fail("export FILE");
+	if (open_oci(s, cfg->data_dir, "export", &oci))
+		return 1;
 	bool to_stdout = strcmp(argv[0], "-") == 0;
 	if (!to_stdout && snprintf(tmp, sizeof tmp, "%s.tmp-%ld", argv[0], (long)getpid()) >=
 	    (int)sizeof tmp)
 		return fail("export: file name too long");
 	f = to_stdout ? stdout : fopen(tmp, "wbx");
-	if (!f)
+	if (!f) {
+		oci_dump_close(oci);
 		return fail("export: cannot create %s: %s", tmp, strerror(errno));
+	}
 	progress_init(&pr);
 	archive_index_init(&ix);
-	if (export_collect(s, &ix, &err) < 0 ||
-	    export_write(s, &ix, f, (long long)time(NULL), progress_show, &pr, &err) < 0) {
+	if (export_collect(s, oci, &ix, &err) < 0 ||
+	    export_write(s, oci, &ix, f, (long long)time(NULL), progress_show, &pr, &err) < 0) {
 		fail_err(&err);
 		goto out;
 	}
@@ -575,6 +662,14 @@ static int cmd_export(struct storage *s, int argc, char **argv)
 		"%zu grants, %zu tokens, %zu blobs (%lld bytes)\n", ix.n_packages,
 		ix.n_manifests, ix.n_channels, ix.n_users, ix.n_grants, ix.n_tokens, ix.n_blobs,
 		bytes);
+	if (archive_has_oci(&ix)) {
+		bytes = 0;
+		for (size_t i = 0; i < ix.n_oci_blobs; i++)
+			bytes += ix.oci_blobs[i].size;
+		fprintf(stderr, "export: OCI: %zu manifests, %zu tags, %zu blob links, %zu "
+			"blobs (%lld bytes)\n", ix.oci[OCI_DUMP_T_MANIFESTS].n, ix.oci[OCI_DUMP_T_TAGS].n,
+			ix.oci[OCI_DUMP_T_LINKS].n, ix.n_oci_blobs, bytes);
+	}
 	rc = 0;
 out:
 	if (f && !to_stdout) {
@@ -582,6 +677,7 @@ out:
 		unlink(tmp);
 	}
 	archive_index_free(&ix);
+	oci_dump_close(oci);
 	return rc;
 }
 
@@ -597,8 +693,9 @@ static int import_summary(const char *cmd, const struct import_report *r)
 	return r->conflicts || r->problems ? 1 : 0;
 }
 
-/* import FILE: verified whole (nothing written when it is not sound), then applied. */
-static int cmd_import(struct storage *s, int argc, char **argv)
+/* import FILE [--skip-oci]: verified whole (nothing written when it is not sound),
+ * then applied. */
+static int cmd_import(struct storage *s, const struct appr_config *cfg, int argc, char **argv)
 {
 	struct appr_error err = { 0 };
 	struct archive_index ix;
@@ -606,8 +703,14 @@ static int cmd_import(struct storage *s, int argc, char **argv)
 	struct import_report rep;
 	struct progress pr;
 	int rc = 1;
-	if (argc != 1 || !argv[0][0])
-		return usage_fail("import FILE");
+	bool skip = argc == 2 && strcmp(argv[1], "--skip-oci") == 0;
+	if (argc == 2 && strcmp(argv[0], "--skip-oci") == 0) {
+		skip = true;
+		argv++;
+	}
+	if ((argc != 1 && !skip) || argc > 2 || !argv[0][0] ||
+	    (argc == 1 && strcmp(argv[0], "--skip-oci") == 0))
+		return usage_fail("import FILE [--skip-oci]");
 	FILE *f = fopen(argv[0], "rb");
 	if (!f)
 		return fail("import: cannot open %s: %s", argv[0], strerror(errno));
@@ -617,12 +720,19 @@ static int cmd_import(struct storage *s, int argc, char **argv)
 		fail("import: %s: %s; nothing was imported", argv[0], err.msg);
 		goto out;
 	}
+	if (oci_refused("import", s, cfg->storage, &ix, skip))
+		goto out;
 	import_file_source_init(&src, f, &ix);
 	if (import_apply(s, &ix, &src.base, say_line, NULL, progress_show, &pr, &rep, &err) < 0) {
 		fail("import: %s (run the import again to complete it)", err.msg);
 		goto out;
 	}
 	rc = import_summary("import", &rep);
+	if (!skip) {
+		int o = oci_import("import", cfg->data_dir, &ix, &src.base);
+		if (o)
+			rc = 1;
+	}
 out:
 	fclose(f);
 	archive_index_free(&ix);
@@ -652,8 +762,8 @@ static void clear_config_env(void)
 	}
 }
 
-/* copy --to-...: the configured store applied to another. */
-static int cmd_copy(struct storage *s, int argc, char **argv)
+/* copy --to-... [--skip-oci]: the configured store (scfg) applied to another. */
+static int cmd_copy(struct storage *s, const struct appr_config *scfg, int argc, char **argv)
 {
 	static const struct { const char *opt, *key; } opts[] = {
 		{ "--to-storage", "storage" }, { "--to-data-dir", "data_dir" },
@@ -668,9 +778,17 @@ static int cmd_copy(struct storage *s, int argc, char **argv)
 	struct export_store_source src;
 	struct import_report rep;
 	struct progress pr;
-	bool any = false;
+	struct oci_dump *oci = NULL;
+	bool any = false, skip = false;
 	int rc = 1;
 
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--skip-oci") == 0) {
+			skip = true;
+			memmove(&argv[i], &argv[i + 1], (size_t)(argc - i - 1) * sizeof *argv);
+			argc--;
+			break;
+		}
 	for (int i = 0; i < argc; i += 2) {
 		bool known = strcmp(argv[i], "--to-config") == 0;
 		for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
@@ -678,7 +796,7 @@ static int cmd_copy(struct storage *s, int argc, char **argv)
 		if (!known || i + 1 >= argc)
 			return usage_fail("copy --to-config FILE | --to-storage filesystem|etcd|redis "
 					  "[--to-data-dir DIR] [--to-etcd-endpoints URLS] "
-					  "[--to-redis-url URL] [--to-key-prefix P]");
+					  "[--to-redis-url URL] [--to-key-prefix P] [--skip-oci]");
 		if (strcmp(argv[i], "--to-config") == 0)
 			file = argv[i + 1];
 		any = true;
@@ -701,18 +819,25 @@ static int cmd_copy(struct storage *s, int argc, char **argv)
 	}
 	progress_init(&pr);
 	archive_index_init(&ix);
-	export_store_source_init(&src, s);
-	if (export_collect(s, &ix, &err) < 0) {
+	if (open_oci(s, scfg->data_dir, "copy", &oci))
+		goto out;
+	export_store_source_init(&src, s, oci);
+	if (export_collect(s, oci, &ix, &err) < 0) {
 		fail("copy: reading the store: %s", err.msg);
 		goto out;
 	}
+	if (oci_refused("copy", dst, cfg.storage, &ix, skip))
+		goto out;
 	if (import_apply(dst, &ix, &src.base, say_line, NULL, progress_show, &pr, &rep, &err) < 0) {
 		fail("copy: %s (run the copy again to complete it)", err.msg);
 		goto out;
 	}
 	rc = import_summary("copy", &rep);
+	if (!skip && oci_import("copy", cfg.data_dir, &ix, &src.base))
+		rc = 1;
 out:
 	archive_index_free(&ix);
+	oci_dump_close(oci);
 	storage_close(dst);
 	config_free(&cfg);
 	return rc;
@@ -729,8 +854,12 @@ static int cmd_backup(struct storage *s, const struct appr_config *cfg, int argc
 	progress_init(&pr);
 	if (backup_write(s, cfg, argv[0], progress_show, &pr, &rep, &err) < 0)
 		return fail("backup: %s", err.msg);
-	fprintf(stderr, "backup: %lu manifests, %lu blobs (%lld bytes) to %s; snapshot "
-		"%.3f s%s\n", rep.manifests, rep.blobs, rep.bytes, argv[0], rep.snapshot_s,
+	char oci[96] = "";
+	if (rep.oci_blobs)
+		snprintf(oci, sizeof oci, ", %lu OCI blobs (%lld bytes)", rep.oci_blobs,
+			 rep.oci_bytes);
+	fprintf(stderr, "backup: %lu manifests, %lu blobs (%lld bytes)%s to %s; snapshot "
+		"%.3f s%s\n", rep.manifests, rep.blobs, rep.bytes, oci, argv[0], rep.snapshot_s,
 		rep.tries > 1 ? " (taken again: blobs were deleted meanwhile)" : "");
 	return 0;
 }
@@ -746,8 +875,12 @@ static int cmd_restore(int argc, char **argv)
 	progress_init(&pr);
 	if (backup_restore(argv[0], argv[1], progress_show, &pr, &rep, &err) < 0)
 		return fail("restore: %s", err.msg);
-	fprintf(stderr, "restore: %lu manifests, %lu blobs (%lld bytes) in %s, checked\n",
-		rep.manifests, rep.blobs, rep.bytes, argv[1]);
+	char oci[96] = "";
+	if (rep.oci_blobs)
+		snprintf(oci, sizeof oci, ", %lu OCI blobs (%lld bytes)", rep.oci_blobs,
+			 rep.oci_bytes);
+	fprintf(stderr, "restore: %lu manifests, %lu blobs (%lld bytes)%s in %s, checked\n",
+		rep.manifests, rep.blobs, rep.bytes, oci, argv[1]);
 	return 0;
 }
 
@@ -868,26 +1001,18 @@ static int run(struct storage *s, const struct appr_config *cfg, int argc, char 
 	}
 	if (strcmp(group, "gc") == 0)
 		return cmd_gc(s, argc - 1, cfg);
-	if (strcmp(group, "fsck") == 0) {
-		warn_oci(cfg, "fsck");
+	if (strcmp(group, "fsck") == 0)
 		return cmd_fsck(s, cfg, argc - 1, argv + 1);
-	}
 	if (strcmp(group, "stats") == 0)
-		return cmd_stats(s, argc - 1, argv + 1);
-	if (strcmp(group, "export") == 0) {
-		warn_oci(cfg, "export");
-		return cmd_export(s, argc - 1, argv + 1);
-	}
+		return cmd_stats(s, cfg, argc - 1, argv + 1);
+	if (strcmp(group, "export") == 0)
+		return cmd_export(s, cfg, argc - 1, argv + 1);
 	if (strcmp(group, "import") == 0)
-		return cmd_import(s, argc - 1, argv + 1);
-	if (strcmp(group, "copy") == 0) {
-		warn_oci(cfg, "copy");
-		return cmd_copy(s, argc - 1, argv + 1);
-	}
-	if (strcmp(group, "backup") == 0) {
-		warn_oci(cfg, "backup");
+		return cmd_import(s, cfg, argc - 1, argv + 1);
+	if (strcmp(group, "copy") == 0)
+		return cmd_copy(s, cfg, argc - 1, argv + 1);
+	if (strcmp(group, "backup") == 0)
 		return cmd_backup(s, cfg, argc - 1, argv + 1);
-	}
 	if (strcmp(group, "import-appr") == 0)
 		return cmd_import_appr(s, cfg, argc - 1, argv + 1);
 	if (strcmp(group, "helm") == 0) {
