@@ -41,7 +41,7 @@ int import_apply(struct storage *dst, const struct archive_index *ix, struct blo
 		 import_say_fn say, void *sctx, archive_progress_fn progress, void *pctx,
 		 struct import_report *rep, struct appr_error *err);
 
-/* The blobs of an archive file read by archive_read. */
+/* The blobs (and OCI blobs) of an archive file read by archive_read. */
 struct import_file_source {
 	struct blob_source base;
 	FILE *f;
@@ -52,8 +52,9 @@ void import_file_source_init(struct import_file_source *src, FILE *f,
 			     const struct archive_index *ix);
 
 /* Read archive f (archive_read) into ix and check every blob's bytes: its size,
- * SHA-256 and tar digest must be the index's. Nothing is written anywhere. Returns
- * 0, or -1 with err naming the first thing wrong. */
+ * SHA-256 and tar digest must be the index's; every OCI blob's size and SHA-256 too
+ * (the OCI rows themselves were checked by archive_index_parse). Nothing is written
+ * anywhere. Returns 0, or -1 with err naming the first thing wrong. */
 int import_verify(FILE *f, struct archive_index *ix, archive_progress_fn progress, void *pctx,
 		  struct appr_error *err);
 
