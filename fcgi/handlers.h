@@ -80,6 +80,15 @@ int h_oci_referrers(struct request *req, struct response *resp);
  * (an error without an OCI code gets the one its HTTP status means). */
 void h_oci_error(struct response *resp, const struct appr_error *err);
 
+/* h-ui*.c: the browse pages (read-only HTML; their errors are HTML pages, h-ui.h) */
+int h_ui_home(struct request *req, struct response *resp);
+int h_ui_search(struct request *req, struct response *resp);
+int h_ui_all(struct request *req, struct response *resp);
+int h_ui_namespace(struct request *req, struct response *resp);
+int h_ui_package(struct request *req, struct response *resp);
+int h_ui_release(struct request *req, struct response *resp);
+int h_ui_css(struct request *req, struct response *resp);
+
 /* handlers.c: shared argument checks. Each returns 0 or -1 with req->err filled. */
 
 /* s1 s2 s3 s4 concatenated in a (s2..s4 may be NULL: the list ends there), without

@@ -7,6 +7,7 @@
 
 #include "access.h"
 #include "handlers.h"
+#include "h-ui.h"
 #include "names.h"
 #include "routes.h"
 #include "semver.h"
@@ -37,6 +38,7 @@ enum style {
 	S_APPR,      /* {"code", "message", "details"} */
 	S_CM,        /* ChartMuseum's {"error": "..."} */
 	S_OCI,       /* the OCI Distribution API's {"errors": [{"code", "message", "detail"}]} */
+	S_HTML,      /* the browse pages' HTML error page (h-ui.h) */
 };
 
 static const struct route {
@@ -94,6 +96,14 @@ static const struct route {
 	{ "PUT",    "v2/:ns/:name/manifests/:reference",                h_oci_manifest_put, P_WRITE, A_NONE, S_OCI },
 	{ "DELETE", "v2/:ns/:name/manifests/:reference",                h_oci_manifest_delete, P_WRITE, A_NONE, S_OCI },
 	{ "GET",    "v2/:ns/:name/referrers/:digest",                   h_oci_referrers,    P_READ,  A_NONE, S_OCI },
+	/* the browse pages (fcgi/h-ui*.c): read-only HTML for people */
+	{ "GET",    "",                                                 h_ui_home,          P_LIST,  A_NONE, S_HTML },
+	{ "GET",    "search",                                           h_ui_search,        P_LIST,  A_NONE, S_HTML },
+	{ "GET",    "static/appr.css",                                  h_ui_css,           P_NONE,  A_NONE, S_HTML },
+	{ "GET",    "packages",                                         h_ui_all,           P_LIST,  A_NONE, S_HTML },
+	{ "GET",    "packages/:ns",                                     h_ui_namespace,     P_LIST,  A_NONE, S_HTML },
+	{ "GET",    "packages/:ns/:name",                               h_ui_package,       P_READ,  A_NONE, S_HTML },
+	{ "GET",    "packages/:ns/:name/:release",                      h_ui_release,       P_READ,  A_RELEASE, S_HTML },
 };
 
 #define NROUTES (sizeof routes / sizeof routes[0])
@@ -278,8 +288,12 @@ void routes_dispatch(struct request *req, struct response *resp)
 		return;
 	}
 	appr_err(&req->err, 404, APPR_E_PACKAGE_NOT_FOUND, "no route for %s", req->path);
+	if (ui_wants_html(req))
+		style = S_HTML;
 fail:
-	if (style == S_CM)
+	if (style == S_HTML)
+		ui_error_page(req, resp, &req->err);
+	else if (style == S_CM)
 		resp_error_chartmuseum(resp, &req->err);
 	else if (style == S_OCI)
 		h_oci_error(resp, &req->err);

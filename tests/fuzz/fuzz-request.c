@@ -152,7 +152,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fprintf(stderr, "a %d answer: %.300s\n", status, m.out.buf);
 		abort();   /* no input is the server's fault */
 	}
-	if (status >= 400 && !req.head) {
+	/* the browse pages (fcgi/h-ui*.c) answer errors with an HTML page */
+	sb_putc(&m.out, '\0');
+	bool html = strstr(m.out.buf, "\r\nContent-Type: text/html; charset=utf-8\r\n") != NULL;
+	if (status >= 400 && !req.head && html && !strstr(m.out.buf, "</h1>")) {
+		fprintf(stderr, "HTML error answer without its page: %.300s\n", m.out.buf);
+		abort();
+	}
+	if (status >= 400 && !req.head && !html) {
 		sb_putc(&m.out, '\0');
 		const char *body = strstr(m.out.buf, "\r\n\r\n");
 		struct json_object *o = body ? json_tokener_parse(body + 4) : NULL, *e = NULL;

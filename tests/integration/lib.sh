@@ -458,10 +458,12 @@ is_error() {
 
 # ---- packages ----
 
-# mkchart NAME VERSION DIR: a small helm-like chart tarball DIR/NAME-VERSION.tgz
-# (NAME/Chart.yaml, NAME/values.yaml, NAME/templates/*); prints its path.
+# mkchart NAME VERSION DIR [EXTRA-DIR]: a small helm-like chart tarball
+# DIR/NAME-VERSION.tgz (NAME/Chart.yaml, NAME/values.yaml, NAME/templates/*; with
+# EXTRA-DIR, its files are copied into NAME/ over those, e.g. a README.md); prints
+# its path.
 mkchart() {
-	local name=$1 version=$2 dir=$3 work
+	local name=$1 version=$2 dir=$3 extra=${4:-} work
 	work=$(mktemp -d "$APPR_TMP/chart.XXXXXX")
 	mkdir -p "$work/$name/templates" "$dir"
 	printf 'name: %s\nversion: %s\ndescription: test chart %s %s\n' \
@@ -469,6 +471,7 @@ mkchart() {
 	printf 'replicas: 1\nimage: example/%s:%s\n' "$name" "$version" >"$work/$name/values.yaml"
 	printf 'apiVersion: v1\nkind: Service\nmetadata:\n  name: %s\n' "$name" \
 		>"$work/$name/templates/service.yaml"
+	[ -z "$extra" ] || cp -R -- "$extra/." "$work/$name/"
 	tar -C "$work" -czf "$dir/$name-$version.tgz" "$name"
 	rm -rf -- "$work"
 	printf '%s\n' "$dir/$name-$version.tgz"
