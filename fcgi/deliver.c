@@ -209,3 +209,8 @@ int deliver_blob(struct request *req, struct response *resp, const struct delive
 	}
 	return resp_blob(resp, r, d->size, d->json, d->digest, d->sha256, &req->err);
 }
+
+int deliver_delegate(struct request *req, struct response *resp, const char *digest)
+{
+	return delegate_blob(req, resp, digest);
+}

@@ -49,4 +49,11 @@ bool deliver_validated(struct request *req, struct response *resp, const char *t
  * response_send). Returns 0, or -1 with req->err filled. */
 int deliver_blob(struct request *req, struct response *resp, const struct delivery *d);
 
+/* With blob_delivery x-sendfile or x-accel-redirect and a driver keeping blob files:
+ * add the header naming the file of stored blob digest (an appr blob) for the web
+ * server to send, and make resp a delegated answer (1). 0 when the bytes are to be
+ * streamed instead (stream, no blob files, a path a web server would read
+ * differently); -1 with req->err. Nothing is checked: the caller knows the blob. */
+int deliver_delegate(struct request *req, struct response *resp, const char *digest);
+
 #endif

@@ -9,6 +9,7 @@
 #include "access.h"
 #include "chart.h"
 #include "handlers.h"
+#include "h-oci.h"
 #include "helm.h"
 #include "manifest.h"
 #include "multipart.h"
@@ -214,6 +215,8 @@ int h_cm_delete(struct request *req, struct response *resp)
 	if (!names_valid_part(name) || push_check_version(version, &req->err) < 0)
 		return appr_err(&req->err, 404, APPR_E_PACKAGE_NOT_FOUND,
 				"chart %.64s has no version %.64s", name, version);
+	if (h_oci_release_deleting(req, ns, name, version, "helm") < 0)   /* its OCI face */
+		return -1;
 	if (storage_delete_manifest(req->app->store, ns, name, version, "helm", &req->err) < 0) {
 		if (req->err.http == 404)         /* in the words of a chart repository */
 			appr_err(&req->err, 404, APPR_E_PACKAGE_NOT_FOUND,

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "deliver.h"
 #include "handlers.h"
 #include "h-oci.h"
 
@@ -102,23 +103,84 @@ static int parse_range(const char *h, long long size, long long *from, long long
 	return 1;
 }
 
-/* HEAD/GET /v2/<ns>/<name>/blobs/<digest> */
+/* Blob hex of repo's Helm view: a chart's .tgz (*digest: its appr blob, path its
+ * file) or a chart's config (*mem, in the arena). 1 found, 0 not, -1 error. */
+static int view_blob(struct request *req, struct oci_store *s, const char *repo,
+		     const char *hex, long long *size, char *path, const char **digest,
+		     const char **mem)
+{
+	struct h_oci_chart *c;
+	size_t n;
+	if (h_oci_charts(req, s, repo, NULL, &c, &n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(c[i].r.sha256, hex) == 0) {
+			*size = c[i].r.size;
+			*digest = c[i].r.digest;
+			if (storage_blob_path(req->app->store, c[i].r.digest, path, PATH_MAX,
+					      &req->err) < 0)
+				return -1;
+			return 1;
+		}
+		if (strcmp(c[i].config_hex, hex) == 0) {
+			*size = (long long)c[i].config_len;
+			*mem = c[i].config;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* HEAD/GET /v2/<ns>/<name>/blobs/<digest>: a stored blob, else one of the Helm view
+ * (a chart's .tgz is its appr blob file). With blob_delivery x-sendfile or
+ * x-accel-redirect, a chart's .tgz is sent by the web server from its appr blob file
+ * (which the web server may read); other blobs are streamed, their bytes checked. */
 int h_oci_blob_get(struct request *req, struct response *resp)
 {
 	struct oci_store *s;
-	const char *repo;
+	const char *repo, *digest = NULL, *mem = NULL;
 	char hex[DIGEST_HEX_LEN + 1], path[PATH_MAX], num[24];
 	long long size, from = 0, to;
+	struct appr_error e = { 0 };
 	if (h_oci_store(req, &s) < 0 || h_oci_repo(req, &repo) < 0)
 		return -1;
 	if (oci_parse_digest(req->args[2], hex) < 0)
 		return appr_err(&req->err, 400, OCI_E_DIGEST_INVALID,
 				"%.80s is not a digest sha256:<64 lowercase hex>", req->args[2]);
-	if (oci_blob_stat(s, repo, hex, &size, path, &req->err) < 0)
-		return -1;
+	bool delegating = strcmp(req->app->cfg.blob_delivery, "stream") != 0;
+	if (oci_blob_stat(s, repo, hex, &size, path, &e) < 0) {
+		if (e.http != 404) {
+			req->err = e;
+			return -1;
+		}
+		int found = view_blob(req, s, repo, hex, &size, path, &digest, &mem);
+		if (found <= 0) {
+			if (found == 0)
+				req->err = e;
+			return -1;
+		}
+	} else if (delegating) {
+		/* a chart's .tgz stored both ways is one file: the appr one can be sent */
+		long long vsize;
+		char vpath[PATH_MAX];
+		const char *vmem = NULL;
+		if (view_blob(req, s, repo, hex, &vsize, vpath, &digest, &vmem) < 0)
+			return -1;
+	}
+	h_oci_digest_header(resp, hex);
+	if (digest && delegating) {
+		int rc = deliver_delegate(req, resp, digest);
+		if (rc < 0)
+			return -1;
+		if (rc > 0) {
+			resp->status = 200;
+			resp->content_type = "application/octet-stream";
+			resp_header(resp, "Cache-Control", "max-age=31536000, immutable");
+			return 0;
+		}
+	}
 	to = size - 1;
 	int r = parse_range(h_oci_header(req, "HTTP_RANGE"), size, &from, &to);
-	h_oci_digest_header(resp, hex);
 	resp_header_cat(resp, "Accept-Ranges", "bytes", NULL, NULL);
 	if (r < 0) {
 		snprintf(num, sizeof num, "%lld", size);
@@ -126,6 +188,15 @@ int h_oci_blob_get(struct request *req, struct response *resp)
 		return appr_err(&req->err, 416, OCI_E_BLOB_UNKNOWN,
 				"range %.60s is outside the blob's %lld bytes",
 				h_oci_header(req, "HTTP_RANGE"), size);
+	}
+	if (mem) {                       /* a view's config: made, not read */
+		sb_append(&resp->body, mem + from, (size_t)(to - from + 1));
+		resp->status = r > 0 ? 206 : 200;
+		resp->content_type = "application/octet-stream";
+		resp_header(resp, "Cache-Control", "max-age=31536000, immutable");
+		if (r > 0)
+			resp_header(resp, "Content-Range", "bytes %lld-%lld/%lld", from, to, size);
+		return 0;
 	}
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {

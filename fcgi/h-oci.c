@@ -1,6 +1,7 @@
 /* h-oci.c - the OCI Distribution API's base: GET /v2/, the error body, the store, the
- * repository argument, and GET /v2/<ns>/<name>/tags/list. Blobs and uploads are in
- * h-oci-blobs.c, manifests in h-oci-manifests.c. */
+ * repository argument, GET /v2/<ns>/<name>/tags/list, and the Helm bridge's shared
+ * parts (the view's bytes, linked deletes). Blobs and uploads are in h-oci-blobs.c,
+ * manifests (and the bridge's push) in h-oci-manifests.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,7 +138,9 @@ int h_oci_catalog(struct request *req, struct response *resp)
 		if (!slash)
 			continue;
 		*slash = '\0';
-		if (h_oci_may_read(req, ns, slash + 1))
+		/* a Helm view repository whose appr name is not OCI-spellable is not one */
+		if (oci_valid_component(ns) && oci_valid_component(slash + 1) &&
+		    h_oci_may_read(req, ns, slash + 1))
 			json_object_array_add(arr, json_object_new_string(repos[i]));
 	}
 	json_object_object_add(o, "repositories", arr);
@@ -174,4 +177,70 @@ int h_oci_tags(struct request *req, struct response *resp)
 			    n, tags[count - 1]);
 	resp_json(resp, 200, o);
 	return 0;
+}
+
+/* ---- the Helm bridge ---- */
+
+int h_oci_charts(struct request *req, struct oci_store *s, const char *repo,
+		 const char *version, struct h_oci_chart **out, size_t *n)
+{
+	struct oci_chart_release *r;
+	size_t all;
+	const char *name = strchr(repo, '/') + 1;
+	if (oci_chart_releases(s, repo, version, req->arena, &r, &all, &req->err) < 0)
+		return -1;
+	*out = arena_alloc(req->arena, (all + 1) * sizeof **out);
+	*n = 0;
+	for (size_t i = 0; i < all; i++) {
+		struct h_oci_chart *c = &(*out)[*n];
+		c->r = r[i];
+		if (oci_helm_tag(r[i].version, c->tag) < 0 ||
+		    oci_helm_config(r[i].chart, req->arena, &c->config, &c->config_len) < 0)
+			continue;            /* not representable: not in the view */
+		digest_sha256_hex(c->config, c->config_len, c->config_hex);
+		oci_helm_manifest(c->config_hex, c->config_len, r[i].sha256, r[i].size, name,
+				  r[i].version, req->arena, &c->manifest, &c->manifest_len);
+		digest_sha256_hex(c->manifest, c->manifest_len, c->manifest_hex);
+		(*n)++;
+	}
+	return 0;
+}
+
+int h_oci_drop_chart(struct request *req, struct oci_store *s, const char *repo,
+		     const char *hex, const struct oci_manifest_info *info)
+{
+	if (oci_manifest_delete(s, repo, hex, &req->err) < 0)
+		return -1;
+	for (size_t i = 0; i < info->n_blobs; i++) {
+		struct appr_error e = { 0 };
+		/* the config and the chart only: a link it never had is no matter */
+		if ((i == 0 || strcmp(info->blobs[i], info->chart_layer) == 0) &&
+		    oci_blob_delete(s, repo, info->blobs[i], &e) < 0 && e.http != 404)
+			fprintf(stderr, "appr: oci: %s: unlinking blob sha256:%s: %s\n", repo,
+				info->blobs[i], e.msg);
+	}
+	return 0;
+}
+
+int h_oci_release_deleting(struct request *req, const char *ns, const char *name,
+			   const char *release, const char *mt)
+{
+	struct oci_store *s;
+	struct oci_manifest m;
+	struct oci_manifest_info info;
+	struct appr_error e = { 0 };
+	char tag[OCI_HELM_TAG_MAX + 1];
+	if (strcmp(mt, "helm") != 0 || strcmp(req->app->store->ops->name, "filesystem") != 0 ||
+	    !oci_valid_component(ns) || !oci_valid_component(name) ||
+	    oci_helm_tag(release, tag) < 0)
+		return 0;
+	if (h_oci_store(req, &s) < 0)
+		return -1;
+	const char *repo = h_concat(req->arena, ns, "/", name, NULL);
+	if (oci_manifest_get(s, repo, NULL, tag, req->arena, &m, &e) < 0)
+		return e.http == 404 ? 0 : (req->err = e, -1);
+	if (oci_manifest_parse(m.body, m.len, m.media_type, req->arena, &info, &e) < 0 ||
+	    !info.config_media_type || strcmp(info.config_media_type, OCI_MT_HELM_CONFIG) != 0)
+		return 0;                /* not a chart: an OCI artifact of its own */
+	return h_oci_drop_chart(req, s, repo, m.digest, &info);
 }

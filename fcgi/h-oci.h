@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+#include "oci-helm.h"
 #include "oci-store.h"
 #include "request.h"
 #include "response.h"
@@ -25,5 +26,37 @@ const char *h_oci_header(struct request *req, const char *cgi_name);
 
 /* Add Docker-Content-Digest: sha256:<hex>. */
 void h_oci_digest_header(struct response *resp, const char *hex);
+
+/* ---- the Helm bridge (README "OCI"): appr helm releases as OCI artifacts ---- */
+
+/* A chart release of the Helm view with the bytes of its config and manifest. */
+struct h_oci_chart {
+	struct oci_chart_release r;
+	char tag[OCI_HELM_TAG_MAX + 1];
+	const char *config;              /* oci_helm_config */
+	size_t config_len;
+	char config_hex[DIGEST_HEX_LEN + 1];
+	const char *manifest;            /* oci_helm_manifest */
+	size_t manifest_len;
+	char manifest_hex[DIGEST_HEX_LEN + 1];
+};
+
+/* The Helm view of repo "ns/name": every chart release (version NULL) or that one,
+ * lowest first, in the arena. 0 (*n may be 0), or -1 with req->err. */
+int h_oci_charts(struct request *req, struct oci_store *s, const char *repo,
+		 const char *version, struct h_oci_chart **out, size_t *n);
+
+/* Delete stored manifest hex of repo, a Helm chart manifest (info: what it says),
+ * and take its config and chart layer away from repo (their files go when nothing
+ * else holds them). 0, or -1 with req->err. */
+int h_oci_drop_chart(struct request *req, struct oci_store *s, const char *repo,
+		     const char *hex, const struct oci_manifest_info *info);
+
+/* Called before appr release ns/name release of media type mt is deleted: with mt
+ * "helm" on the filesystem store, the stored OCI chart manifest tagged with the
+ * release's tag in repository ns/name goes first (with its tag, config and layer).
+ * Nothing to do is 0; -1 with req->err (then the release must stay). */
+int h_oci_release_deleting(struct request *req, const char *ns, const char *name,
+			   const char *release, const char *mt);
 
 #endif

@@ -8,6 +8,7 @@
 #include "access.h"
 #include "deliver.h"
 #include "handlers.h"
+#include "h-oci.h"
 #include "manifest.h"
 #include "names.h"
 #include "push.h"
@@ -387,6 +388,7 @@ int h_delete_manifest(struct request *req, struct response *resp)
 	const char *ns, *name, *release = req->args[2], *mt;
 	if (h_package_args(req, &ns, &name) < 0 || h_exact_release(req, release) < 0 ||
 	    h_select_media_type(req, ns, name, release, req->args[3], &mt) < 0 ||
+	    h_oci_release_deleting(req, ns, name, release, mt) < 0 ||   /* its OCI face */
 	    storage_delete_manifest(req->app->store, ns, name, release, mt, &req->err) < 0)
 		return -1;
 	struct json_object *o = json_object_new_object();

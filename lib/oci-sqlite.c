@@ -43,13 +43,27 @@ enum {
 	Q_TAGS,
 	Q_REPOS,
 	Q_REFERRERS,
+	Q_CHARTS,
+	Q_CHART_VERSION,
+	Q_TAG_OF,
 	Q_COUNT
 };
+
+/* The Helm view (oci-store.h): the helm releases of package (?NS, ?NAME) with a valid
+ * chart and a known .tgz SHA-256, and a tag of at most 128 bytes. */
+#define VIEW_FROM(NS, NAME) \
+	" FROM packages p JOIN releases r ON r.package_id = p.id" \
+	" JOIN manifests m ON m.release_id = r.id AND m.media_type = 'helm'" \
+	" JOIN charts c ON c.release_id = r.id" \
+	" WHERE p.namespace = " NS " AND p.name = " NAME " AND c.chart IS NOT NULL" \
+	" AND m.blob_sha256 IS NOT NULL AND length(r.version) <= 128"
+#define VIEW_COLUMNS "SELECT r.version, m.digest, m.size, m.blob_sha256, c.chart"
 
 static const char *const sql[Q_COUNT] = {
 	[Q_REPO_KNOWN] = "SELECT EXISTS (SELECT 1 FROM oci_blob_links WHERE repo = ?1)"
 			 " OR EXISTS (SELECT 1 FROM oci_manifests WHERE repo = ?1)"
-			 " OR EXISTS (SELECT 1 FROM oci_uploads WHERE repo = ?1)",
+			 " OR EXISTS (SELECT 1 FROM oci_uploads WHERE repo = ?1)"
+			 " OR EXISTS (SELECT 1" VIEW_FROM("?2", "?3") ")",
 	[Q_BLOB_STAT] = "SELECT size FROM oci_blobs WHERE digest = ?2 AND"
 			" (EXISTS (SELECT 1 FROM oci_blob_links WHERE repo = ?1 AND digest = ?2)"
 			" OR EXISTS (SELECT 1 FROM oci_manifest_refs WHERE repo = ?1 AND digest = ?2))",
@@ -75,11 +89,19 @@ static const char *const sql[Q_COUNT] = {
 			" ON m.repo = t.repo AND m.digest = t.digest WHERE t.repo = ?1 AND t.tag = ?2",
 	[Q_MF_DEL] = "DELETE FROM oci_manifests WHERE repo = ?1 AND digest = ?2",
 	[Q_TAG_DEL] = "DELETE FROM oci_tags WHERE repo = ?1 AND tag = ?2",
-	[Q_TAGS] = "SELECT tag FROM oci_tags WHERE repo = ?1 AND tag > ?2 ORDER BY tag LIMIT ?3",
+	[Q_TAGS] = "SELECT tag FROM oci_tags WHERE repo = ?1 AND tag > ?2 UNION"
+		   " SELECT replace(r.version, '+', '_')" VIEW_FROM("?3", "?4")
+		   " AND replace(r.version, '+', '_') > ?2 ORDER BY 1 LIMIT ?5",
 	[Q_REFERRERS] = "SELECT digest, media_type, body, artifact_type FROM oci_manifests"
 			" WHERE repo = ?1 AND subject = ?2 ORDER BY digest",
 	[Q_REPOS] = "SELECT repo FROM oci_blob_links WHERE repo > ?1 UNION"
-		    " SELECT repo FROM oci_manifests WHERE repo > ?1 ORDER BY 1 LIMIT ?2",
+		    " SELECT repo FROM oci_manifests WHERE repo > ?1 UNION"
+		    " SELECT q.namespace || '/' || q.name FROM packages q"
+		    " WHERE q.namespace || '/' || q.name > ?1 AND EXISTS (SELECT 1"
+		    VIEW_FROM("q.namespace", "q.name") ") ORDER BY 1 LIMIT ?2",
+	[Q_CHARTS] = VIEW_COLUMNS VIEW_FROM("?1", "?2") " ORDER BY r.sortkey",
+	[Q_CHART_VERSION] = VIEW_COLUMNS VIEW_FROM("?1", "?2") " AND r.version = ?3",
+	[Q_TAG_OF] = "SELECT tag FROM oci_tags WHERE repo = ?1 AND digest = ?2 ORDER BY tag LIMIT 1",
 };
 
 struct oci_store {
@@ -122,6 +144,15 @@ static void bind_text(sqlite3_stmt *q, int i, const char *v)
 		sqlite3_bind_text(q, i, v, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(q, i);
+}
+
+/* Bind repo "ns/name" as its two parts at i and i + 1 (transient copies). */
+static void bind_repo(sqlite3_stmt *q, int i, const char *repo)
+{
+	const char *slash = strchr(repo, '/');
+	size_t k = slash ? (size_t)(slash - repo) : strlen(repo);
+	sqlite3_bind_text(q, i, repo, (int)k, SQLITE_STATIC);
+	sqlite3_bind_text(q, i + 1, slash ? slash + 1 : "", -1, SQLITE_STATIC);
 }
 
 /* Step a statement that returns no row (or whose rows are ignored). */
@@ -267,6 +298,7 @@ int oci_repo_known(struct oci_store *s, const char *repo, bool *known, struct ap
 	long long v = 0;
 	sqlite3_stmt *q = stmt(s, Q_REPO_KNOWN);
 	bind_text(q, 1, repo);
+	bind_repo(q, 2, repo);
 	if (one_int(s, q, &v, "repo known", err) < 0)
 		return -1;
 	*known = v != 0;
@@ -743,5 +775,178 @@ int oci_tags_list(struct oci_store *s, const char *repo, const char *last, long 
 	sqlite3_stmt *q = stmt(s, Q_TAGS);
 	bind_text(q, 1, repo);
 	bind_text(q, 2, last ? last : "");
-	return page(s, q, 3, n, a, tags, count, more, err);
+	bind_repo(q, 3, repo);
+	return page(s, q, 5, n, a, tags, count, more, err);
+}
+
+/* ---- the Helm view ---- */
+
+int oci_chart_releases(struct oci_store *s, const char *repo, const char *version,
+		       struct arena *a, struct oci_chart_release **out, size_t *n,
+		       struct appr_error *err)
+{
+	sqlite3_stmt *q = stmt(s, version ? Q_CHART_VERSION : Q_CHARTS);
+	size_t cap = 8;
+	int rc;
+	bind_repo(q, 1, repo);
+	if (version)
+		bind_text(q, 3, version);
+	*out = arena_alloc(a, cap * sizeof **out);
+	*n = 0;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *digest = (const char *)sqlite3_column_text(q, 1);
+		const char *sha = (const char *)sqlite3_column_text(q, 3);
+		if (!digest || !sha || strlen(digest) != DIGEST_HEX_LEN ||
+		    strlen(sha) != DIGEST_HEX_LEN)
+			continue;
+		if (*n == cap) {
+			struct oci_chart_release *r = arena_alloc(a, 2 * cap * sizeof *r);
+			memcpy(r, *out, cap * sizeof *r);
+			*out = r;
+			cap *= 2;
+		}
+		struct oci_chart_release *r = &(*out)[(*n)++];
+		r->version = arena_strdup(a, (const char *)sqlite3_column_text(q, 0));
+		memcpy(r->digest, digest, DIGEST_HEX_LEN + 1);
+		memcpy(r->sha256, sha, DIGEST_HEX_LEN + 1);
+		r->size = sqlite3_column_int64(q, 2);
+		r->chart = arena_strdup(a, (const char *)sqlite3_column_text(q, 4));
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE)
+		return db_fail(s, rc, "chart releases", err);
+	return 0;
+}
+
+void oci_blob_path(const struct oci_store *s, const char *hex, char *path)
+{
+	blob_file(s, hex, path);
+}
+
+/* Copy file src to dst (created, not there yet): 0 or an errno. */
+static int copy_file(const char *src, const char *dst, bool do_fsync)
+{
+	int in = open(src, O_RDONLY | O_CLOEXEC), out, e = 0;
+	if (in < 0)
+		return errno;
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (out < 0) {
+		e = errno;
+		close(in);
+		return e;
+	}
+	char *buf = xmalloc(65536);
+	for (;;) {
+		ssize_t n = read(in, buf, 65536);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			e = n < 0 ? errno : 0;
+			break;
+		}
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(out, buf + off, (size_t)(n - off));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				e = errno;
+				break;
+			}
+			off += w;
+		}
+		if (e)
+			break;
+	}
+	free(buf);
+	if (!e && do_fsync && fsync(out) < 0)
+		e = errno;
+	close(in);
+	if (close(out) < 0 && !e)
+		e = errno;
+	if (e)
+		unlink(dst);
+	return e;
+}
+
+int oci_blob_adopt(struct oci_store *s, const char *repo, const char *hex, const char *file,
+		   long long size, struct appr_error *err)
+{
+	char dst[PATH_MAX], tmp[PATH_MAX + 96], dir[PATH_MAX];
+	int e;
+	blob_file(s, hex, dst);
+	snprintf(dir, sizeof dir, "%s/%.2s", s->blob_dir, hex);
+	if ((e = util_mkdir_p(dir)))
+		return sys_fail("mkdir", dir, e, err);
+	if (access(dst, F_OK) != 0) {
+		/* in place under a temporary name first: the blob's name never shows a
+		 * partial copy */
+		snprintf(tmp, sizeof tmp, "%s/.adopt.%s.%ld", dir, hex, (long)getpid());
+		unlink(tmp);
+		if (link(file, tmp) < 0 && (e = copy_file(file, tmp, s->cfg->fsync)))
+			return sys_fail("copy to", tmp, e, err);
+		if (rename(tmp, dst) < 0) {
+			e = errno;
+			unlink(tmp);
+			return sys_fail("rename", dst, e, err);
+		}
+		if (s->cfg->fsync && (e = fsync_dir(dir)))
+			sys_fail("fsync", dir, e, NULL);
+	}
+	if (exec(s, "BEGIN IMMEDIATE", err) < 0)
+		return -1;
+	sqlite3_stmt *q = stmt(s, Q_BLOB_ADD);
+	bind_text(q, 1, hex);
+	sqlite3_bind_int64(q, 2, size);
+	if (run(s, q, "blob add", err) < 0)
+		goto fail;
+	q = stmt(s, Q_LINK_ADD);
+	bind_text(q, 1, repo);
+	bind_text(q, 2, hex);
+	if (run(s, q, "link add", err) < 0 || exec(s, "COMMIT", err) < 0)
+		goto fail;
+	return 0;
+fail:
+	rollback(s);                     /* the file left is debris for a sweep */
+	return -1;
+}
+
+int oci_blob_share(struct oci_store *s, const char *hex, const char *dst)
+{
+	char src[PATH_MAX], tmp[PATH_MAX + 64];
+	struct stat a, b;
+	blob_file(s, hex, src);
+	if (stat(src, &a) < 0 || stat(dst, &b) < 0) {
+		fprintf(stderr, "appr: oci: share %s: %s\n", dst, strerror(errno));
+		return -1;
+	}
+	if (a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		return 0;                    /* one file already */
+	if (a.st_size != b.st_size) {
+		fprintf(stderr, "appr: oci: share %s: not the size of blob sha256:%s\n", dst, hex);
+		return -1;
+	}
+	snprintf(tmp, sizeof tmp, "%s.share.%ld", dst, (long)getpid());
+	unlink(tmp);
+	if (link(src, tmp) < 0 || rename(tmp, dst) < 0) {
+		int e = errno;
+		unlink(tmp);
+		if (e != EXDEV)              /* another file system: two copies, as before */
+			fprintf(stderr, "appr: oci: share %s: %s\n", dst, strerror(e));
+		return -1;
+	}
+	return 0;
+}
+
+int oci_manifest_tag(struct oci_store *s, const char *repo, const char *hex, struct arena *a,
+		     const char **tag, struct appr_error *err)
+{
+	sqlite3_stmt *q = stmt(s, Q_TAG_OF);
+	bind_text(q, 1, repo);
+	bind_text(q, 2, hex);
+	int rc = sqlite3_step(q);
+	*tag = rc == SQLITE_ROW ? arena_strdup(a, (const char *)sqlite3_column_text(q, 0)) : NULL;
+	sqlite3_reset(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(s, rc, "manifest tag", err);
+	return 0;
 }

@@ -3,6 +3,12 @@
  * its own connection to data_dir/appr.db; schema/005-oci.sql). The etcd and redis
  * stores have none in this version.
  *
+ * The Helm view: the appr helm releases whose chart is valid (a charts row with
+ * chart set) are read from the appr tables of the same database (packages, releases,
+ * manifests, charts) at request time; tags/list, _catalog and oci_repo_known count
+ * them as tags (the version, '+' as '_') of repository "ns/name". Nothing of the
+ * view is stored in the OCI tables.
+ *
  * Every function returns 0 or -1 with err filled: absent things are 404 with an OCI
  * code (BLOB_UNKNOWN, BLOB_UPLOAD_UNKNOWN, MANIFEST_UNKNOWN, NAME_UNKNOWN), a lock
  * not obtained within busy_timeout_ms 409 resource-in-use, anything else 500
@@ -106,5 +112,40 @@ int oci_tag_delete(struct oci_store *s, const char *repo, const char *tag,
 int oci_tags_list(struct oci_store *s, const char *repo, const char *last, long n,
 		  struct arena *a, const char ***tags, size_t *count, bool *more,
 		  struct appr_error *err);
+
+/* ---- the Helm view ---- */
+
+/* One appr helm release with a valid chart. */
+struct oci_chart_release {
+	const char *version;             /* the release (a semver) */
+	char digest[DIGEST_HEX_LEN + 1]; /* its appr blob (the SHA-256 of the tar) */
+	char sha256[DIGEST_HEX_LEN + 1]; /* the SHA-256 of the stored .tgz: the layer */
+	long long size;                  /* the .tgz bytes */
+	const char *chart;               /* its index fields (lib/chart.h JSON) */
+};
+
+/* The chart releases of appr package repo ("ns/name"), lowest first, or only
+ * release version when version is not NULL; allocated in a (*n may be 0). */
+int oci_chart_releases(struct oci_store *s, const char *repo, const char *version,
+		       struct arena *a, struct oci_chart_release **out, size_t *n,
+		       struct appr_error *err);
+
+/* The path blob hex has (or would have) in the store, into path (PATH_MAX bytes). */
+void oci_blob_path(const struct oci_store *s, const char *hex, char *path);
+
+/* Record file (size bytes whose SHA-256 is hex, outside the OCI store: an appr blob
+ * file) as blob hex linked to repo, the file hard-linked into place (copied when it
+ * cannot be linked); nothing when the store has it already but the link. */
+int oci_blob_adopt(struct oci_store *s, const char *repo, const char *hex, const char *file,
+		   long long size, struct appr_error *err);
+
+/* Replace file dst (an appr blob file with the same bytes) by a hard link to blob
+ * hex's file, atomically (a temporary name in its directory, then rename), so the
+ * bytes are on disk once. 0, or -1 with errno's reason on stderr (dst untouched). */
+int oci_blob_share(struct oci_store *s, const char *hex, const char *dst);
+
+/* The first tag (in byte order) of manifest hex of repo into *tag, NULL when none. */
+int oci_manifest_tag(struct oci_store *s, const char *repo, const char *hex, struct arena *a,
+		     const char **tag, struct appr_error *err);
 
 #endif

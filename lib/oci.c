@@ -182,6 +182,16 @@ int oci_manifest_parse(const char *body, size_t len, const char *ctype, struct a
 		for (size_t i = 0; i < n_layers; i++)
 			out->blobs[out->n_blobs++] = layers[i];
 		out->artifact_type = str_field(config, "mediaType");
+		out->config_media_type = arena_strdup(a, out->artifact_type);
+		struct json_object *arr;
+		json_object_object_get_ex(o, "layers", &arr);
+		for (size_t i = 0; i < n_layers; i++) {
+			const char *lmt = str_field(json_object_array_get_idx(arr, i), "mediaType");
+			if (strcmp(lmt, OCI_MT_HELM_CHART) == 0 && out->n_chart_layers++ == 0)
+				memcpy(out->chart_layer, layers[i], DIGEST_HEX_LEN + 1);
+		}
+		if (out->n_chart_layers != 1)
+			out->chart_layer[0] = '\0';
 	}
 	const char *at = str_field(o, "artifactType");
 	if (at)

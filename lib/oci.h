@@ -28,6 +28,8 @@
 #define OCI_MANIFEST_MAX (4u << 20)      /* bytes of a manifest, 413 above */
 #define OCI_MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define OCI_MT_INDEX    "application/vnd.oci.image.index.v1+json"
+#define OCI_MT_HELM_CONFIG "application/vnd.cncf.helm.config.v1+json"
+#define OCI_MT_HELM_CHART  "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 
 /* Whether s is one path component of a repository name as the OCI grammar has it:
  * [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*, at most 64 bytes here. */
@@ -49,6 +51,10 @@ struct oci_manifest_info {
 	size_t n_blobs;
 	const char **manifests;          /* manifests (hex) of an index */
 	size_t n_manifests;
+	const char *config_media_type;   /* config.mediaType of an image manifest, or NULL */
+	char chart_layer[DIGEST_HEX_LEN + 1]; /* the layer of media type OCI_MT_HELM_CHART
+					  * (hex) when there is exactly one, else "" */
+	size_t n_chart_layers;           /* how many layers have that media type */
 };
 
 /* Check the manifest bytes body (len bytes) sent with Content-Type ctype (may be

@@ -1,11 +1,12 @@
 #!/bin/bash
 # t-oci-helm.sh - the request sequences Helm's OCI client (oras-go) sends for
 # `helm push` and `helm pull`, as curl steps: a chart stored and read back as an OCI
-# artifact (config application/vnd.cncf.helm.config.v1+json, one chart layer).
-# (The chart is not an appr release yet: Helm bridging is for a later version.)
+# artifact (config application/vnd.cncf.helm.config.v1+json, one chart layer). Through
+# the Helm bridge (README "OCI") the chart is the appr helm release hns/web 1.2.3 too;
+# t-oci-bridge.sh tests the bridge itself.
 . "${APPR_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-plan 11
+plan 13
 appr_start
 T=$APPR_TMP
 R=/v2/hns/web
@@ -46,3 +47,9 @@ is "$STATUS $(sha "$BODYFILE")" "200 $CF" "pull: GET the config blob"
 req GET "$R/blobs/sha256:$CH"
 is "$STATUS $(sha "$BODYFILE")" "200 $CH" "pull: GET the chart layer, the .tgz as pushed"
 is "$(tar -xzOf "$BODYFILE" web/Chart.yaml | sed -n 2p)" "version: 1.2.3" "... a chart tar Helm can read"
+
+# ---- the Helm bridge: the same chart is the appr release ----
+req GET /api/v1/packages/hns/web/1.2.3/helm/pull
+is "$STATUS $(sha "$BODYFILE")" "200 $CH" "bridge: appr pulls hns/web 1.2.3, the .tgz pushed through /v2/"
+req GET /helm/hns/index.yaml
+like "$BODY" 'web-1\.2\.3\.tgz' "bridge: index.yaml lists it"
