@@ -6,6 +6,8 @@
 # before the index gets it filled when it is opened. On etcd and redis, the index's
 # keys (lib/storage-kv-search.c): an index a killed process left unfinished is used
 # all the same and finished by gc, a stale key names no package in an answer.
+# Up to a minute on etcd and redis (700 pushes, the index rebuilt), more under ASan.
+APPR_TEST_TIMEOUT=${APPR_TEST_TIMEOUT:-400}
 . "${APPR_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
 if [ "$APPR_TEST_STORAGE" = filesystem ]; then plan 36; else plan 39; fi
