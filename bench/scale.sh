@@ -13,7 +13,9 @@
 # Kinds: search of a substring one package holds (the trigram index), the same as
 # list query=, list of one namespace (NPKG/NNS packages: streamed), the next page of
 # it by the after= cursor deep in the namespace beside the same page by offset=, and
-# show manifest; then, with wrk, pushes of new charts at that size.
+# show manifest; the browse pages (ui_*: home, search, a namespace's first page and
+# one deep in it, a package, a release); then, with wrk, pushes of new charts at
+# that size.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$here}" && pwd)
@@ -108,11 +110,23 @@ declare -A url=(
 	[page_after]="$base/api/v1/packages?namespace=$ns_mid&limit=50&after=$ns_mid/$deep_name"
 	[page_offset]="$base/api/v1/packages?namespace=$ns_mid&limit=50&offset=$deep"
 	[show]="$base/api/v1/packages/$ns_mid/$one/1.0.0/helm"
+	[ui_home]="$base/"
+	[ui_search]="$base/search?q=$one"
+	[ui_ns]="$base/packages/$ns_mid"
+	[ui_ns_deep]="$base/packages/$ns_mid?after=$ns_mid/$deep_name"
+	[ui_package]="$base/packages/$ns_mid/$one"
+	[ui_release]="$base/packages/$ns_mid/$one/1.0.0"
 )
 [ "$(curl -s "${url[search]}" | jq length)" = 1 ] || die "search $one: not exactly one hit"
+for kind in ui_home ui_search ui_ns ui_ns_deep ui_package ui_release; do
+	code=$(curl -s -o "$tmp/page" -w '%{http_code}' "${url[$kind]}")
+	[ "$code" = 200 ] || die "browse page ${url[$kind]}: $code, not 200"
+done
+grep -q "$one" "$tmp/page" || die "the release page does not name $one"
 printf '\n%-12s %10s %10s %10s %10s %10s %9s  (ms; %d requests each, sequential)\n' \
 	kind ttfb_med ttfb_p99 total_med total_p99 bytes "x/version" "$REQS"
-for kind in search query list_ns page_after page_offset show; do
+for kind in search query list_ns page_after page_offset show \
+	ui_home ui_search ui_ns ui_ns_deep ui_package ui_release; do
 	n=$REQS
 	[ "$kind" != list_ns ] || REQS=$(( REQS < 20 ? REQS : 20 ))   # big answers: fewer
 	timed "$base/version" >"$tmp/v"

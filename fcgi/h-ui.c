@@ -227,8 +227,11 @@ void ui_commands(struct request *req, struct strbuf *o, const char *ns, const ch
 					    ns, name, ns, name, release));
 		if (strcmp(req->app->store->ops->name, "filesystem") == 0 &&
 		    oci_valid_component(ns) && oci_valid_component(name))
-			cmd(o, "helm (OCI)", arena_printf(a, "helm pull oci://%s/%s/%s --version %s",
-							  host, ns, name, release));
+			cmd(o, "helm (OCI)", arena_printf(a, "helm pull oci://%s/%s/%s --version %s%s",
+							  host, ns, name, release,
+							  /* Helm speaks TLS unless told */
+							  strcmp(scheme, "http") == 0 ?
+							  " --plain-http" : ""));
 	}
 	if (digest)
 		cmd(o, "curl", arena_printf(a, "curl -fo %s-%s.tar.gz %s://%s/api/v1/packages/"

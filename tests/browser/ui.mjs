@@ -114,7 +114,7 @@ try {
 		'helm install webapp ui/webapp --version 1.1.0',
 		`curl -fo webapp-1.1.0.tar.gz http://${HOST}/api/v1/packages/ui/webapp/blobs/sha256/`,
 	];
-	if (OCI) want.push(`helm pull oci://${HOST}/ui/webapp --version 1.1.0`);
+	if (OCI) want.push(`helm pull oci://${HOST}/ui/webapp --version 1.1.0 --plain-http`);
 	const missing = want.filter((w) => !cmds.includes(w));
 	check(CHECKS[4], missing.length === 0 && (OCI || !cmds.includes('oci://')),
 		`missing: ${missing.join(' | ')}; got: ${cmds}`);
