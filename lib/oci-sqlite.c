@@ -326,6 +326,8 @@ int oci_blob_delete(struct oci_store *s, const char *repo, const char *hex,
 {
 	sqlite3_stmt *q;
 	long long used = 1;
+	char path[PATH_MAX], trash[PATH_MAX + 32];
+	bool moved = false;
 	if (exec(s, "BEGIN IMMEDIATE", err) < 0)
 		return -1;
 	q = stmt(s, Q_LINK_DEL);
@@ -342,23 +344,33 @@ int oci_blob_delete(struct oci_store *s, const char *repo, const char *hex,
 	bind_text(q, 1, hex);
 	if (one_int(s, q, &used, "blob used", err) < 0)
 		goto fail;
+	/* The file leaves its name before the COMMIT, under the write lock, where an
+	 * upload finds the name taken or free (oci_upload_finish): after the COMMIT it
+	 * could already be counting on this file. Unlinked after the COMMIT, put back
+	 * when the transaction fails. */
 	if (!used) {
 		q = stmt(s, Q_BLOB_DEL);
 		bind_text(q, 1, hex);
 		if (run(s, q, "blob delete", err) < 0)
 			goto fail;
+		blob_file(s, hex, path);
+		snprintf(trash, sizeof trash, "%s.del.%ld", path, (long)getpid());
+		if (rename(path, trash) == 0)
+			moved = true;
+		else if (errno != ENOENT) {
+			sys_fail("rename", path, errno, err);
+			goto fail;
+		}
 	}
 	if (exec(s, "COMMIT", err) < 0)
 		goto fail;
-	if (!used) {                     /* after the commit: a row never names no file */
-		char path[PATH_MAX];
-		blob_file(s, hex, path);
-		if (unlink(path) < 0 && errno != ENOENT)
-			fprintf(stderr, "appr: oci: unlink %s: %s\n", path, strerror(errno));
-	}
+	if (moved && unlink(trash) < 0 && errno != ENOENT)
+		fprintf(stderr, "appr: oci: unlink %s: %s\n", trash, strerror(errno));
 	return 0;
 fail:
 	rollback(s);
+	if (moved && rename(trash, path) < 0)
+		fprintf(stderr, "appr: oci: put back %s: %s\n", path, strerror(errno));
 	return -1;
 }
 
@@ -498,18 +510,24 @@ int oci_upload_finish(struct oci_store *s, const char *repo, const char *uuid,
 		upload_drop(s, uuid);
 		return sys_fail("mkdir", dir, e, err);
 	}
-	/* the same bytes may be there: one copy; otherwise the file goes in place first */
-	if (access(dst, F_OK) == 0) {
-		unlink(path);
-	} else if (rename(path, dst) < 0) {
-		e = errno;
-		upload_drop(s, uuid);
-		return sys_fail("rename", dst, e, err);
-	} else if (s->cfg->fsync && (e = fsync_dir(dir))) {
-		sys_fail("fsync", dir, e, NULL);
-	}
 	if (exec(s, "BEGIN IMMEDIATE", err) < 0)
-		goto fail;
+		return -1;                   /* the session stays: the client may retry */
+	/* Under the write lock, where a delete takes a blob's name away
+	 * (oci_blob_delete): the same bytes may be there (one copy: ours go after the
+	 * COMMIT), else ours take the name. */
+	bool existed = access(dst, F_OK) == 0;
+	if (!existed) {
+		if (rename(path, dst) < 0) {
+			e = errno;
+			rollback(s);
+			upload_drop(s, uuid);
+			return sys_fail("rename", dst, e, err);
+		}
+		if (s->cfg->fsync && (e = fsync_dir(dir))) {
+			sys_fail("fsync", dir, e, err);
+			goto fail;
+		}
+	}
 	sqlite3_stmt *q = stmt(s, Q_BLOB_ADD);
 	bind_text(q, 1, hex);
 	sqlite3_bind_int64(q, 2, size);
@@ -524,9 +542,11 @@ int oci_upload_finish(struct oci_store *s, const char *repo, const char *uuid,
 	bind_text(q, 1, uuid);
 	if (run(s, q, "upload delete", err) < 0 || exec(s, "COMMIT", err) < 0)
 		goto fail;
+	if (existed)
+		unlink(path);
 	return 0;
 fail:
-	rollback(s);                     /* the file left is debris for a sweep */
+	rollback(s);                     /* a file put in place is debris for a sweep */
 	return -1;
 }
 
@@ -877,23 +897,30 @@ int oci_blob_adopt(struct oci_store *s, const char *repo, const char *hex, const
 	snprintf(dir, sizeof dir, "%s/%.2s", s->blob_dir, hex);
 	if ((e = util_mkdir_p(dir)))
 		return sys_fail("mkdir", dir, e, err);
-	if (access(dst, F_OK) != 0) {
-		/* in place under a temporary name first: the blob's name never shows a
-		 * partial copy */
-		snprintf(tmp, sizeof tmp, "%s/.adopt.%s.%ld", dir, hex, (long)getpid());
+	/* beside its name under a temporary one first: the blob's name never shows a
+	 * partial copy */
+	snprintf(tmp, sizeof tmp, "%s/.adopt.%s.%ld", dir, hex, (long)getpid());
+	unlink(tmp);
+	if (link(file, tmp) < 0 && (e = copy_file(file, tmp, s->cfg->fsync)))
+		return sys_fail("copy to", tmp, e, err);
+	if (exec(s, "BEGIN IMMEDIATE", err) < 0) {
 		unlink(tmp);
-		if (link(file, tmp) < 0 && (e = copy_file(file, tmp, s->cfg->fsync)))
-			return sys_fail("copy to", tmp, e, err);
+		return -1;
+	}
+	/* the name checked and taken under the write lock (see oci_upload_finish) */
+	if (access(dst, F_OK) != 0) {
 		if (rename(tmp, dst) < 0) {
 			e = errno;
+			rollback(s);
 			unlink(tmp);
 			return sys_fail("rename", dst, e, err);
 		}
-		if (s->cfg->fsync && (e = fsync_dir(dir)))
-			sys_fail("fsync", dir, e, NULL);
+		if (s->cfg->fsync && (e = fsync_dir(dir))) {
+			sys_fail("fsync", dir, e, err);
+			goto fail;
+		}
 	}
-	if (exec(s, "BEGIN IMMEDIATE", err) < 0)
-		return -1;
+	unlink(tmp);                     /* when the name was taken already */
 	sqlite3_stmt *q = stmt(s, Q_BLOB_ADD);
 	bind_text(q, 1, hex);
 	sqlite3_bind_int64(q, 2, size);

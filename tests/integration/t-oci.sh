@@ -8,7 +8,7 @@
 
 case $APPR_TEST_STORAGE in
 etcd | redis) plan 3 ;;
-*) plan 90 ;;
+*) plan 92 ;;
 esac
 appr_start
 T=$APPR_TMP
@@ -285,6 +285,32 @@ req POST "$R/blobs/uploads/?digest=sha256:$C" -u writer:pw-w --data-binary "@$T/
 is "$STATUS" 201 "an upload by a writer: 201"
 req GET "$R/blobs/sha256:$C" -u reader:pw-r
 is "$STATUS $(sha "$BODYFILE")" "200 $C" "a reader pulls it"
+
+# ---- one blob uploaded and deleted in two repositories at once: a delete takes the
+# file's name under the write lock, where an upload finds the name taken or free, so
+# no row is ever left without its file ----
+head -c 3000 /dev/urandom >"$T/churn"
+X=$(sha "$T/churn")
+churn() { # REPO: 25 uploads and deletes of the blob
+	local i
+	for i in $(seq 25); do
+		curl -s -g -o /dev/null --max-time 20 -u writer:pw-w -X POST \
+			--data-binary "@$T/churn" "$BASE/v2/ons/$1/blobs/uploads/?digest=sha256:$X"
+		curl -s -g -o /dev/null --max-time 20 -u writer:pw-w -X DELETE \
+			"$BASE/v2/ons/$1/blobs/sha256:$X"
+	done
+}
+churn c1 &
+p1=$!
+churn c2 &
+p2=$!
+wait "$p1" "$p2"
+req POST "/v2/ons/c3/blobs/uploads/?digest=sha256:$X" -u writer:pw-w --data-binary "@$T/churn"
+req GET "/v2/ons/c3/blobs/sha256:$X" -u reader:pw-r
+is "$STATUS $(sha "$BODYFILE")" "200 $X" \
+	"after uploads and deletes of one blob in two repositories at once, a third gets it whole"
+appr_admin fsck >"$T/fsck.out" 2>&1
+is "$? $(grep -ci 'missing' "$T/fsck.out")" "0 0" "... and fsck finds no OCI blob row without its file"
 
 # ---- the upkeep commands cover the OCI content (t-admin-oci.sh tests them) ----
 appr_admin fsck >"$T/fsck.out" 2>&1
