@@ -119,8 +119,8 @@ void ui_error_page(struct request *req, struct response *resp, const struct appr
 
 bool ui_wants_html(const struct request *req)
 {
-	if (req->nseg == 0)
-		return true;
+	if (req->nseg == 0)           /* but the appr client's discovery: as before */
+		return !request_query(req, "appr-discovery");
 	const char *s = req->seg[0];
 	if (strcmp(s, "packages") == 0 || strcmp(s, "search") == 0 || strcmp(s, "static") == 0)
 		return true;

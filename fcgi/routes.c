@@ -254,6 +254,10 @@ void routes_dispatch(struct request *req, struct response *resp)
 		const char *args[REQUEST_MAX_ARGS] = { 0 };
 		if (!match(req, i, args))
 			continue;
+		/* the appr client's discovery of a host (GET /?appr-discovery=1) is
+		 * answered as before the browse pages: no route, 404 */
+		if (routes[i].fn == h_ui_home && request_query(req, "appr-discovery"))
+			continue;
 		if (strcmp(routes[i].method, method) == 0) {
 			struct access_who who;
 			int rc;

@@ -12,7 +12,7 @@ chromium=${APPR_UI_CHROMIUM:-$(command -v chromium || true)}
 . "${APPR_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
 NB=16                                # checks tests/browser/ui.mjs makes (its CHECKS)
-plan $((32 + NB))
+plan $((33 + NB))
 
 T=$APPR_TMP
 CSP="default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -97,6 +97,9 @@ like "$BODY" '&lt;script&gt;alert\(&quot;readme&quot;\)&lt;/script&gt;' \
 	"the README's raw HTML is text"
 like "$BODY" 'note: &quot;&lt;b&gt;not bold&lt;/b&gt;&quot;' "values.yaml is escaped text"
 like "$BODY" "appr pull 127\.0\.0\.1:[0-9]+/ui/webapp@1\.1\.0" "the appr pull command names the host"
+req GET "/?appr-discovery=1"
+is "$STATUS $(header Content-Type) $(jqb .code)" "404 application/json package-not-found" \
+	"the appr client's discovery of the host root is answered as before the pages (no route)"
 req GET /packages/ui/nope
 is "$STATUS $(header Content-Type)" "404 text/html; charset=utf-8" "an absent package: HTML 404"
 like "$BODY" '<h1>404 Not Found</h1>' "with a 404 page"
