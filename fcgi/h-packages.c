@@ -108,22 +108,6 @@ static int list_more(void *ctx, struct strbuf *out)
 	return 1;
 }
 
-/* The after= cursor "ns/name" split into q, or 400. */
-static int list_cursor(struct request *req, struct storage_list_query *q)
-{
-	const char *v = request_query(req, "after");
-	if (!v || !*v)
-		return 0;
-	const char *slash = strchr(v, '/');
-	char *ns = slash ? arena_strndup(req->arena, v, (size_t)(slash - v)) : NULL;
-	if (!ns || !names_valid_part(ns) || !names_valid_part(slash + 1))
-		return appr_err(&req->err, 400, APPR_E_INVALID_USAGE,
-				"after must name a package as namespace/name, not \"%.64s\"", v);
-	q->after_ns = ns;
-	q->after_name = slash + 1;
-	return 0;
-}
-
 /* GET /api/v1/packages?namespace=&query=&media_type=&limit=&offset=&after=
  * The first page is read before anything is answered (its errors are answers); a
  * listing longer than a page goes on a page at a time as it is sent. */
@@ -149,7 +133,7 @@ int h_list(struct request *req, struct response *resp)
 		q.media_type = mt;
 	}
 	if (query_count(req, "limit", &limit) < 0 || query_count(req, "offset", &q.offset) < 0 ||
-	    list_cursor(req, &q) < 0)
+	    h_after_cursor(req, &q.after_ns, &q.after_name) < 0)
 		return -1;
 	if (!req->who)
 		return appr_err(&req->err, 500, APPR_E_INTERNAL, "no identity for the listing");

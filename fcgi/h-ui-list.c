@@ -71,7 +71,7 @@ static void rows(struct request *req, struct strbuf *o, const struct storage_pac
 static int page(struct request *req, struct storage_list_query *q,
 		struct storage_package **p, size_t *n)
 {
-	if (ui_cursor(req, &q->after_ns, &q->after_name) < 0)
+	if (h_after_cursor(req, &q->after_ns, &q->after_name) < 0)
 		return -1;
 	q->limit = UI_PAGE + 1;
 	q->readers = access_readers(req->who, req->arena);

@@ -83,29 +83,11 @@ void ui_end(struct response *resp)
 		"</footer>\n</body>\n</html>\n");
 }
 
-/* The reason phrase of an HTTP status a page can have. */
-static const char *reason(int status)
-{
-	switch (status) {
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 413: return "Payload Too Large";
-	case 422: return "Unprocessable Entity";
-	case 501: return "Not Implemented";
-	case 503: return "Service Unavailable";
-	default: return status >= 500 ? "Server Error" : "Error";
-	}
-}
-
 void ui_error_page(struct request *req, struct response *resp, const struct appr_error *err)
 {
 	int status = err->http >= 400 && err->http <= 599 ? err->http : 500;
 	char title[64];
-	snprintf(title, sizeof title, "%d %s", status, reason(status));
+	snprintf(title, sizeof title, "%d %s", status, resp_reason(status));
 	ui_begin(req, resp, title, NULL);
 	resp->status = status;
 	struct strbuf *o = &resp->body;
@@ -238,22 +220,6 @@ void ui_commands(struct request *req, struct strbuf *o, const char *ns, const ch
 					    "%s/%s/blobs/sha256/%s", name, release, scheme, host,
 					    ns, name, digest));
 	sb_puts(o, "</dl>\n");
-}
-
-int ui_cursor(struct request *req, const char **after_ns, const char **after_name)
-{
-	const char *v = request_query(req, "after");
-	*after_ns = *after_name = NULL;
-	if (!v || !*v)
-		return 0;
-	const char *slash = strchr(v, '/');
-	char *ns = slash ? arena_strndup(req->arena, v, (size_t)(slash - v)) : NULL;
-	if (!ns || !names_valid_part(ns) || !names_valid_part(slash + 1))
-		return appr_err(&req->err, 400, APPR_E_INVALID_USAGE,
-				"after must name a package as namespace/name");
-	*after_ns = ns;
-	*after_name = slash + 1;
-	return 0;
 }
 
 /* GET /static/appr.css */

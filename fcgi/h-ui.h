@@ -46,8 +46,6 @@ void ui_commands(struct request *req, struct strbuf *o, const char *ns, const ch
 /* args[0], args[1] as a namespace and package name (404 otherwise). */
 int ui_package_args(struct request *req, const char **ns, const char **name);
 
-/* A store page's "after" cursor "ns/name" split into q (400 when malformed). */
-int ui_cursor(struct request *req, const char **after_ns, const char **after_name);
 
 /* The style sheet's URL, with its version in the query (changes with its bytes). */
 const char *ui_css_url(void);

@@ -24,6 +24,22 @@ char *h_concat(struct arena *a, const char *s1, const char *s2, const char *s3,
 	return out;
 }
 
+int h_after_cursor(struct request *req, const char **after_ns, const char **after_name)
+{
+	const char *v = request_query(req, "after");
+	*after_ns = *after_name = NULL;
+	if (!v || !*v)
+		return 0;
+	const char *slash = strchr(v, '/');
+	char *ns = slash ? arena_strndup(req->arena, v, (size_t)(slash - v)) : NULL;
+	if (!ns || !names_valid_part(ns) || !names_valid_part(slash + 1))
+		return appr_err(&req->err, 400, APPR_E_INVALID_USAGE,
+				"after must name a package as namespace/name, not \"%.64s\"", v);
+	*after_ns = ns;
+	*after_name = slash + 1;
+	return 0;
+}
+
 int h_package_args(struct request *req, const char **ns, const char **name)
 {
 	*ns = req->args[0];

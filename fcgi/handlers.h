@@ -98,6 +98,11 @@ char *h_concat(struct arena *a, const char *s1, const char *s2, const char *s3,
 /* args[0], args[1] as a valid namespace and name (400 invalid-usage otherwise);
  * sets req->package and the err details to "ns/name". */
 int h_package_args(struct request *req, const char **ns, const char **name);
+
+/* The after= cursor of a listing, "ns/name", split into *after_ns and *after_name
+ * (both NULL when there is none): 0, or -1 with req->err 400 when it names no
+ * package. */
+int h_after_cursor(struct request *req, const char **after_ns, const char **after_name);
 /* A channel name (400 otherwise). */
 int h_channel_arg(struct request *req, const char *channel);
 /* An exact release (a full semver, 422 invalid-release otherwise). */

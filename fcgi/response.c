@@ -211,11 +211,14 @@ void resp_no_content(struct response *r)
 	r->status = 204;
 }
 
-static const char *reason(int status)
+const char *resp_reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
 	case 204: return "No Content";
+	case 206: return "Partial Content";
 	case 304: return "Not Modified";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
@@ -224,12 +227,14 @@ static const char *reason(int status)
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
 	case 413: return "Payload Too Large";
+	case 416: return "Range Not Satisfiable";
 	case 422: return "Unprocessable Entity";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
 	case 503: return "Service Unavailable";
-	default: return "Unknown";
+	case 507: return "Insufficient Storage";
+	default: return status >= 500 ? "Server Error" : "Error";
 	}
 }
 
@@ -323,7 +328,7 @@ static size_t status_line(const struct response *r, char *top, size_t cap)
 	size_t n = put_str(top, 0, "Status: ");
 	n = put_num(top, n, r->status < 100 || r->status > 999 ? 500 : r->status);
 	top[n++] = ' ';
-	n = put_str(top, n, reason(r->status));
+	n = put_str(top, n, resp_reason(r->status));
 	n = put_str(top, n, "\r\n");
 	if (r->status == 204 || r->status == 304 || strlen(ct) > cap - n - 32)
 		return n;

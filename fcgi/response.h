@@ -52,6 +52,9 @@ void resp_header_cat(struct response *r, const char *name, const char *a, const 
 		     const char *c);
 
 /* Status + application/json body from o (o is released). */
+/* The reason phrase of an HTTP status ("Not Found"). */
+const char *resp_reason(int status);
+
 void resp_json(struct response *r, int status, struct json_object *o);
 
 /* Status + application/json for a body the handler wrote into r->body itself. */

@@ -480,6 +480,16 @@ out:
 	return rc;
 }
 
+/* Whether member name is a blob file under prefix: "<prefix>XX/<64 hex>", XX the
+ * first two of the hex. */
+static bool sharded(const char *name, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	return strncmp(name, prefix, n) == 0 && strlen(name) == n + 3 + DIGEST_HEX_LEN &&
+	       name[n + 2] == '/' && strncmp(name + n, name + n + 3, 2) == 0 &&
+	       names_valid_digest(name + n + 3);
+}
+
 int backup_restore(const char *path, const char *dir, archive_progress_fn progress,
 		   void *pctx, struct backup_report *rep, struct appr_error *err)
 {
@@ -532,10 +542,10 @@ int backup_restore(const char *path, const char *dir, archive_progress_fn progre
 			break;
 		if (strcmp(name, BACKUP_DB_NAME) == 0 && rep->blobs == 0) {
 			snprintf(out, sizeof out, "%s/" BACKUP_DB_NAME, dir);
-		} else if (strncmp(name, "blobs/sha256/", 13) == 0 && strlen(name) == 13 + 3 + 64 &&
-			   name[15] == '/' && strncmp(name + 13, name + 16, 2) == 0 &&
-			   names_valid_digest(name + 16)) {
-			snprintf(sub, sizeof sub, "%s/blobs/sha256/%.2s", dir, name + 16);
+		} else if (sharded(name, "blobs/sha256/") ||
+			   (version >= 2 && sharded(name, "oci/sha256/"))) {
+			bool oci = strncmp(name, "oci/", 4) == 0;
+			snprintf(sub, sizeof sub, "%s/%.*s", dir, (int)(strrchr(name, '/') - name), name);
 			int e = util_mkdir_p(sub);
 			if (e) {
 				appr_err(err, 500, APPR_E_INTERNAL, "cannot create %s: %s", sub,
@@ -543,21 +553,13 @@ int backup_restore(const char *path, const char *dir, archive_progress_fn progre
 				goto out;
 			}
 			snprintf(out, sizeof out, "%s/%s", dir, name);
-			rep->blobs++;
-			rep->bytes += size;
-		} else if (version >= 2 && strncmp(name, "oci/sha256/", 11) == 0 &&
-			   strlen(name) == 11 + 3 + 64 && name[13] == '/' &&
-			   strncmp(name + 11, name + 14, 2) == 0 && names_valid_digest(name + 14)) {
-			snprintf(sub, sizeof sub, "%s/oci/sha256/%.2s", dir, name + 14);
-			int e = util_mkdir_p(sub);
-			if (e) {
-				appr_err(err, 500, APPR_E_INTERNAL, "cannot create %s: %s", sub,
-					 strerror(e));
-				goto out;
+			if (oci) {
+				rep->oci_blobs++;
+				rep->oci_bytes += size;
+			} else {
+				rep->blobs++;
+				rep->bytes += size;
 			}
-			snprintf(out, sizeof out, "%s/%s", dir, name);
-			rep->oci_blobs++;
-			rep->oci_bytes += size;
 		} else {
 			appr_err(err, 400, APPR_E_INVALID_USAGE, "the backup holds an unexpected "
 				 "member %.100s", name);

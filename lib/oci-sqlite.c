@@ -485,11 +485,42 @@ static int hash_file(const char *path, bool do_fsync, char *hex, long long *size
 	return e;
 }
 
+/* Inside a write transaction, where a delete takes a blob's name away
+ * (oci_blob_delete): give the bytes in src the name of blob hex (in directory dir)
+ * unless the same bytes have it already (*taken false: src stays, for the caller to
+ * remove after the COMMIT), and record the blob (size bytes) linked to repo. 0 or -1;
+ * a name taken by a transaction that then fails is debris for a sweep. */
+static int blob_place(struct oci_store *s, const char *repo, const char *hex,
+		      long long size, const char *src, const char *dir, bool *taken,
+		      struct appr_error *err)
+{
+	char dst[PATH_MAX];
+	int e;
+	blob_file(s, hex, dst);
+	*taken = access(dst, F_OK) != 0;
+	if (*taken) {
+		if (rename(src, dst) < 0)
+			return sys_fail("rename", dst, errno, err);
+		if (s->cfg->fsync && (e = fsync_dir(dir)))
+			return sys_fail("fsync", dir, e, err);
+	}
+	sqlite3_stmt *q = stmt(s, Q_BLOB_ADD);
+	bind_text(q, 1, hex);
+	sqlite3_bind_int64(q, 2, size);
+	if (run(s, q, "blob add", err) < 0)
+		return -1;
+	q = stmt(s, Q_LINK_ADD);
+	bind_text(q, 1, repo);
+	bind_text(q, 2, hex);
+	return run(s, q, "link add", err);
+}
+
 int oci_upload_finish(struct oci_store *s, const char *repo, const char *uuid,
 		      const char *hex, struct appr_error *err)
 {
-	char path[PATH_MAX], dst[PATH_MAX], got[DIGEST_HEX_LEN + 1], dir[PATH_MAX];
+	char path[PATH_MAX], got[DIGEST_HEX_LEN + 1], dir[PATH_MAX];
 	long long size = 0;
+	bool taken;
 	int e;
 	if (upload_check(s, repo, uuid, err) < 0)
 		return -1;
@@ -504,7 +535,6 @@ int oci_upload_finish(struct oci_store *s, const char *repo, const char *uuid,
 		return appr_err(err, 400, OCI_E_DIGEST_INVALID,
 				"the upload's bytes have digest sha256:%s, not sha256:%s", got, hex);
 	}
-	blob_file(s, hex, dst);
 	snprintf(dir, sizeof dir, "%s/%.2s", s->blob_dir, hex);
 	if ((e = util_mkdir_p(dir))) {
 		upload_drop(s, uuid);
@@ -512,41 +542,19 @@ int oci_upload_finish(struct oci_store *s, const char *repo, const char *uuid,
 	}
 	if (exec(s, "BEGIN IMMEDIATE", err) < 0)
 		return -1;                   /* the session stays: the client may retry */
-	/* Under the write lock, where a delete takes a blob's name away
-	 * (oci_blob_delete): the same bytes may be there (one copy: ours go after the
-	 * COMMIT), else ours take the name. */
-	bool existed = access(dst, F_OK) == 0;
-	if (!existed) {
-		if (rename(path, dst) < 0) {
-			e = errno;
-			rollback(s);
-			upload_drop(s, uuid);
-			return sys_fail("rename", dst, e, err);
-		}
-		if (s->cfg->fsync && (e = fsync_dir(dir))) {
-			sys_fail("fsync", dir, e, err);
-			goto fail;
-		}
-	}
-	sqlite3_stmt *q = stmt(s, Q_BLOB_ADD);
-	bind_text(q, 1, hex);
-	sqlite3_bind_int64(q, 2, size);
-	if (run(s, q, "blob add", err) < 0)
+	if (blob_place(s, repo, hex, size, path, dir, &taken, err) < 0)
 		goto fail;
-	q = stmt(s, Q_LINK_ADD);
-	bind_text(q, 1, repo);
-	bind_text(q, 2, hex);
-	if (run(s, q, "link add", err) < 0)
-		goto fail;
-	q = stmt(s, Q_UP_DEL);
+	sqlite3_stmt *q = stmt(s, Q_UP_DEL);
 	bind_text(q, 1, uuid);
 	if (run(s, q, "upload delete", err) < 0 || exec(s, "COMMIT", err) < 0)
 		goto fail;
-	if (existed)
-		unlink(path);
+	if (!taken)
+		unlink(path);            /* the same bytes were stored: one copy */
 	return 0;
 fail:
-	rollback(s);                     /* a file put in place is debris for a sweep */
+	rollback(s);
+	if (access(path, F_OK) != 0)
+		upload_drop(s, uuid);    /* its bytes went: the session cannot go on */
 	return -1;
 }
 
@@ -891,9 +899,9 @@ static int copy_file(const char *src, const char *dst, bool do_fsync)
 int oci_blob_adopt(struct oci_store *s, const char *repo, const char *hex, const char *file,
 		   long long size, struct appr_error *err)
 {
-	char dst[PATH_MAX], tmp[PATH_MAX + 96], dir[PATH_MAX];
+	char tmp[PATH_MAX + 96], dir[PATH_MAX];
+	bool taken;
 	int e;
-	blob_file(s, hex, dst);
 	snprintf(dir, sizeof dir, "%s/%.2s", s->blob_dir, hex);
 	if ((e = util_mkdir_p(dir)))
 		return sys_fail("mkdir", dir, e, err);
@@ -903,38 +911,14 @@ int oci_blob_adopt(struct oci_store *s, const char *repo, const char *hex, const
 	unlink(tmp);
 	if (link(file, tmp) < 0 && (e = copy_file(file, tmp, s->cfg->fsync)))
 		return sys_fail("copy to", tmp, e, err);
-	if (exec(s, "BEGIN IMMEDIATE", err) < 0) {
-		unlink(tmp);
-		return -1;
+	int rc = exec(s, "BEGIN IMMEDIATE", err);
+	if (rc == 0 && (blob_place(s, repo, hex, size, tmp, dir, &taken, err) < 0 ||
+			exec(s, "COMMIT", err) < 0)) {
+		rollback(s);
+		rc = -1;
 	}
-	/* the name checked and taken under the write lock (see oci_upload_finish) */
-	if (access(dst, F_OK) != 0) {
-		if (rename(tmp, dst) < 0) {
-			e = errno;
-			rollback(s);
-			unlink(tmp);
-			return sys_fail("rename", dst, e, err);
-		}
-		if (s->cfg->fsync && (e = fsync_dir(dir))) {
-			sys_fail("fsync", dir, e, err);
-			goto fail;
-		}
-	}
-	unlink(tmp);                     /* when the name was taken already */
-	sqlite3_stmt *q = stmt(s, Q_BLOB_ADD);
-	bind_text(q, 1, hex);
-	sqlite3_bind_int64(q, 2, size);
-	if (run(s, q, "blob add", err) < 0)
-		goto fail;
-	q = stmt(s, Q_LINK_ADD);
-	bind_text(q, 1, repo);
-	bind_text(q, 2, hex);
-	if (run(s, q, "link add", err) < 0 || exec(s, "COMMIT", err) < 0)
-		goto fail;
-	return 0;
-fail:
-	rollback(s);                     /* the file left is debris for a sweep */
-	return -1;
+	unlink(tmp);                     /* when it did not take the name */
+	return rc;
 }
 
 int oci_blob_share(struct oci_store *s, const char *hex, const char *dst)

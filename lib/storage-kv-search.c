@@ -140,6 +140,18 @@ void kvs_search_unindex(struct kvs *ks, const char *ns, const char *name)
 	arena_free(a);
 }
 
+/* Is there a package ns/name (full = "ns/name")? 1, 0 or -1. */
+static int exists(struct kvs *ks, struct arena *a, const char *full, struct appr_error *err)
+{
+	const char *key = arena_printf(a, "pkg/%s", full);
+	struct kv_pair *keys = NULL;
+	size_t n = 0;
+
+	if (kv_range(ks->kv, key, NULL, 1, true, a, &keys, &n, NULL, err) < 0)
+		return -1;
+	return n == 1 && strcmp(keys[0].key, key) == 0;
+}
+
 /* Index every package of the store whose keys may be missing: those under tix/
  * (fix_tix), or all of them (the first open of a store written before the index).
  * 0 or -1. */
@@ -164,11 +176,10 @@ static int index_all(struct kvs *ks, bool fix_tix, size_t *done, struct appr_err
 		const char *ns = arena_strndup(a, full, (size_t)(slash - full));
 		if (fix_tix) {
 			/* a package that no longer exists: its marker only goes */
-			struct kv_pair probe;
-			int r = kv_get(ks->kv, kvs_pkg_key(a, ns, slash + 1), a, &probe, err);
+			int r = exists(ks, a, full, err);
 			if (r < 0)
 				goto out;
-			if (r == 1) {
+			if (r == 0) {
 				struct kv_op op = { .type = KV_DELETE, .key = keys[i].key };
 				if (kv_txn(ks->kv, NULL, 0, &op, 1, err) != KV_COMMITTED)
 					goto out;
@@ -219,18 +230,6 @@ int kvs_search_fix(struct kvs *ks, bool dry, size_t *n, struct appr_error *err)
 	}
 	arena_free(a);
 	return index_all(ks, true, n, err);
-}
-
-/* Is there a package ns/name (full = "ns/name")? 1, 0 or -1. */
-static int exists(struct kvs *ks, struct arena *a, const char *full, struct appr_error *err)
-{
-	const char *key = arena_printf(a, "pkg/%s", full);
-	struct kv_pair *keys = NULL;
-	size_t n = 0;
-
-	if (kv_range(ks->kv, key, NULL, 1, true, a, &keys, &n, NULL, err) < 0)
-		return -1;
-	return n == 1 && strcmp(keys[0].key, key) == 0;
 }
 
 int kvs_search_verify(struct kvs *ks, struct arena *a, const char **full, size_t *n,
