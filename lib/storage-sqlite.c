@@ -493,6 +493,53 @@ static int set_wal(struct sq_storage *ss, struct appr_error *err)
 	return 0;
 }
 
+/* The busy handler of a TRUNCATE checkpoint. SQLite's own (sqlite3_busy_timeout)
+ * backs off to a retry every 100 ms; under steady reads a reader's lock is free only
+ * for the moment between two requests, which a retry that rare keeps missing (seconds
+ * of waiting on a loaded machine, past the timeout). Retrying every millisecond
+ * catches it. */
+static int ckpt_busy(void *arg, int count)
+{
+	struct sq_storage *ss = arg;
+	const struct timespec pause = { 0, 1000 * 1000 };
+	struct timespec now;
+
+	(void)count;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec > ss->ckpt_deadline.tv_sec ||
+	    (now.tv_sec == ss->ckpt_deadline.tv_sec && now.tv_nsec >= ss->ckpt_deadline.tv_nsec))
+		return 0;
+	nanosleep(&pause, NULL);
+	return 1;
+}
+
+static int busy_timeout(const struct sq_storage *ss)
+{
+	unsigned long long ms = ss->base.cfg->busy_timeout_ms;
+
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* A TRUNCATE checkpoint, waiting up to busy_timeout_ms for the readers of older
+ * snapshots. */
+static int wal_truncate(struct sq_storage *ss, sqlite3 *db, const char *name)
+{
+	int ms = busy_timeout(ss);
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &ss->ckpt_deadline);
+	ss->ckpt_deadline.tv_sec += ms / 1000;
+	ss->ckpt_deadline.tv_nsec += (ms % 1000) * 1000000L;
+	if (ss->ckpt_deadline.tv_nsec >= 1000000000L) {
+		ss->ckpt_deadline.tv_sec++;
+		ss->ckpt_deadline.tv_nsec -= 1000000000L;
+	}
+	sqlite3_busy_handler(db, ckpt_busy, ss);
+	rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	sqlite3_busy_timeout(db, busy_timeout(ss));
+	return rc;
+}
+
 /* sqlite3_wal_hook: called after each commit, the write lock released, with the
  * pages now in the WAL. */
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
@@ -507,12 +554,12 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 		return SQLITE_OK;
 	}
-	int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	int rc = wal_truncate(ss, db, name);
 	if (rc == SQLITE_OK) {
 		ss->wal_next_truncate = WAL_TRUNCATE_PAGES;
 	} else {
-		/* a reader held on past the busy timeout: not at every commit from now on */
-		ss->wal_next_truncate = pages + WAL_PASSIVE_PAGES;
+		/* readers held on past the busy timeout: again a little later */
+		ss->wal_next_truncate = pages + WAL_RETRY_PAGES;
 		fprintf(stderr, "appr: sqlite: WAL of %d pages could not be truncated: %s\n",
 			pages, sqlite3_errstr(rc));
 	}
@@ -637,8 +684,7 @@ static int sq_open(const struct appr_config *cfg, struct storage **out,
 		db_fail(ss, rc, "open", err);
 		goto fail;
 	}
-	sqlite3_busy_timeout(ss->db, cfg->busy_timeout_ms > INT_MAX
-				     ? INT_MAX : (int)cfg->busy_timeout_ms);
+	sqlite3_busy_timeout(ss->db, busy_timeout(ss));
 	if (configure_db(ss, err) < 0 || migrate(ss, err) < 0)
 		goto fail;
 	for (int i = 0; i < S_COUNT; i++) {

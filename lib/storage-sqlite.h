@@ -34,6 +34,7 @@
  * WAL_SIZE_LIMIT (journal_size_limit) bounds what is left after any reset. */
 #define WAL_PASSIVE_PAGES 1000
 #define WAL_TRUNCATE_PAGES 8192               /* 32 MiB of 4 KiB pages */
+#define WAL_RETRY_PAGES 256                   /* after a TRUNCATE that timed out: 1 MiB more */
 #define WAL_SIZE_LIMIT "67108864"            /* 64 MiB */
 
 /* Statement ids: sq_sql_defs[id] (storage-sqlite-sql.c) is the statement, prepared
@@ -85,6 +86,7 @@ struct sq_storage {
 	unsigned long trash_seq;
 	struct sq_fileops fo;
 	int wal_next_truncate;               /* WAL pages at which to try TRUNCATE next */
+	struct timespec ckpt_deadline;       /* ckpt_busy gives up at this (CLOCK_MONOTONIC) */
 };
 
 struct sq_writer {

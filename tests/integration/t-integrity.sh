@@ -151,8 +151,10 @@ done
 # ---- the WAL stays bounded under writes with steady readers ----
 # 160 pushes of ~900 KiB of metadata (~36,000 WAL pages, 140 MiB written) while
 # four readers list and search without a pause; the WAL's size sampled all along.
-# It is truncated once past 32 MiB: one push more at most, under 40 MiB (SQLite's
-# own automatic checkpoint let it reach 50 MiB and more here, growing with the load)
+# It is truncated once past 32 MiB, the truncation waiting up to the busy timeout for
+# readers of older snapshots and tried again 1 MiB later if they held on that long (a
+# loaded machine under ASan): the bound asserted is the promised 64 MiB, not the 32
+# aimed at (SQLite's own automatic checkpoint let it grow with the load, past 50 MiB)
 meta=$T/meta.json
 head -c 675000 /dev/urandom | base64 -w0 | jq -R -c '{blob: "", release: "1.0.0", media_type: "helm", metadata: {pad: .}}' >"$meta.tmpl"
 small=$(mkchart walc 1.0.0 "$T/c")
@@ -187,7 +189,7 @@ wait "$sp" "${rpids[@]}"
 is "$(sort "$T/wal.codes" | uniq -c | awk '{print $1 "x" $2}')" "160x200" "160 pushes of 900 KiB metadata under steady reads"
 walmax=$(cat "$T/wal.max")
 diag "the WAL's largest size seen: $((walmax / 1048576)) MiB"
-ok "$([ "$walmax" -lt $((40 * 1048576)) ]; echo $?)" "the WAL stayed under 40 MiB ($((walmax / 1048576)) MiB at most)"
+ok "$([ "$walmax" -lt $((64 * 1048576)) ]; echo $?)" "the WAL stayed under 64 MiB ($((walmax / 1048576)) MiB at most)"
 
 # ---- a full disk: pushes get 507, deletes still work, pushes work again after ----
 mnt=$T/small
