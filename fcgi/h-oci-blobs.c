@@ -15,12 +15,12 @@
 
 /* ---- blob answers ---- */
 
-/* A blob file sent a piece at a time by response_send's more hook. A whole blob is
- * hashed as it goes, and its last piece is given only when the SHA-256 of every byte
- * is its digest: a damaged file is never answered as good (the answer is cut short,
- * so the client sees a failed transfer, and a line on stderr says CORRUPT BLOB). */
+/* A blob sent a piece at a time by response_send's more hook. A whole blob is hashed
+ * as it goes, and its last piece is given only when the SHA-256 of every byte is its
+ * digest: damaged bytes are never answered as good (the answer is cut short, so the
+ * client sees a failed transfer, and a line on stderr says CORRUPT BLOB). */
 struct blob_send {
-	int fd;
+	struct h_oci_src src;
 	long long left;
 	struct digest_ctx *d;            /* whole blobs: the bytes so far; NULL for ranges */
 	char hex[DIGEST_HEX_LEN + 1];    /* the digest they must hash to */
@@ -30,9 +30,7 @@ static int blob_more(void *ctx, struct strbuf *out)
 {
 	struct blob_send *b = ctx;
 	if (!out) {                      /* the request ended */
-		if (b->fd >= 0)
-			close(b->fd);
-		b->fd = -1;
+		h_oci_src_close(&b->src);
 		digest_free(b->d);
 		b->d = NULL;
 		return 0;
@@ -45,10 +43,10 @@ static int blob_more(void *ctx, struct strbuf *out)
 		out->buf = xrealloc(out->buf, want + 1);
 		out->cap = want + 1;
 	}
-	ssize_t n = read(b->fd, out->buf, want);
+	long n = h_oci_src_read(&b->src, out->buf, want);
 	if (n <= 0) {
-		fprintf(stderr, "appr: oci: blob file ended %lld bytes early: %s\n", b->left,
-			n < 0 ? strerror(errno) : "short file");
+		fprintf(stderr, "appr: oci: blob sha256:%s ended %lld bytes early%s\n", b->hex,
+			b->left, n < 0 ? ": unreadable" : "");
 		return -1;
 	}
 	out->len = (size_t)n;
@@ -103,11 +101,10 @@ static int parse_range(const char *h, long long size, long long *from, long long
 	return 1;
 }
 
-/* Blob hex of repo's Helm view: a chart's .tgz (*digest: its appr blob, path its
- * file) or a chart's config (*mem, in the arena). 1 found, 0 not, -1 error. */
+/* Blob hex of repo's Helm view: a chart's .tgz (*digest: its appr blob) or a chart's
+ * config (*mem, in the arena). 1 found, 0 not, -1 error. */
 static int view_blob(struct request *req, struct oci_store *s, const char *repo,
-		     const char *hex, long long *size, char *path, const char **digest,
-		     const char **mem)
+		     const char *hex, long long *size, const char **digest, const char **mem)
 {
 	struct h_oci_chart *c;
 	size_t n;
@@ -117,9 +114,6 @@ static int view_blob(struct request *req, struct oci_store *s, const char *repo,
 		if (strcmp(c[i].r.sha256, hex) == 0) {
 			*size = c[i].r.size;
 			*digest = c[i].r.digest;
-			if (storage_blob_path(req->app->store, c[i].r.digest, path, PATH_MAX,
-					      &req->err) < 0)
-				return -1;
 			return 1;
 		}
 		if (strcmp(c[i].config_hex, hex) == 0) {
@@ -132,14 +126,14 @@ static int view_blob(struct request *req, struct oci_store *s, const char *repo,
 }
 
 /* HEAD/GET /v2/<ns>/<name>/blobs/<digest>: a stored blob, else one of the Helm view
- * (a chart's .tgz is its appr blob file). With blob_delivery x-sendfile or
+ * (a chart's .tgz is its appr blob). With blob_delivery x-sendfile or
  * x-accel-redirect, a chart's .tgz is sent by the web server from its appr blob file
  * (which the web server may read); other blobs are streamed, their bytes checked. */
 int h_oci_blob_get(struct request *req, struct response *resp)
 {
 	struct oci_store *s;
 	const char *repo, *digest = NULL, *mem = NULL;
-	char hex[DIGEST_HEX_LEN + 1], path[PATH_MAX], num[24];
+	char hex[DIGEST_HEX_LEN + 1], num[24];
 	long long size, from = 0, to;
 	struct appr_error e = { 0 };
 	if (h_oci_store(req, &s) < 0 || h_oci_repo(req, &repo) < 0)
@@ -148,12 +142,13 @@ int h_oci_blob_get(struct request *req, struct response *resp)
 		return appr_err(&req->err, 400, OCI_E_DIGEST_INVALID,
 				"%.80s is not a digest sha256:<64 lowercase hex>", req->args[2]);
 	bool delegating = strcmp(req->app->cfg.blob_delivery, "stream") != 0;
-	if (oci_blob_stat(s, repo, hex, &size, path, &e) < 0) {
+	bool stored = oci_blob_stat(s, repo, hex, &size, &e) == 0;
+	if (!stored) {
 		if (e.http != 404) {
 			req->err = e;
 			return -1;
 		}
-		int found = view_blob(req, s, repo, hex, &size, path, &digest, &mem);
+		int found = view_blob(req, s, repo, hex, &size, &digest, &mem);
 		if (found <= 0) {
 			if (found == 0)
 				req->err = e;
@@ -162,9 +157,8 @@ int h_oci_blob_get(struct request *req, struct response *resp)
 	} else if (delegating) {
 		/* a chart's .tgz stored both ways is one file: the appr one can be sent */
 		long long vsize;
-		char vpath[PATH_MAX];
 		const char *vmem = NULL;
-		if (view_blob(req, s, repo, hex, &vsize, vpath, &digest, &vmem) < 0)
+		if (view_blob(req, s, repo, hex, &vsize, &digest, &vmem) < 0)
 			return -1;
 	}
 	h_oci_digest_header(resp, hex);
@@ -198,31 +192,24 @@ int h_oci_blob_get(struct request *req, struct response *resp)
 			resp_header(resp, "Content-Range", "bytes %lld-%lld/%lld", from, to, size);
 		return 0;
 	}
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "appr: oci: blob %s of %s: %s\n", path, repo, strerror(errno));
-		return appr_err(&req->err, 500, APPR_E_INTERNAL, "blob sha256:%s cannot be read",
-				hex);
-	}
-	if (from > 0 && lseek(fd, (off_t)from, SEEK_SET) < 0) {
-		close(fd);
-		return appr_err(&req->err, 500, APPR_E_INTERNAL, "blob sha256:%s cannot be read",
-				hex);
-	}
+	struct h_oci_src src;
+	if (h_oci_src_open(req, s, hex, stored ? NULL : digest, from, &src) < 0)
+		return -1;
 	if (r == 0 && size <= RESP_BLOB_CHUNK) {
 		/* a small whole blob is read and checked before anything is answered, so that
 		 * a damaged one is a plain 500 (even where no transfer can be cut short) */
 		char *buf = arena_alloc(req->arena, (size_t)size + 1), got[DIGEST_HEX_LEN + 1];
 		long long have = 0;
-		ssize_t n = 1;
-		while (have < size && (n = read(fd, buf + have, (size_t)(size - have))) > 0)
+		long n = 1;
+		while (have < size &&
+		       (n = h_oci_src_read(&src, buf + have, (size_t)(size - have))) > 0)
 			have += n;
-		close(fd);
+		h_oci_src_close(&src);
 		if (have == size)
 			digest_sha256_hex(buf, (size_t)size, got);
 		if (have != size || strcmp(got, hex) != 0) {
 			fprintf(stderr, "appr: CORRUPT BLOB sha256:%s (OCI) of %s: %s: not served\n",
-				hex, repo, have != size ? "its file is shorter than recorded"
+				hex, repo, have != size ? "its bytes are fewer than recorded"
 							: "its stored bytes have another SHA-256");
 			return appr_err(&req->err, 500, APPR_E_INTERNAL,
 					"blob sha256:%s is damaged in storage", hex);
@@ -234,7 +221,7 @@ int h_oci_blob_get(struct request *req, struct response *resp)
 		return 0;
 	}
 	struct blob_send *b = arena_alloc(req->arena, sizeof *b);
-	b->fd = fd;
+	b->src = src;
 	b->left = to - from + 1;
 	b->d = r > 0 ? NULL : digest_new();
 	memcpy(b->hex, hex, sizeof b->hex);
@@ -271,31 +258,16 @@ int h_oci_blob_delete(struct request *req, struct response *resp)
 /* ---- uploads ---- */
 
 struct appender {
-	int fd;
+	struct oci_upload_writer *w;
 	long long written;
-	const char *path;
 };
 
 static int append(void *ctx, const void *data, size_t len, struct appr_error *err)
 {
 	struct appender *a = ctx;
-	const char *p = data;
-	while (len > 0) {
-		ssize_t n = write(a->fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			fprintf(stderr, "appr: oci: writing upload %s: %s\n", a->path, strerror(e));
-			if (e == ENOSPC || e == EDQUOT)
-				return appr_err(err, 507, APPR_E_INSUFFICIENT_STORAGE,
-						"the disk is full");
-			return appr_err(err, 500, APPR_E_INTERNAL, "storage error");
-		}
-		p += n;
-		len -= (size_t)n;
-		a->written += n;
-	}
+	if (oci_upload_write(a->w, data, len, err) < 0)
+		return -1;
+	a->written += (long long)len;
 	return 0;
 }
 
@@ -334,7 +306,7 @@ static int body_to_eof(struct request *req, struct appender *a)
 static int upload_body(struct request *req, struct oci_store *s, const char *repo,
 		       const char *uuid, bool content_range, long long *size)
 {
-	struct appender a = { .fd = -1, .path = uuid };
+	struct appender a = { 0 };
 	const char *cr = h_oci_header(req, "HTTP_CONTENT_RANGE");
 	int rc = -1;
 	if (req->content_length > 0 &&
@@ -342,8 +314,9 @@ static int upload_body(struct request *req, struct oci_store *s, const char *rep
 		return appr_err(&req->err, 413, OCI_E_SIZE_INVALID,
 				"a chunk of %lld bytes is above max_body_size (%llu)",
 				req->content_length, req->app->cfg.max_body_size);
-	if (oci_upload_open(s, repo, uuid, &a.fd, size, &req->err) < 0)
+	if (oci_upload_append(s, repo, uuid, &a.w, &req->err) < 0)
 		return -1;
+	*size = a.w->size;
 	if (content_range && cr) {
 		long long from, to;
 		char *end;
@@ -374,10 +347,12 @@ static int upload_body(struct request *req, struct oci_store *s, const char *rep
 	} else if (body_to_eof(req, &a) < 0) {
 		goto out;
 	}
-	*size += a.written;
 	rc = 0;
 out:
-	close(a.fd);
+	if (oci_upload_end(a.w, rc == 0, rc == 0 ? &req->err : &(struct appr_error){ 0 }) < 0)
+		rc = -1;
+	else if (rc == 0)
+		*size += a.written;
 	return rc;
 }
 
@@ -471,12 +446,13 @@ int h_oci_upload_status(struct request *req, struct response *resp)
 {
 	struct oci_store *s;
 	const char *repo;
-	long long size;
-	int fd;
+	struct oci_upload_writer *w;
 	if (h_oci_store(req, &s) < 0 || h_oci_repo(req, &repo) < 0 ||
-	    oci_upload_open(s, repo, req->args[2], &fd, &size, &req->err) < 0)
+	    oci_upload_append(s, repo, req->args[2], &w, &req->err) < 0)
 		return -1;
-	close(fd);
+	long long size = w->size;
+	if (oci_upload_end(w, true, &req->err) < 0)
+		return -1;
 	upload_headers(resp, repo, req->args[2], size);
 	resp_no_content(resp);
 	return 0;

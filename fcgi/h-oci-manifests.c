@@ -93,7 +93,7 @@ int h_oci_manifest_get(struct request *req, struct response *resp)
 
 /* Blobs info references that repo does not hold but its Helm view serves (a chart's
  * .tgz, its config: a client that found them there by HEAD did not upload them):
- * recorded in the OCI store, the .tgz hard-linked from its appr blob file. */
+ * recorded in the OCI store, the .tgz adopted from its appr blob (oci_blob_adopt). */
 static int adopt_view_blobs(struct request *req, struct oci_store *s, const char *repo,
 			    const struct oci_manifest_info *info)
 {
@@ -101,11 +101,10 @@ static int adopt_view_blobs(struct request *req, struct oci_store *s, const char
 	size_t n = 0;
 	bool listed = false;
 	for (size_t i = 0; i < info->n_blobs; i++) {
-		char path[PATH_MAX];
 		long long size;
 		struct appr_error e = { 0 };
 		const char *hex = info->blobs[i];
-		if (oci_blob_stat(s, repo, hex, &size, path, &e) == 0)
+		if (oci_blob_stat(s, repo, hex, &size, &e) == 0)
 			continue;
 		if (e.http != 404) {
 			req->err = e;
@@ -116,28 +115,27 @@ static int adopt_view_blobs(struct request *req, struct oci_store *s, const char
 		listed = true;
 		for (size_t k = 0; k < n; k++) {
 			if (strcmp(c[k].r.sha256, hex) == 0) {
-				if (storage_blob_path(req->app->store, c[k].r.digest, path,
-						      sizeof path, &req->err) < 0 ||
-				    oci_blob_adopt(s, repo, hex, path, c[k].r.size, &req->err) < 0)
+				if (oci_blob_adopt(s, repo, hex, c[k].r.digest, c[k].r.size,
+						   &req->err) < 0)
 					return -1;
 				break;
 			}
 			if (strcmp(c[k].config_hex, hex) == 0) {
 				char uuid[OCI_UUID_LEN + 1];
-				int fd;
+				struct oci_upload_writer *w = NULL;
 				if (oci_upload_new(s, repo, uuid, &req->err) < 0)
 					return -1;
-				if (oci_upload_open(s, repo, uuid, &fd, &size, &req->err) < 0)
-					return -1;
-				ssize_t w = write(fd, c[k].config, c[k].config_len);
-				close(fd);
-				if (w != (ssize_t)c[k].config_len) {
-					oci_upload_cancel(s, repo, uuid, &e);
-					return appr_err(&req->err, 500, APPR_E_INTERNAL,
-							"storage error");
+				int rc = oci_upload_append(s, repo, uuid, &w, &req->err);
+				if (rc == 0) {
+					rc = oci_upload_write(w, c[k].config, c[k].config_len,
+							      &req->err);
+					if (oci_upload_end(w, rc == 0, rc == 0 ? &req->err : &e) < 0)
+						rc = -1;
 				}
-				if (oci_upload_finish(s, repo, uuid, hex, &req->err) < 0)
+				if (rc < 0 || oci_upload_finish(s, repo, uuid, hex, &req->err) < 0) {
+					oci_upload_cancel(s, repo, uuid, &e);
 					return -1;
+				}
 				break;
 			}
 		}
@@ -145,23 +143,22 @@ static int adopt_view_blobs(struct request *req, struct oci_store *s, const char
 	return 0;
 }
 
-/* The chart in the blob file path (size bytes) through the push pipeline into *p
- * (ended, a valid chart: push_chart). 0, or -1 with 400 MANIFEST_INVALID. */
-static int read_chart(struct request *req, const char *path, struct push **p)
+/* The chart in blob layer (of the OCI store, or appr blob appr_digest: the view's
+ * .tgz) through the push pipeline into *p (ended, a valid chart: push_chart). 0, or
+ * -1 with 400 MANIFEST_INVALID. */
+static int read_chart(struct request *req, struct oci_store *s, const char *layer,
+		      const char *appr_digest, struct push **p)
 {
+	struct h_oci_src src;
 	char *buf;
-	int fd, rc = -1;
+	int rc = -1;
 	if (push_begin(req->app->store, &req->app->cfg, PUSH_RAW, p, &req->err) < 0)
 		return -1;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		fprintf(stderr, "appr: oci: chart %s: %s\n", path, strerror(errno));
-		return appr_err(&req->err, 500, APPR_E_INTERNAL, "the chart blob cannot be read");
-	}
+	if (h_oci_src_open(req, s, layer, appr_digest, 0, &src) < 0)
+		return -1;
 	buf = xmalloc(65536);
 	for (;;) {
-		ssize_t n = read(fd, buf, 65536);
-		if (n < 0 && errno == EINTR)
-			continue;
+		long n = h_oci_src_read(&src, buf, 65536);
 		if (n < 0) {
 			appr_err(&req->err, 500, APPR_E_INTERNAL, "the chart blob cannot be read");
 			goto out;
@@ -188,7 +185,7 @@ invalid:
 	}
 out:
 	free(buf);
-	close(fd);
+	h_oci_src_close(&src);
 	return rc;
 }
 
@@ -200,7 +197,8 @@ static int bridge_push(struct request *req, struct oci_store *s, const char *rep
 		       const char *tag, const struct oci_manifest_info *info, bool *created)
 {
 	const char *ns = req->args[0], *name = req->args[1];
-	char path[PATH_MAX], want[OCI_HELM_TAG_MAX + 1];
+	char want[OCI_HELM_TAG_MAX + 1];
+	const char *appr_digest = NULL;
 	long long size;
 	struct push *p = NULL;
 	struct storage_manifest old;
@@ -211,7 +209,7 @@ static int bridge_push(struct request *req, struct oci_store *s, const char *rep
 		return appr_err(&req->err, 400, OCI_E_MANIFEST_INVALID,
 				"a Helm chart manifest has one layer of media type %s, not %zu",
 				OCI_MT_HELM_CHART, info->n_chart_layers);
-	if (oci_blob_stat(s, repo, info->chart_layer, &size, path, &e) < 0) {
+	if (oci_blob_stat(s, repo, info->chart_layer, &size, &e) < 0) {
 		/* not uploaded: the view's (the release's own .tgz, found by HEAD) */
 		struct h_oci_chart *v;
 		size_t n, i;
@@ -225,12 +223,10 @@ static int bridge_push(struct request *req, struct oci_store *s, const char *rep
 		if (i == n)
 			return appr_err(&req->err, 400, OCI_E_MANIFEST_BLOB_UNKNOWN,
 					"blob sha256:%s is not in %.140s", info->chart_layer, repo);
-		if (storage_blob_path(req->app->store, v[i].r.digest, path, sizeof path,
-				      &req->err) < 0)
-			return -1;
+		appr_digest = v[i].r.digest;
 		memset(&e, 0, sizeof e);
 	}
-	if (read_chart(req, path, &p) < 0)
+	if (read_chart(req, s, info->chart_layer, appr_digest, &p) < 0)
 		goto out;
 	const struct chart *c = push_chart(p, NULL);
 	if (strcmp(c->name, name) != 0) {
@@ -285,7 +281,7 @@ out:
 }
 
 /* After a bridged push: the appr release's blob file and the OCI chart blob are one
- * file (a hard link) when they hold the same bytes. */
+ * file (a hard link) when they hold the same bytes (a store with blob files). */
 static void share_chart(struct request *req, struct oci_store *s, const char *version,
 			const char *layer)
 {

@@ -15,13 +15,44 @@
 int h_oci_store(struct request *req, struct oci_store **out)
 {
 	static struct oci_store *store;  /* lives as long as the process */
-	if (strcmp(req->app->store->ops->name, "filesystem") != 0)
-		return appr_err(&req->err, 501, OCI_E_UNSUPPORTED,
-				"the OCI API needs the filesystem (SQLite) store in this version");
-	if (!store && oci_store_open(&req->app->cfg, &store, &req->err) < 0)
+	if (!store && oci_store_open(&req->app->cfg, req->app->store, &store, &req->err) < 0)
 		return -1;
 	*out = store;
 	return 0;
+}
+
+int h_oci_src_open(struct request *req, struct oci_store *s, const char *hex,
+		   const char *appr_digest, long long from, struct h_oci_src *src)
+{
+	long long size;
+	memset(src, 0, sizeof *src);
+	if (!appr_digest)
+		return oci_blob_open(s, hex, from, &src->oci, &req->err);
+	if (storage_blob_open(req->app->store, appr_digest, &src->appr, &size, &req->err) < 0)
+		return -1;
+	src->skip = from;
+	return 0;
+}
+
+long h_oci_src_read(struct h_oci_src *src, void *buf, size_t len)
+{
+	if (src->oci)
+		return oci_blob_read(src->oci, buf, len);
+	while (src->skip > 0) {          /* a Range of the appr blob: read up to it */
+		long n = storage_blob_read(src->appr, buf,
+					   src->skip < (long long)len ? (size_t)src->skip : len);
+		if (n <= 0)
+			return n < 0 ? -1 : 0;
+		src->skip -= n;
+	}
+	return storage_blob_read(src->appr, buf, len);
+}
+
+void h_oci_src_close(struct h_oci_src *src)
+{
+	oci_blob_close(src->oci);
+	storage_blob_close(src->appr);
+	memset(src, 0, sizeof *src);
 }
 
 int h_oci_repo(struct request *req, const char **repo)
@@ -230,8 +261,7 @@ int h_oci_release_deleting(struct request *req, const char *ns, const char *name
 	struct oci_manifest_info info;
 	struct appr_error e = { 0 };
 	char tag[OCI_HELM_TAG_MAX + 1];
-	if (strcmp(mt, "helm") != 0 || strcmp(req->app->store->ops->name, "filesystem") != 0 ||
-	    !oci_valid_component(ns) || !oci_valid_component(name) ||
+	if (strcmp(mt, "helm") != 0 || !oci_valid_component(ns) || !oci_valid_component(name) ||
 	    oci_helm_tag(release, tag) < 0)
 		return 0;
 	if (h_oci_store(req, &s) < 0)

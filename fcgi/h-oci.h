@@ -7,11 +7,28 @@
 #include "oci-helm.h"
 #include "oci-store.h"
 #include "request.h"
+#include "storage.h"
 #include "response.h"
 
-/* The OCI store (opened once per process on first use): 0, or -1 with req->err: 501
- * UNSUPPORTED with the etcd and redis stores, or the open's error. */
+/* The OCI store of the registry's storage (opened once per process on first use):
+ * 0, or -1 with req->err (the open's error). */
 int h_oci_store(struct request *req, struct oci_store **out);
+
+/* A blob's bytes being read: an OCI store blob, or the appr blob of a chart's .tgz in
+ * the Helm view. */
+struct h_oci_src {
+	struct oci_blob_reader *oci;
+	struct storage_blob_reader *appr;
+	long long skip;                  /* appr: bytes still to skip to the start */
+};
+
+/* Open blob hex of the OCI store (appr_digest NULL) or appr blob appr_digest, to read
+ * from byte from on: 0, or -1 with req->err. */
+int h_oci_src_open(struct request *req, struct oci_store *s, const char *hex,
+		   const char *appr_digest, long long from, struct h_oci_src *src);
+/* As oci_blob_read: a count, 0 at the end, -1 on an error (logged). */
+long h_oci_src_read(struct h_oci_src *src, void *buf, size_t len);
+void h_oci_src_close(struct h_oci_src *src);      /* a closed one: a no-op */
 
 /* args[0]/args[1] as a repository name into *repo ("ns/name", in the arena): 0, or
  * -1 with 400 NAME_INVALID. */
@@ -53,7 +70,7 @@ int h_oci_drop_chart(struct request *req, struct oci_store *s, const char *repo,
 		     const char *hex, const struct oci_manifest_info *info);
 
 /* Called before appr release ns/name release of media type mt is deleted: with mt
- * "helm" on the filesystem store, the stored OCI chart manifest tagged with the
+ * "helm", the stored OCI chart manifest tagged with the
  * release's tag in repository ns/name goes first (with its tag, config and layer).
  * Nothing to do is 0; -1 with req->err (then the release must stay). */
 int h_oci_release_deleting(struct request *req, const char *ns, const char *name,

@@ -1,6 +1,7 @@
-/* oci-sqlite.c - the OCI store of the filesystem store: its own connection to
- * data_dir/appr.db (schema/005-oci.sql), blob files data_dir/oci/sha256/<2>/<64>,
- * upload sessions data_dir/oci/uploads/<uuid>.
+/* oci-sqlite.c - the OCI store of the filesystem store (oci-store.h's table,
+ * opened by oci_sqlite_open): its own connection to data_dir/appr.db
+ * (schema/005-oci.sql), blob files data_dir/oci/sha256/<2>/<64>, upload sessions
+ * data_dir/oci/uploads/<uuid>.
  *
  * A blob file is put in place (temp file, fsync when configured, rename, directory
  * fsync) before the transaction that records it commits: a file no row names is
@@ -20,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "oci-store.h"
+#include "storage.h"
 
 enum {
 	Q_REPO_KNOWN,
@@ -104,7 +106,8 @@ static const char *const sql[Q_COUNT] = {
 	[Q_TAG_OF] = "SELECT tag FROM oci_tags WHERE repo = ?1 AND digest = ?2 ORDER BY tag LIMIT 1",
 };
 
-struct oci_store {
+struct ocs {
+	struct oci_store base;           /* first */
 	const struct appr_config *cfg;
 	sqlite3 *db;
 	sqlite3_stmt *q[Q_COUNT];
@@ -113,7 +116,7 @@ struct oci_store {
 };
 
 /* SQLite said rc: busy is a 409, anything else a 500 with a line on stderr. */
-static int db_fail(struct oci_store *s, int rc, const char *what, struct appr_error *err)
+static int db_fail(struct ocs *s, int rc, const char *what, struct appr_error *err)
 {
 	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
 		return appr_err(err, 409, APPR_E_RESOURCE_IN_USE,
@@ -131,7 +134,7 @@ static int sys_fail(const char *what, const char *path, int e, struct appr_error
 }
 
 /* Statement i, reset and unbound, ready to bind. */
-static sqlite3_stmt *stmt(struct oci_store *s, int i)
+static sqlite3_stmt *stmt(struct ocs *s, int i)
 {
 	sqlite3_reset(s->q[i]);
 	sqlite3_clear_bindings(s->q[i]);
@@ -156,7 +159,7 @@ static void bind_repo(sqlite3_stmt *q, int i, const char *repo)
 }
 
 /* Step a statement that returns no row (or whose rows are ignored). */
-static int run(struct oci_store *s, sqlite3_stmt *q, const char *what, struct appr_error *err)
+static int run(struct ocs *s, sqlite3_stmt *q, const char *what, struct appr_error *err)
 {
 	int rc = sqlite3_step(q);
 	sqlite3_reset(q);
@@ -167,7 +170,7 @@ static int run(struct oci_store *s, sqlite3_stmt *q, const char *what, struct ap
 
 /* Step a statement whose first row's first column is an integer: 1 row (*v set),
  * 0 none, -1 error. */
-static int one_int(struct oci_store *s, sqlite3_stmt *q, long long *v, const char *what,
+static int one_int(struct ocs *s, sqlite3_stmt *q, long long *v, const char *what,
 		   struct appr_error *err)
 {
 	int rc = sqlite3_step(q);
@@ -183,24 +186,24 @@ static int one_int(struct oci_store *s, sqlite3_stmt *q, long long *v, const cha
 	return db_fail(s, rc, what, err);
 }
 
-static int exec(struct oci_store *s, const char *sq, struct appr_error *err)
+static int exec(struct ocs *s, const char *sq, struct appr_error *err)
 {
 	int rc = sqlite3_exec(s->db, sq, NULL, NULL, NULL);
 	return rc == SQLITE_OK ? 0 : db_fail(s, rc, sq, err);
 }
 
-static void rollback(struct oci_store *s)
+static void rollback(struct ocs *s)
 {
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-static void blob_file(const struct oci_store *s, const char *hex, char *path)
+static void blob_file(const struct ocs *s, const char *hex, char *path)
 {
 	snprintf(path, PATH_MAX, "%s/%.2s/%s", s->blob_dir, hex, hex);
 }
 
-static void upload_file(const struct oci_store *s, const char *uuid, char *path)
+static void upload_file(const struct ocs *s, const char *uuid, char *path)
 {
 	snprintf(path, PATH_MAX, "%s/%s", s->up_dir, uuid);
 }
@@ -216,7 +219,7 @@ static int fsync_dir(const char *dir)
 }
 
 /* Remove upload sessions idle for upload_ttl seconds (files and rows). */
-static void sweep_uploads(struct oci_store *s)
+static void sweep_uploads(struct ocs *s)
 {
 	DIR *d = opendir(s->up_dir);
 	struct dirent *de;
@@ -239,12 +242,19 @@ static void sweep_uploads(struct oci_store *s)
 	closedir(d);
 }
 
-int oci_store_open(const struct appr_config *cfg, struct oci_store **out, struct appr_error *err)
+static const struct oci_store_ops sq_ops;
+static void sq_store_close(struct oci_store *os);
+
+int oci_sqlite_open(const struct appr_config *cfg, struct storage *st, struct oci_store **out,
+		    struct appr_error *err)
 {
-	struct oci_store *s = xcalloc(1, sizeof *s);
+	struct ocs *s = xcalloc(1, sizeof *s);
 	char path[PATH_MAX];
 	int rc, e;
 	*out = NULL;
+	s->base.ops = &sq_ops;
+	s->base.cfg = cfg;
+	s->base.st = st;
 	s->cfg = cfg;
 	if (strlen(cfg->data_dir) > PATH_MAX / 2 - 32) {
 		free(s);
@@ -276,15 +286,16 @@ int oci_store_open(const struct appr_config *cfg, struct oci_store **out, struct
 		}
 	}
 	sweep_uploads(s);
-	*out = s;
+	*out = &s->base;
 	return 0;
 fail:
-	oci_store_close(s);
+	sq_store_close(&s->base);
 	return -1;
 }
 
-void oci_store_close(struct oci_store *s)
+static void sq_store_close(struct oci_store *os)
 {
+	struct ocs *s = (struct ocs *)os;
 	if (!s)
 		return;
 	for (int i = 0; i < Q_COUNT; i++)
@@ -293,8 +304,9 @@ void oci_store_close(struct oci_store *s)
 	free(s);
 }
 
-int oci_repo_known(struct oci_store *s, const char *repo, bool *known, struct appr_error *err)
+static int sq_repo_known(struct oci_store *os, const char *repo, bool *known, struct appr_error *err)
 {
+	struct ocs *s = (struct ocs *)os;
 	long long v = 0;
 	sqlite3_stmt *q = stmt(s, Q_REPO_KNOWN);
 	bind_text(q, 1, repo);
@@ -305,9 +317,10 @@ int oci_repo_known(struct oci_store *s, const char *repo, bool *known, struct ap
 	return 0;
 }
 
-int oci_blob_stat(struct oci_store *s, const char *repo, const char *hex, long long *size,
-		  char *path, struct appr_error *err)
+static int sq_blob_stat(struct oci_store *os, const char *repo, const char *hex, long long *size,
+			struct appr_error *err)
 {
+	struct ocs *s = (struct ocs *)os;
 	sqlite3_stmt *q = stmt(s, Q_BLOB_STAT);
 	bind_text(q, 1, repo);
 	bind_text(q, 2, hex);
@@ -317,13 +330,61 @@ int oci_blob_stat(struct oci_store *s, const char *repo, const char *hex, long l
 	if (rc == 0)
 		return appr_err(err, 404, OCI_E_BLOB_UNKNOWN, "blob sha256:%s unknown to %.140s",
 				hex, repo);
-	blob_file(s, hex, path);
 	return 0;
 }
 
-int oci_blob_delete(struct oci_store *s, const char *repo, const char *hex,
+/* ---- reading a blob: its file ---- */
+
+struct sq_reader {
+	struct oci_blob_reader base;     /* first */
+	int fd;
+	char path[PATH_MAX];
+};
+
+static int sq_blob_open(struct oci_store *os, const char *hex, long long from,
+			struct oci_blob_reader **out, struct appr_error *err)
+{
+	struct ocs *s = (struct ocs *)os;
+	struct sq_reader *r = xcalloc(1, sizeof *r);
+	r->base.s = os;
+	blob_file(s, hex, r->path);
+	r->fd = open(r->path, O_RDONLY | O_CLOEXEC);
+	if (r->fd < 0 || (from > 0 && lseek(r->fd, (off_t)from, SEEK_SET) < 0)) {
+		int e = errno;
+		fprintf(stderr, "appr: oci: blob %s: %s\n", r->path, strerror(e));
+		if (r->fd >= 0)
+			close(r->fd);
+		free(r);
+		return appr_err(err, 500, APPR_E_INTERNAL, "blob sha256:%s cannot be read", hex);
+	}
+	*out = &r->base;
+	return 0;
+}
+
+static long sq_blob_read(struct oci_blob_reader *br, void *buf, size_t len)
+{
+	struct sq_reader *r = (struct sq_reader *)br;
+	for (;;) {
+		ssize_t n = read(r->fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			fprintf(stderr, "appr: oci: read %s: %s\n", r->path, strerror(errno));
+		return (long)n;
+	}
+}
+
+static void sq_blob_close(struct oci_blob_reader *br)
+{
+	struct sq_reader *r = (struct sq_reader *)br;
+	close(r->fd);
+	free(r);
+}
+
+static int sq_blob_delete(struct oci_store *os, const char *repo, const char *hex,
 		    struct appr_error *err)
 {
+	struct ocs *s = (struct ocs *)os;
 	sqlite3_stmt *q;
 	long long used = 1;
 	char path[PATH_MAX], trash[PATH_MAX + 32];
@@ -374,9 +435,10 @@ fail:
 	return -1;
 }
 
-int oci_upload_new(struct oci_store *s, const char *repo, char uuid[OCI_UUID_LEN + 1],
+static int sq_upload_new(struct oci_store *os, const char *repo, char uuid[OCI_UUID_LEN + 1],
 		   struct appr_error *err)
 {
+	struct ocs *s = (struct ocs *)os;
 	unsigned char r[OCI_UUID_LEN / 2];
 	char path[PATH_MAX];
 	if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
@@ -400,7 +462,7 @@ int oci_upload_new(struct oci_store *s, const char *repo, char uuid[OCI_UUID_LEN
 }
 
 /* 0 when upload uuid belongs to repo, else -1 with 404 BLOB_UPLOAD_UNKNOWN. */
-static int upload_check(struct oci_store *s, const char *repo, const char *uuid,
+static int upload_check(struct ocs *s, const char *repo, const char *uuid,
 			struct appr_error *err)
 {
 	size_t n = strlen(uuid);
@@ -418,32 +480,73 @@ static int upload_check(struct oci_store *s, const char *repo, const char *uuid,
 			repo);
 }
 
-int oci_upload_open(struct oci_store *s, const char *repo, const char *uuid, int *fd,
-		    long long *size, struct appr_error *err)
-{
+/* ---- appending to an upload: its file ---- */
+
+struct sq_writer {
+	struct oci_upload_writer base;   /* first */
+	int fd;
 	char path[PATH_MAX];
+};
+
+static int sq_upload_append(struct oci_store *os, const char *repo, const char *uuid,
+			    struct oci_upload_writer **out, struct appr_error *err)
+{
+	struct ocs *s = (struct ocs *)os;
 	struct stat st;
 	if (upload_check(s, repo, uuid, err) < 0)
 		return -1;
-	upload_file(s, uuid, path);
-	*fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-	if (*fd < 0) {
-		if (errno == ENOENT)        /* swept meanwhile */
-			return appr_err(err, 404, OCI_E_BLOB_UPLOAD_UNKNOWN, "no upload %s", uuid);
-		return sys_fail("open", path, errno, err);
-	}
-	if (fstat(*fd, &st) < 0) {
+	struct sq_writer *w = xcalloc(1, sizeof *w);
+	w->base.s = os;
+	upload_file(s, uuid, w->path);
+	w->fd = open(w->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (w->fd < 0 || fstat(w->fd, &st) < 0) {
 		int e = errno;
-		close(*fd);
-		*fd = -1;
-		return sys_fail("stat", path, e, err);
+		if (w->fd >= 0)
+			close(w->fd);
+		if (e == ENOENT)            /* swept meanwhile */
+			appr_err(err, 404, OCI_E_BLOB_UPLOAD_UNKNOWN, "no upload %s", uuid);
+		else
+			sys_fail("open", w->path, e, err);
+		free(w);
+		return -1;
 	}
-	*size = st.st_size;
+	w->base.size = st.st_size;
+	*out = &w->base;
 	return 0;
 }
 
+static int sq_upload_write(struct oci_upload_writer *bw, const void *data, size_t len,
+			   struct appr_error *err)
+{
+	struct sq_writer *w = (struct sq_writer *)bw;
+	const char *p = data;
+	while (len > 0) {
+		ssize_t n = write(w->fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return sys_fail("write", w->path, errno, err);
+		p += n;
+		len -= (size_t)n;
+		w->base.size += n;
+	}
+	return 0;
+}
+
+/* What was written is in the file already (and fsynced at the upload's end). */
+static int sq_upload_end(struct oci_upload_writer *bw, bool keep, struct appr_error *err)
+{
+	struct sq_writer *w = (struct sq_writer *)bw;
+	int rc = 0;
+	(void)keep;
+	if (close(w->fd) < 0)
+		rc = sys_fail("close", w->path, errno, err);
+	free(w);
+	return rc;
+}
+
 /* Drop the session row and file of uuid. */
-static void upload_drop(struct oci_store *s, const char *uuid)
+static void upload_drop(struct ocs *s, const char *uuid)
 {
 	char path[PATH_MAX];
 	sqlite3_stmt *q = stmt(s, Q_UP_DEL);
@@ -490,7 +593,7 @@ static int hash_file(const char *path, bool do_fsync, char *hex, long long *size
  * unless the same bytes have it already (*taken false: src stays, for the caller to
  * remove after the COMMIT), and record the blob (size bytes) linked to repo. 0 or -1;
  * a name taken by a transaction that then fails is debris for a sweep. */
-static int blob_place(struct oci_store *s, const char *repo, const char *hex,
+static int blob_place(struct ocs *s, const char *repo, const char *hex,
 		      long long size, const char *src, const char *dir, bool *taken,
 		      struct appr_error *err)
 {
@@ -515,9 +618,10 @@ static int blob_place(struct oci_store *s, const char *repo, const char *hex,
 	return run(s, q, "link add", err);
 }
 
-int oci_upload_finish(struct oci_store *s, const char *repo, const char *uuid,
+static int sq_upload_finish(struct oci_store *os, const char *repo, const char *uuid,
 		      const char *hex, struct appr_error *err)
 {
+	struct ocs *s = (struct ocs *)os;
 	char path[PATH_MAX], got[DIGEST_HEX_LEN + 1], dir[PATH_MAX];
 	long long size = 0;
 	bool taken;
@@ -558,9 +662,10 @@ fail:
 	return -1;
 }
 
-int oci_upload_cancel(struct oci_store *s, const char *repo, const char *uuid,
+static int sq_upload_cancel(struct oci_store *os, const char *repo, const char *uuid,
 		      struct appr_error *err)
 {
+	struct ocs *s = (struct ocs *)os;
 	if (upload_check(s, repo, uuid, err) < 0)
 		return -1;
 	upload_drop(s, uuid);
@@ -568,7 +673,7 @@ int oci_upload_cancel(struct oci_store *s, const char *repo, const char *uuid,
 }
 
 /* 1 when the manifest hex is one of repo, 0 not, -1 error. */
-static int manifest_has(struct oci_store *s, const char *repo, const char *hex,
+static int manifest_has(struct ocs *s, const char *repo, const char *hex,
 			struct appr_error *err)
 {
 	sqlite3_stmt *q = stmt(s, Q_MF_HAS);
@@ -577,11 +682,12 @@ static int manifest_has(struct oci_store *s, const char *repo, const char *hex,
 	return one_int(s, q, NULL, "manifest has", err);
 }
 
-int oci_manifest_put(struct oci_store *s, const char *repo, const char *hex,
+static int sq_manifest_put(struct oci_store *os, const char *repo, const char *hex,
 		     const struct oci_manifest_info *info, const char *body, size_t len,
 		     const char *tag, struct appr_error *err)
 {
-	char now[32], path[PATH_MAX];
+	struct ocs *s = (struct ocs *)os;
+	char now[32];
 	long long size = 0;
 	sqlite3_stmt *q;
 	util_utc_now(now);
@@ -589,7 +695,7 @@ int oci_manifest_put(struct oci_store *s, const char *repo, const char *hex,
 		return -1;
 	for (size_t i = 0; i < info->n_blobs; i++) {
 		struct appr_error e = { 0 };
-		if (oci_blob_stat(s, repo, info->blobs[i], &size, path, &e) < 0) {
+		if (sq_blob_stat(&s->base, repo, info->blobs[i], &size, &e) < 0) {
 			if (e.http == 404)
 				appr_err(err, 400, OCI_E_MANIFEST_BLOB_UNKNOWN,
 					 "blob sha256:%s is not in %.140s", info->blobs[i], repo);
@@ -646,10 +752,11 @@ fail:
 	return -1;
 }
 
-int oci_manifest_get(struct oci_store *s, const char *repo, const char *hex,
+static int sq_manifest_get(struct oci_store *os, const char *repo, const char *hex,
 		     const char *tag, struct arena *a, struct oci_manifest *m,
 		     struct appr_error *err)
 {
+	struct ocs *s = (struct ocs *)os;
 	sqlite3_stmt *q = stmt(s, hex ? Q_MF_BY_DIGEST : Q_MF_BY_TAG);
 	bind_text(q, 1, repo);
 	bind_text(q, 2, hex ? hex : tag);
@@ -674,10 +781,11 @@ int oci_manifest_get(struct oci_store *s, const char *repo, const char *hex,
 	return 0;
 }
 
-int oci_referrers(struct oci_store *s, const char *repo, const char *hex, struct arena *a,
+static int sq_referrers(struct oci_store *os, const char *repo, const char *hex, struct arena *a,
 		  struct oci_manifest **out, const char ***artifact_types, size_t *n,
 		  struct appr_error *err)
 {
+	struct ocs *s = (struct ocs *)os;
 	sqlite3_stmt *q = stmt(s, Q_REFERRERS);
 	size_t cap = 8;
 	int rc;
@@ -710,9 +818,10 @@ int oci_referrers(struct oci_store *s, const char *repo, const char *hex, struct
 	return 0;
 }
 
-int oci_manifest_delete(struct oci_store *s, const char *repo, const char *hex,
+static int sq_manifest_delete(struct oci_store *os, const char *repo, const char *hex,
 			struct appr_error *err)
 {
+	struct ocs *s = (struct ocs *)os;
 	sqlite3_stmt *q = stmt(s, Q_MF_DEL);
 	bind_text(q, 1, repo);
 	bind_text(q, 2, hex);
@@ -724,9 +833,10 @@ int oci_manifest_delete(struct oci_store *s, const char *repo, const char *hex,
 	return 0;
 }
 
-int oci_tag_delete(struct oci_store *s, const char *repo, const char *tag,
+static int sq_tag_delete(struct oci_store *os, const char *repo, const char *tag,
 		   struct appr_error *err)
 {
+	struct ocs *s = (struct ocs *)os;
 	sqlite3_stmt *q = stmt(s, Q_TAG_DEL);
 	bind_text(q, 1, repo);
 	bind_text(q, 2, tag);
@@ -738,14 +848,14 @@ int oci_tag_delete(struct oci_store *s, const char *repo, const char *tag,
 	return 0;
 }
 
-int oci_blob_mount(struct oci_store *s, const char *repo, const char *from, const char *hex,
+static int sq_blob_mount(struct oci_store *os, const char *repo, const char *from, const char *hex,
 		   struct appr_error *err)
 {
-	char path[PATH_MAX];
+	struct ocs *s = (struct ocs *)os;
 	long long size;
 	if (exec(s, "BEGIN IMMEDIATE", err) < 0)
 		return -1;
-	if (oci_blob_stat(s, from, hex, &size, path, err) < 0)
+	if (sq_blob_stat(&s->base, from, hex, &size, err) < 0)
 		goto fail;
 	sqlite3_stmt *q = stmt(s, Q_LINK_ADD);
 	bind_text(q, 1, repo);
@@ -760,7 +870,7 @@ fail:
 
 /* Rows of the one-column text statement q (bound but for its limit, parameter
  * limit_at) for a page of n after a cursor. */
-static int page(struct oci_store *s, sqlite3_stmt *q, int limit_at, long n, struct arena *a,
+static int page(struct ocs *s, sqlite3_stmt *q, int limit_at, long n, struct arena *a,
 		const char ***out, size_t *count, bool *more, struct appr_error *err)
 {
 	size_t cap = 16;
@@ -788,18 +898,20 @@ static int page(struct oci_store *s, sqlite3_stmt *q, int limit_at, long n, stru
 	return 0;
 }
 
-int oci_repos_list(struct oci_store *s, const char *last, long n, struct arena *a,
+static int sq_repos_list(struct oci_store *os, const char *last, long n, struct arena *a,
 		   const char ***repos, size_t *count, bool *more, struct appr_error *err)
 {
+	struct ocs *s = (struct ocs *)os;
 	sqlite3_stmt *q = stmt(s, Q_REPOS);
 	bind_text(q, 1, last ? last : "");
 	return page(s, q, 2, n, a, repos, count, more, err);
 }
 
-int oci_tags_list(struct oci_store *s, const char *repo, const char *last, long n,
+static int sq_tags_list(struct oci_store *os, const char *repo, const char *last, long n,
 		  struct arena *a, const char ***tags, size_t *count, bool *more,
 		  struct appr_error *err)
 {
+	struct ocs *s = (struct ocs *)os;
 	sqlite3_stmt *q = stmt(s, Q_TAGS);
 	bind_text(q, 1, repo);
 	bind_text(q, 2, last ? last : "");
@@ -809,10 +921,11 @@ int oci_tags_list(struct oci_store *s, const char *repo, const char *last, long 
 
 /* ---- the Helm view ---- */
 
-int oci_chart_releases(struct oci_store *s, const char *repo, const char *version,
+static int sq_chart_releases(struct oci_store *os, const char *repo, const char *version,
 		       struct arena *a, struct oci_chart_release **out, size_t *n,
 		       struct appr_error *err)
 {
+	struct ocs *s = (struct ocs *)os;
 	sqlite3_stmt *q = stmt(s, version ? Q_CHART_VERSION : Q_CHARTS);
 	size_t cap = 8;
 	int rc;
@@ -846,9 +959,10 @@ int oci_chart_releases(struct oci_store *s, const char *repo, const char *versio
 	return 0;
 }
 
-void oci_blob_path(const struct oci_store *s, const char *hex, char *path)
+static bool sq_blob_file(const struct oci_store *os, const char *hex, char *path)
 {
-	blob_file(s, hex, path);
+	blob_file((const struct ocs *)os, hex, path);
+	return true;
 }
 
 /* Copy file src to dst (created, not there yet): 0 or an errno. */
@@ -896,12 +1010,15 @@ static int copy_file(const char *src, const char *dst, bool do_fsync)
 	return e;
 }
 
-int oci_blob_adopt(struct oci_store *s, const char *repo, const char *hex, const char *file,
-		   long long size, struct appr_error *err)
+static int sq_blob_adopt(struct oci_store *os, const char *repo, const char *hex,
+			 const char *digest, long long size, struct appr_error *err)
 {
-	char tmp[PATH_MAX + 96], dir[PATH_MAX];
+	struct ocs *s = (struct ocs *)os;
+	char tmp[PATH_MAX + 96], dir[PATH_MAX], file[PATH_MAX];
 	bool taken;
 	int e;
+	if (storage_blob_path(os->st, digest, file, sizeof file, err) < 0)
+		return -1;
 	snprintf(dir, sizeof dir, "%s/%.2s", s->blob_dir, hex);
 	if ((e = util_mkdir_p(dir)))
 		return sys_fail("mkdir", dir, e, err);
@@ -921,8 +1038,9 @@ int oci_blob_adopt(struct oci_store *s, const char *repo, const char *hex, const
 	return rc;
 }
 
-int oci_blob_share(struct oci_store *s, const char *hex, const char *dst)
+static int sq_blob_share(struct oci_store *os, const char *hex, const char *dst)
 {
+	struct ocs *s = (struct ocs *)os;
 	char src[PATH_MAX], tmp[PATH_MAX + 64];
 	struct stat a, b;
 	blob_file(s, hex, src);
@@ -948,9 +1066,10 @@ int oci_blob_share(struct oci_store *s, const char *hex, const char *dst)
 	return 0;
 }
 
-int oci_manifest_tag(struct oci_store *s, const char *repo, const char *hex, struct arena *a,
+static int sq_manifest_tag(struct oci_store *os, const char *repo, const char *hex, struct arena *a,
 		     const char **tag, struct appr_error *err)
 {
+	struct ocs *s = (struct ocs *)os;
 	sqlite3_stmt *q = stmt(s, Q_TAG_OF);
 	bind_text(q, 1, repo);
 	bind_text(q, 2, hex);
@@ -961,3 +1080,33 @@ int oci_manifest_tag(struct oci_store *s, const char *repo, const char *hex, str
 		return db_fail(s, rc, "manifest tag", err);
 	return 0;
 }
+
+static const struct oci_store_ops sq_ops = {
+	.name = "filesystem",
+	.close = sq_store_close,
+	.repo_known = sq_repo_known,
+	.blob_stat = sq_blob_stat,
+	.blob_open = sq_blob_open,
+	.blob_read = sq_blob_read,
+	.blob_close = sq_blob_close,
+	.blob_file = sq_blob_file,
+	.blob_mount = sq_blob_mount,
+	.blob_delete = sq_blob_delete,
+	.repos_list = sq_repos_list,
+	.upload_new = sq_upload_new,
+	.upload_append = sq_upload_append,
+	.upload_write = sq_upload_write,
+	.upload_end = sq_upload_end,
+	.upload_finish = sq_upload_finish,
+	.upload_cancel = sq_upload_cancel,
+	.manifest_put = sq_manifest_put,
+	.referrers = sq_referrers,
+	.manifest_get = sq_manifest_get,
+	.manifest_delete = sq_manifest_delete,
+	.tag_delete = sq_tag_delete,
+	.tags_list = sq_tags_list,
+	.manifest_tag = sq_manifest_tag,
+	.chart_releases = sq_chart_releases,
+	.blob_adopt = sq_blob_adopt,
+	.blob_share = sq_blob_share,
+};

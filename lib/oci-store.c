@@ -1,0 +1,233 @@
+/* oci-store.c - the OCI store's entry points (oci-store.h): opening the store that goes
+ * with the registry's storage, the calls through its table, and the operations a store
+ * may leave to this file: the Helm view from the appr store's chart fields, adopting an
+ * appr blob by copying it through an upload session. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oci-helm.h"
+#include "oci-store.h"
+#include "semver.h"
+#include "storage.h"
+
+int oci_store_open(const struct appr_config *cfg, struct storage *st, struct oci_store **out,
+		   struct appr_error *err)
+{
+	const char *name = st->ops->name;
+	*out = NULL;
+	if (strcmp(name, "filesystem") == 0)
+		return oci_sqlite_open(cfg, st, out, err);
+	return appr_err(err, 501, OCI_E_UNSUPPORTED, "the %s storage has no OCI store", name);
+}
+
+void oci_store_close(struct oci_store *s)
+{
+	if (s)
+		s->ops->close(s);
+}
+
+int oci_repo_known(struct oci_store *s, const char *repo, bool *known, struct appr_error *err)
+{ return s->ops->repo_known(s, repo, known, err); }
+
+int oci_blob_stat(struct oci_store *s, const char *repo, const char *hex, long long *size,
+		  struct appr_error *err)
+{ return s->ops->blob_stat(s, repo, hex, size, err); }
+
+int oci_blob_open(struct oci_store *s, const char *hex, long long from,
+		  struct oci_blob_reader **r, struct appr_error *err)
+{ return s->ops->blob_open(s, hex, from, r, err); }
+
+long oci_blob_read(struct oci_blob_reader *r, void *buf, size_t len)
+{ return r->s->ops->blob_read(r, buf, len); }
+
+void oci_blob_close(struct oci_blob_reader *r)
+{
+	if (r)
+		r->s->ops->blob_close(r);
+}
+
+bool oci_blob_file(const struct oci_store *s, const char *hex, char *path)
+{ return s->ops->blob_file ? s->ops->blob_file(s, hex, path) : false; }
+
+int oci_blob_mount(struct oci_store *s, const char *repo, const char *from, const char *hex,
+		   struct appr_error *err)
+{ return s->ops->blob_mount(s, repo, from, hex, err); }
+
+int oci_repos_list(struct oci_store *s, const char *last, long n, struct arena *a,
+		   const char ***repos, size_t *count, bool *more, struct appr_error *err)
+{ return s->ops->repos_list(s, last, n, a, repos, count, more, err); }
+
+int oci_blob_delete(struct oci_store *s, const char *repo, const char *hex,
+		    struct appr_error *err)
+{ return s->ops->blob_delete(s, repo, hex, err); }
+
+int oci_upload_new(struct oci_store *s, const char *repo, char uuid[OCI_UUID_LEN + 1],
+		   struct appr_error *err)
+{ return s->ops->upload_new(s, repo, uuid, err); }
+
+int oci_upload_append(struct oci_store *s, const char *repo, const char *uuid,
+		      struct oci_upload_writer **w, struct appr_error *err)
+{ return s->ops->upload_append(s, repo, uuid, w, err); }
+
+int oci_upload_write(struct oci_upload_writer *w, const void *data, size_t len,
+		     struct appr_error *err)
+{ return w->s->ops->upload_write(w, data, len, err); }
+
+int oci_upload_end(struct oci_upload_writer *w, bool keep, struct appr_error *err)
+{ return w ? w->s->ops->upload_end(w, keep, err) : 0; }
+
+int oci_upload_finish(struct oci_store *s, const char *repo, const char *uuid,
+		      const char *hex, struct appr_error *err)
+{ return s->ops->upload_finish(s, repo, uuid, hex, err); }
+
+int oci_upload_cancel(struct oci_store *s, const char *repo, const char *uuid,
+		      struct appr_error *err)
+{ return s->ops->upload_cancel(s, repo, uuid, err); }
+
+int oci_manifest_put(struct oci_store *s, const char *repo, const char *hex,
+		     const struct oci_manifest_info *info, const char *body, size_t len,
+		     const char *tag, struct appr_error *err)
+{ return s->ops->manifest_put(s, repo, hex, info, body, len, tag, err); }
+
+int oci_referrers(struct oci_store *s, const char *repo, const char *hex, struct arena *a,
+		  struct oci_manifest **out, const char ***artifact_types, size_t *n,
+		  struct appr_error *err)
+{ return s->ops->referrers(s, repo, hex, a, out, artifact_types, n, err); }
+
+int oci_manifest_get(struct oci_store *s, const char *repo, const char *hex,
+		     const char *tag, struct arena *a, struct oci_manifest *m,
+		     struct appr_error *err)
+{ return s->ops->manifest_get(s, repo, hex, tag, a, m, err); }
+
+int oci_manifest_delete(struct oci_store *s, const char *repo, const char *hex,
+			struct appr_error *err)
+{ return s->ops->manifest_delete(s, repo, hex, err); }
+
+int oci_tag_delete(struct oci_store *s, const char *repo, const char *tag,
+		   struct appr_error *err)
+{ return s->ops->tag_delete(s, repo, tag, err); }
+
+int oci_tags_list(struct oci_store *s, const char *repo, const char *last, long n,
+		  struct arena *a, const char ***tags, size_t *count, bool *more,
+		  struct appr_error *err)
+{ return s->ops->tags_list(s, repo, last, n, a, tags, count, more, err); }
+
+int oci_manifest_tag(struct oci_store *s, const char *repo, const char *hex, struct arena *a,
+		     const char **tag, struct appr_error *err)
+{ return s->ops->manifest_tag(s, repo, hex, a, tag, err); }
+
+int oci_blob_share(struct oci_store *s, const char *hex, const char *dst)
+{ return s->ops->blob_share ? s->ops->blob_share(s, hex, dst) : -1; }
+
+/* ---- the Helm view from the appr store's chart fields ---- */
+
+static int by_semver(const void *x, const void *y)
+{
+	const struct oci_chart_release *a = x, *b = y;
+	struct semver va, vb;
+	if (semver_parse(a->version, &va) < 0 || semver_parse(b->version, &vb) < 0)
+		return strcmp(a->version, b->version);
+	int c = semver_cmp(&va, &vb);
+	return c ? c : strcmp(a->version, b->version);
+}
+
+/* The releases of package repo whose chart is valid and whose .tgz SHA-256 is known,
+ * with a tag of at most OCI_HELM_TAG_MAX bytes: what the SQLite store selects. */
+static int view_from_charts(struct oci_store *s, const char *repo, const char *version,
+			    struct arena *a, struct oci_chart_release **out, size_t *n,
+			    struct appr_error *err)
+{
+	const char *slash = strchr(repo, '/');
+	struct storage_chart *c;
+	size_t count;
+	char tag[OCI_HELM_TAG_MAX + 1];
+	*out = NULL;
+	*n = 0;
+	if (!slash)
+		return 0;
+	char *ns = arena_strndup(a, repo, (size_t)(slash - repo));
+	if (storage_list_charts(s->st, ns, true, a, &c, &count, err) < 0)
+		return err->http == 404 ? (*err = (struct appr_error){ 0 }, 0) : -1;
+	*out = arena_alloc(a, (count ? count : 1) * sizeof **out);
+	for (size_t i = 0; i < count; i++) {
+		if (strcmp(c[i].name, slash + 1) != 0 || !c[i].chart ||
+		    strlen(c[i].blob_sha256) != DIGEST_HEX_LEN ||
+		    strlen(c[i].digest) != DIGEST_HEX_LEN ||
+		    (version && strcmp(c[i].release, version) != 0) ||
+		    oci_helm_tag(c[i].release, tag) < 0)
+			continue;
+		struct oci_chart_release *r = &(*out)[(*n)++];
+		r->version = c[i].release;
+		memcpy(r->digest, c[i].digest, sizeof r->digest);
+		memcpy(r->sha256, c[i].blob_sha256, sizeof r->sha256);
+		r->size = c[i].size;
+		r->chart = c[i].chart;
+	}
+	qsort(*out, *n, sizeof **out, by_semver);
+	return 0;
+}
+
+int oci_chart_releases(struct oci_store *s, const char *repo, const char *version,
+		       struct arena *a, struct oci_chart_release **out, size_t *n,
+		       struct appr_error *err)
+{
+	if (s->ops->chart_releases)
+		return s->ops->chart_releases(s, repo, version, a, out, n, err);
+	return view_from_charts(s, repo, version, a, out, n, err);
+}
+
+/* ---- adopting an appr blob: a copy through an upload session ---- */
+
+static int adopt_by_copy(struct oci_store *s, const char *repo, const char *hex,
+			 const char *digest, struct appr_error *err)
+{
+	struct storage_blob_reader *r = NULL;
+	struct oci_upload_writer *w = NULL;
+	char uuid[OCI_UUID_LEN + 1];
+	long long size;
+	int rc = -1;
+	if (oci_blob_stat(s, repo, hex, &size, err) == 0)
+		return 0;                    /* repo has it already */
+	if (err->http != 404)
+		return -1;
+	*err = (struct appr_error){ 0 };
+	if (storage_blob_open(s->st, digest, &r, &size, err) < 0)
+		return -1;
+	if (oci_upload_new(s, repo, uuid, err) < 0) {
+		storage_blob_close(r);
+		return -1;
+	}
+	if (oci_upload_append(s, repo, uuid, &w, err) == 0) {
+		char *buf = xmalloc(65536);
+		long got;
+		rc = 0;
+		while (rc == 0 && (got = storage_blob_read(r, buf, 65536)) != 0) {
+			if (got < 0)
+				rc = appr_err(err, 500, APPR_E_INTERNAL,
+					      "blob %s cannot be read", digest);
+			else
+				rc = oci_upload_write(w, buf, (size_t)got, err);
+		}
+		free(buf);
+		if (oci_upload_end(w, rc == 0, err) < 0)
+			rc = -1;
+	}
+	storage_blob_close(r);
+	/* the upload checks the bytes against hex: a damaged appr blob is refused */
+	if (rc == 0)
+		rc = oci_upload_finish(s, repo, uuid, hex, err);
+	if (rc < 0) {
+		struct appr_error e = { 0 };
+		oci_upload_cancel(s, repo, uuid, &e);   /* gone already: no matter */
+	}
+	return rc;
+}
+
+int oci_blob_adopt(struct oci_store *s, const char *repo, const char *hex,
+		   const char *digest, long long size, struct appr_error *err)
+{
+	if (s->ops->blob_adopt)
+		return s->ops->blob_adopt(s, repo, hex, digest, size, err);
+	return adopt_by_copy(s, repo, hex, digest, err);
+}
