@@ -265,7 +265,7 @@ int h_oci_release_deleting(struct request *req, const char *ns, const char *name
 	    oci_helm_tag(release, tag) < 0)
 		return 0;
 	if (h_oci_store(req, &s) < 0)
-		return -1;
+		return req->err.http == 501 ? (appr_err_clear(&req->err), 0) : -1;
 	const char *repo = h_concat(req->arena, ns, "/", name, NULL);
 	if (oci_manifest_get(s, repo, NULL, tag, req->arena, &m, &e) < 0)
 		return e.http == 404 ? 0 : (req->err = e, -1);

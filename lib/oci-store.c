@@ -10,6 +10,9 @@
 #include "oci-store.h"
 #include "semver.h"
 #include "storage.h"
+#if defined(HAVE_ETCD) || defined(HAVE_REDIS)
+#include "storage-kv.h"
+#endif
 
 int oci_store_open(const struct appr_config *cfg, struct storage *st, struct oci_store **out,
 		   struct appr_error *err)
@@ -18,6 +21,10 @@ int oci_store_open(const struct appr_config *cfg, struct storage *st, struct oci
 	*out = NULL;
 	if (strcmp(name, "filesystem") == 0)
 		return oci_sqlite_open(cfg, st, out, err);
+#if defined(HAVE_ETCD) || defined(HAVE_REDIS)
+	if (strcmp(name, "etcd") == 0 || strcmp(name, "redis") == 0)
+		return oci_kv_open(cfg, st, out, err);
+#endif
 	return appr_err(err, 501, OCI_E_UNSUPPORTED, "the %s storage has no OCI store", name);
 }
 
@@ -230,4 +237,26 @@ int oci_blob_adopt(struct oci_store *s, const char *repo, const char *hex,
 	if (s->ops->blob_adopt)
 		return s->ops->blob_adopt(s, repo, hex, digest, size, err);
 	return adopt_by_copy(s, repo, hex, digest, err);
+}
+
+int oci_kv_has_content(struct storage *st, bool *has, struct appr_error *err)
+{
+	*has = false;
+#if defined(HAVE_ETCD) || defined(HAVE_REDIS)
+	if (strcmp(st->ops->name, "etcd") == 0 || strcmp(st->ops->name, "redis") == 0) {
+		struct arena *a = arena_new();
+		struct kv_pair *kp;
+		size_t n;
+		int rc = kv_range(((struct kvs *)st)->kv, OCI_KV_PREFIX, NULL, 1, true, a, &kp,
+				  &n, NULL, err);
+		arena_free(a);
+		if (rc < 0)
+			return -1;
+		*has = n > 0;
+	}
+#else
+	(void)st;
+	(void)err;
+#endif
+	return 0;
 }

@@ -261,4 +261,11 @@ int oci_sqlite_open(const struct appr_config *cfg, struct storage *st, struct oc
 int oci_kv_open(const struct appr_config *cfg, struct storage *st, struct oci_store **out,
 		struct appr_error *err);
 
+/* Every key of a kv store's OCI content starts with this (lib/oci-kv.c). */
+#define OCI_KV_PREFIX "oci/"
+
+/* Whether st, an etcd or redis store, holds OCI content (false for other stores):
+ * what appr-admin export and copy cannot carry from a kv store in this version. */
+int oci_kv_has_content(struct storage *st, bool *has, struct appr_error *err);
+
 #endif

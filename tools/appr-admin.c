@@ -26,6 +26,7 @@
 #include "helm.h"
 #include "names.h"
 #include "oci-dump.h"
+#include "oci-store.h"
 #include "stats.h"
 #include "storage.h"
 #include "util.h"
@@ -74,10 +75,11 @@ static const char usage[] =
 	"                                     exit 1 when there is any; --repair deletes\n"
 	"                                     what cannot be served correctly and sweeps\n"
 	"                                     debris\n"
-	"  export FILE                        write the whole store (packages, releases,\n"
+	"  export FILE [--skip-oci]           write the whole store (packages, releases,\n"
 	"                                     channels, users, grants, tokens, blobs, OCI\n"
 	"                                     repositories) to the archive FILE (\"-\":\n"
-	"                                     standard output)\n"
+	"                                     standard output); an etcd or redis store's\n"
+	"                                     OCI content refuses it unless --skip-oci\n"
 	"  import FILE [--skip-oci]           load an archive into the store: verified\n"
 	"                                     whole first; what the store holds already is\n"
 	"                                     skipped, what differs is a conflict (exit 1);\n"
@@ -546,14 +548,27 @@ static void say_line(void *ctx, const char *line)
 }
 
 /* The OCI content of store s (configured by cfg) into *d: NULL on a driver without
- * (etcd, redis). 0, or 1 after saying why it cannot be opened. */
-static int open_oci(struct storage *s, const char *data_dir, const char *cmd,
+ * blob files (etcd, redis), whose OCI content these commands cannot carry yet: refused
+ * when there is some, unless skip leaves it out (said). 0, or 1 after saying why. */
+static int open_oci(struct storage *s, const char *data_dir, const char *cmd, bool skip,
 		    struct oci_dump **d)
 {
 	struct appr_error err = { 0 };
 	*d = NULL;
-	if (!storage_has_blob_files(s))
+	if (!storage_has_blob_files(s)) {
+		bool has;
+		if (oci_kv_has_content(s, &has, &err) < 0)
+			return fail("%s: the OCI content: %s", cmd, err.msg);
+		if (has && !skip)
+			return fail("%s: the %s store holds OCI content (repositories of /v2/), "
+				    "which %s cannot carry from an etcd or redis store in this "
+				    "version: nothing was written (--skip-oci leaves it out)", cmd,
+				    s->ops->name, cmd);
+		if (has)
+			fprintf(stderr, "%s: skipped the OCI content of the %s store\n", cmd,
+				s->ops->name);
 		return 0;
+	}
 	if (oci_dump_open(data_dir, d, &err) < 0)
 		return fail("%s: the OCI store: %s", cmd, err.msg);
 	return 0;
@@ -569,10 +584,11 @@ static int oci_refused(const char *cmd, const struct storage *dst, const char *n
 		return 0;
 	if (!skip)
 		return fail("%s: the source holds OCI content (%zu manifests, %zu blobs, %zu "
-			    "tags) and the %s store has no OCI store: nothing was imported "
-			    "(--skip-oci imports the rest without it)", cmd,
+			    "tags), which %s cannot write into an etcd or redis store (the %s "
+			    "store) in this version: nothing was imported (--skip-oci imports "
+			    "the rest without it)", cmd,
 			    ix->oci[OCI_DUMP_T_MANIFESTS].n, ix->oci[OCI_DUMP_T_BLOBS].n,
-			    ix->oci[OCI_DUMP_T_TAGS].n, name);
+			    ix->oci[OCI_DUMP_T_TAGS].n, cmd, name);
 	fprintf(stderr, "%s: skipped the OCI content: %zu OCI manifests, %zu OCI blobs, %zu "
 		"OCI tags\n", cmd, ix->oci[OCI_DUMP_T_MANIFESTS].n, ix->oci[OCI_DUMP_T_BLOBS].n,
 		ix->oci[OCI_DUMP_T_TAGS].n);
@@ -619,9 +635,14 @@ static int cmd_export(struct storage *s, const struct appr_config *cfg, int argc
 	char tmp[4096];
 	FILE *f;
 	int rc = 1;
-	if (argc != 1 || !argv[0][0])
-		return usage_fail("export FILE");
-	if (open_oci(s, cfg->data_dir, "export", &oci))
+	bool skip = argc == 2 && strcmp(argv[1], "--skip-oci") == 0;
+	if (argc == 2 && strcmp(argv[0], "--skip-oci") == 0) {
+		skip = true;
+		argv[0] = argv[1];
+	}
+	if ((argc != 1 && !skip) || !argv[0][0] || strcmp(argv[0], "--skip-oci") == 0)
+		return usage_fail("export FILE [--skip-oci]");
+	if (open_oci(s, cfg->data_dir, "export", skip, &oci))
 		return 1;
 	bool to_stdout = strcmp(argv[0], "-") == 0;
 	if (!to_stdout && snprintf(tmp, sizeof tmp, "%s.tmp-%ld", argv[0], (long)getpid()) >=
@@ -819,7 +840,7 @@ static int cmd_copy(struct storage *s, const struct appr_config *scfg, int argc,
 	}
 	progress_init(&pr);
 	archive_index_init(&ix);
-	if (open_oci(s, scfg->data_dir, "copy", &oci))
+	if (open_oci(s, scfg->data_dir, "copy", skip, &oci))
 		goto out;
 	export_store_source_init(&src, s, oci);
 	if (export_collect(s, oci, &ix, &err) < 0) {

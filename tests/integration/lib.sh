@@ -516,3 +516,34 @@ blob_files() {
 	esac
 	find "$APPR_DATA/blobs" -type f 2>/dev/null | wc -l | tr -d ' '
 }
+
+# With etcd or redis, the registry's own keys (without the key prefix), read and
+# written behind its back (to damage a value, or to see what is left):
+#   kv_keys PREFIX   the keys starting with PREFIX, one per line, in byte order
+#   kv_get KEY       the value of KEY on standard output
+#   kv_put KEY       KEY's value replaced by standard input (its revision kept on redis)
+kv_keys() {
+	case $APPR_TEST_STORAGE in
+	etcd)
+		local p
+		p=$(_etcd_key_prefix)
+		etcdctl_ get --prefix --keys-only "$p$1" | awk -v p="$p" 'index($0, p) == 1 { print substr($0, length(p) + 1) }'
+		;;
+	redis) redis_cli --raw zrangebylex "${REDIS_KEY_PREFIX:-/appr/}idx" "[$1" "($1"$'\xff' | sed '/^$/d' ;;
+	*) bail "kv_keys: not a kv store ($APPR_TEST_STORAGE)" ;;
+	esac
+}
+kv_get() {
+	case $APPR_TEST_STORAGE in
+	etcd) etcdctl_ get --print-value-only "$(_etcd_key_prefix)$1" | head -c -1 ;;
+	redis) redis_cli --raw hget "${REDIS_KEY_PREFIX:-/appr/}k:$1" v | head -c -1 ;;
+	*) bail "kv_get: not a kv store ($APPR_TEST_STORAGE)" ;;
+	esac
+}
+kv_put() {
+	case $APPR_TEST_STORAGE in
+	etcd) etcdctl_ put "$(_etcd_key_prefix)$1" >/dev/null ;;
+	redis) redis_cli -x hset "${REDIS_KEY_PREFIX:-/appr/}k:$1" v >/dev/null ;;
+	*) bail "kv_put: not a kv store ($APPR_TEST_STORAGE)" ;;
+	esac
+}
