@@ -82,7 +82,10 @@
  *  - blob_delete: one txn: the link and its use key, conditioned on the link; the blob
  *    and its chunks too when the link was its last use (conditioned on its record), the
  *    repository key when the link was the repository's last link and it has no
- *    manifest (conditioned on the key).
+ *    manifest (conditioned on the key); then, once committed, both are looked at
+ *    again (collect_after): a removal running at the same time (another repository's
+ *    link, a manifest's references) may have seen this one's use still there, and
+ *    this one its, so that without a second look neither would delete the blob.
  *  - manifest_put: what it references is checked first (reads: each blob readable
  *    through repo, each manifest of an index a manifest of repo, else 400
  *    MANIFEST_BLOB_UNKNOWN); then (1) the body's chunks when it is over
@@ -102,7 +105,7 @@
  *    then the instance's ref and use keys (plain deletes: the keys of an instance
  *    belong to it alone, so a put of the same manifest meanwhile, a new instance, is
  *    untouched); then every blob it referenced that nothing uses any more is deleted
- *    (the rule above).
+ *    (the rule above), and the repository key when the repository is empty.
  *  - tag_delete: one delete.
  * Reads are gets of a record (and its chunks) and range reads of key prefixes.
  *
@@ -584,6 +587,51 @@ static int repo_empty_but(struct kvo *s, struct arena *a, const char *repo,
 	return n == 0 || (n == 1 && mf_key && strcmp(kp[0].key, mf_key) == 0);
 }
 
+/* Delete repo's repository key when the repository holds no link and no manifest
+ * any more, conditioned on the key's revision as read before looking (every
+ * transaction that adds to the repository puts the key: a new revision). Run after a
+ * removal committed, so that of two removals at once the later one sees both gone.
+ * 0, or -1 (err filled). */
+static int repo_collect(struct kvo *s, struct arena *a, const char *repo,
+			struct appr_error *err)
+{
+	const char *rkey = k_repo(a, repo);
+	for (int i = 0; i < GC_TRIES; i++) {
+		long long rrev;
+		int r = exists(s, a, rkey, &rrev, err);
+		if (r <= 0)
+			return r;
+		int e = repo_empty_but(s, a, repo, NULL, NULL, err);
+		if (e <= 0)
+			return e;
+		struct kv_cond c = { .key = rkey, .rev = rrev };
+		struct kv_op op = { .type = KV_DELETE, .key = rkey };
+		r = kv_txn(s->kv, &c, 1, &op, 1, err);
+		if (r == KV_COMMITTED)
+			return 0;
+		if (r < 0)
+			return -1;
+		appr_err_clear(err);          /* conflict or unknown: look again */
+	}
+	return 0;
+}
+
+/* After a removal of a use of blob hex or of something in repo committed: the blob
+ * and the repository key go when nothing holds them any more. Two removals running
+ * at once each decide inside their own transaction from what they read before it,
+ * so each may see the other's use still there; looking again once committed, the
+ * later of the two sees both gone. Failures are logged: debris, never a loss. */
+static void collect_after(struct kvo *s, struct arena *a, const char *repo, const char *hex)
+{
+	struct appr_error e = { 0 };
+	if (hex && blob_collect(s, a, hex, &e) < 0) {
+		fprintf(stderr, "appr: oci: kept blob sha256:%s: %s\n", hex, e.msg);
+		appr_err_clear(&e);
+	}
+	if (repo && repo_collect(s, a, repo, &e) < 0)
+		fprintf(stderr, "appr: oci: kept the repository key of %.140s: %s\n", repo, e.msg);
+}
+
 struct unlink_txn {
 	struct kvo *s;
 	const char *repo, *hex;
@@ -640,8 +688,12 @@ static int kvo_blob_delete(struct oci_store *os, const char *repo, const char *h
 			   struct appr_error *err)
 {
 	struct kvo *s = kvo_of(os);
+	struct arena *a = scratch(s);
 	struct unlink_txn ut = { s, repo, hex };
-	return kvtxn_run(s->kv, scratch(s), unlink_build, &ut, err) == KVTXN_APPLIED ? 0 : -1;
+	if (kvtxn_run(s->kv, a, unlink_build, &ut, err) != KVTXN_APPLIED)
+		return -1;
+	collect_after(s, a, repo, hex);
+	return 0;
 }
 
 /* ---- listings ---- */
@@ -1572,10 +1624,8 @@ static int kvo_manifest_delete(struct oci_store *os, const char *repo, const cha
 		return 0;                    /* their blobs stay: debris */
 	}
 	for (size_t i = 0; i < dt.n_refs; i++)
-		if (blob_collect(s, a, dt.refs[i], &e) < 0) {
-			fprintf(stderr, "appr: oci: kept blob sha256:%s: %s\n", dt.refs[i], e.msg);
-			appr_err_clear(&e);
-		}
+		collect_after(s, a, NULL, dt.refs[i]);
+	collect_after(s, a, repo, NULL);
 	return 0;
 }
 

@@ -160,7 +160,8 @@ for i in 1 2 3 4 5; do
 done
 wait "${pids[@]}"; pids=()
 is "$(cat "$T"/h1 "$T"/h2 "$T"/h3 "$T"/h4 "$T"/h5) $(keys oci/ | grep -c -e kns/r -e "$C2" -e "$c2data")" \
-	"202 202 202 202 202 202 202 202 202 202  0" "deleted everywhere at once: no key of theirs left"
+	"202 202 202 202 202 202 202 202 202 202  0" "deleted everywhere at once: no key of theirs left" ||
+	diag "left: $(keys oci/ | grep -e kns/r -e "$C2" -e "$c2data")"
 req DELETE "$R/blobs/sha256:$(sha "$found")"
 is "$STATUS $(nkeys oci/)" "202 0" "and the PATCHed blob: nothing left"
 # F: idle sessions swept at start
