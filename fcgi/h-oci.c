@@ -225,12 +225,20 @@ int h_oci_charts(struct request *req, struct oci_store *s, const char *repo,
 	for (size_t i = 0; i < all; i++) {
 		struct h_oci_chart *c = &(*out)[*n];
 		c->r = r[i];
-		if (oci_helm_tag(r[i].version, c->tag) < 0 ||
-		    oci_helm_config(r[i].chart, req->arena, &c->config, &c->config_len) < 0)
+		if (oci_helm_tag(r[i].version, c->tag) < 0)
 			continue;            /* not representable: not in the view */
+		if (r[i].config && r[i].manifest) {          /* as stored at push */
+			c->config = r[i].config;
+			c->config_len = r[i].config_len;
+			c->manifest = r[i].manifest;
+			c->manifest_len = r[i].manifest_len;
+		} else if (oci_helm_artifact(r[i].chart, r[i].sha256, r[i].size, name,
+					     r[i].version, req->arena, &c->config,
+					     &c->config_len, &c->manifest,
+					     &c->manifest_len) < 0) {
+			continue;
+		}
 		digest_sha256_hex(c->config, c->config_len, c->config_hex);
-		oci_helm_manifest(c->config_hex, c->config_len, r[i].sha256, r[i].size, name,
-				  r[i].version, req->arena, &c->manifest, &c->manifest_len);
 		digest_sha256_hex(c->manifest, c->manifest_len, c->manifest_hex);
 		(*n)++;
 	}

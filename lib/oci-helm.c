@@ -86,3 +86,18 @@ void oci_helm_manifest(const char *config_hex, size_t config_len, const char *la
 	*len = n;
 	json_object_put(o);
 }
+
+int oci_helm_artifact(const char *chart_json, const char *layer_hex, long long layer_size,
+		      const char *name, const char *version, struct arena *a,
+		      const char **config, size_t *config_len, const char **manifest,
+		      size_t *manifest_len)
+{
+	char tag[OCI_HELM_TAG_MAX + 1], hex[DIGEST_HEX_LEN + 1];
+	if (oci_helm_tag(version, tag) < 0 ||
+	    oci_helm_config(chart_json, a, config, config_len) < 0)
+		return -1;
+	digest_sha256_hex(*config, *config_len, hex);
+	oci_helm_manifest(hex, *config_len, layer_hex, layer_size, name, version, a, manifest,
+			  manifest_len);
+	return 0;
+}

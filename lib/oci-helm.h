@@ -35,4 +35,14 @@ void oci_helm_manifest(const char *config_hex, size_t config_len, const char *la
 		       long long layer_size, const char *name, const char *version,
 		       struct arena *a, const char **out, size_t *len);
 
+/* The OCI artifact of a chart release: its config (oci_helm_config of chart_json) and
+ * its image manifest (oci_helm_manifest with the config and the .tgz layer_hex of
+ * layer_size bytes), in a. What a store keeps at push, so that a release's OCI digest
+ * never changes whatever later versions of this code would make of it. -1 when
+ * chart_json is not a JSON object or the version has no tag (oci_helm_tag). */
+int oci_helm_artifact(const char *chart_json, const char *layer_hex, long long layer_size,
+		      const char *name, const char *version, struct arena *a,
+		      const char **config, size_t *config_len, const char **manifest,
+		      size_t *manifest_len);
+
 #endif

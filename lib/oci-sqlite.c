@@ -53,13 +53,18 @@ enum {
 
 /* The Helm view (oci-store.h): the helm releases of package (?NS, ?NAME) with a valid
  * chart and a known .tgz SHA-256, and a tag of at most 128 bytes. */
-#define VIEW_FROM(NS, NAME) \
+#define VIEW_JOINS \
 	" FROM packages p JOIN releases r ON r.package_id = p.id" \
 	" JOIN manifests m ON m.release_id = r.id AND m.media_type = 'helm'" \
-	" JOIN charts c ON c.release_id = r.id" \
+	" JOIN charts c ON c.release_id = r.id"
+#define VIEW_WHERE(NS, NAME) \
 	" WHERE p.namespace = " NS " AND p.name = " NAME " AND c.chart IS NOT NULL" \
 	" AND m.blob_sha256 IS NOT NULL AND length(r.version) <= 128"
-#define VIEW_COLUMNS "SELECT r.version, m.digest, m.size, m.blob_sha256, c.chart"
+#define VIEW_FROM(NS, NAME) VIEW_JOINS VIEW_WHERE(NS, NAME)
+/* the releases with their artifact as stored (schema/006-helm-oci.sql), if any */
+#define VIEW_ROWS(NS, NAME) \
+	"SELECT r.version, m.digest, m.size, m.blob_sha256, c.chart, h.config, h.manifest" \
+	VIEW_JOINS " LEFT JOIN helm_oci h ON h.release_id = r.id" VIEW_WHERE(NS, NAME)
 
 static const char *const sql[Q_COUNT] = {
 	[Q_REPO_KNOWN] = "SELECT EXISTS (SELECT 1 FROM oci_blob_links WHERE repo = ?1)"
@@ -101,8 +106,8 @@ static const char *const sql[Q_COUNT] = {
 		    " SELECT q.namespace || '/' || q.name FROM packages q"
 		    " WHERE q.namespace || '/' || q.name > ?1 AND EXISTS (SELECT 1"
 		    VIEW_FROM("q.namespace", "q.name") ") ORDER BY 1 LIMIT ?2",
-	[Q_CHARTS] = VIEW_COLUMNS VIEW_FROM("?1", "?2") " ORDER BY r.sortkey",
-	[Q_CHART_VERSION] = VIEW_COLUMNS VIEW_FROM("?1", "?2") " AND r.version = ?3",
+	[Q_CHARTS] = VIEW_ROWS("?1", "?2") " ORDER BY r.sortkey",
+	[Q_CHART_VERSION] = VIEW_ROWS("?1", "?2") " AND r.version = ?3",
 	[Q_TAG_OF] = "SELECT tag FROM oci_tags WHERE repo = ?1 AND digest = ?2 ORDER BY tag LIMIT 1",
 };
 
@@ -952,6 +957,17 @@ static int sq_chart_releases(struct oci_store *os, const char *repo, const char 
 		memcpy(r->sha256, sha, DIGEST_HEX_LEN + 1);
 		r->size = sqlite3_column_int64(q, 2);
 		r->chart = arena_strdup(a, (const char *)sqlite3_column_text(q, 4));
+		r->config = NULL;
+		r->manifest = NULL;
+		if (sqlite3_column_type(q, 5) == SQLITE_TEXT &&
+		    sqlite3_column_type(q, 6) == SQLITE_TEXT) {
+			r->config_len = (size_t)sqlite3_column_bytes(q, 5);
+			r->config = arena_strndup(a, (const char *)sqlite3_column_text(q, 5),
+						  r->config_len);
+			r->manifest_len = (size_t)sqlite3_column_bytes(q, 6);
+			r->manifest = arena_strndup(a, (const char *)sqlite3_column_text(q, 6),
+						    r->manifest_len);
+		}
 	}
 	sqlite3_reset(q);
 	if (rc != SQLITE_DONE)

@@ -8,7 +8,9 @@
  * both share (the generic Helm view, adopting a blob by copying it).
  *
  * The Helm view: the appr helm releases whose chart is valid (chart fields stored) and
- * whose .tgz SHA-256 is known are read from the appr store at request time;
+ * whose .tgz SHA-256 is known are read from the appr store at request time, with
+ * their OCI artifact as stored at push where the store keeps it (the filesystem
+ * store's helm_oci table), else made from the chart fields (oci_helm_artifact);
  * tags/list, _catalog and oci_repo_known count them as tags (the version, '+' as '_')
  * of repository "ns/name". Nothing of the view is stored in the OCI tables.
  *
@@ -168,6 +170,9 @@ struct oci_chart_release {
 	char sha256[DIGEST_HEX_LEN + 1]; /* the SHA-256 of the stored .tgz: the layer */
 	long long size;                  /* the .tgz bytes */
 	const char *chart;               /* its index fields (lib/chart.h JSON) */
+	const char *config, *manifest;   /* its OCI artifact as stored at push
+					  * (oci_helm_artifact), or NULL: not stored */
+	size_t config_len, manifest_len;
 };
 
 /* The chart releases of appr package repo ("ns/name"), lowest first, or only

@@ -78,6 +78,12 @@ int sq_set_chart(struct storage *s, const char *ns, const char *name,
 		return sq_tx_commit(ss, err);
 	}
 	fill_sha = sqlite3_column_bytes(st, 6) == 0 && sq_digest_ok(blob_sha256);
+	long long size = sqlite3_column_int64(st, 3);
+	char sha[DIGEST_HEX_LEN + 1];
+	if (fill_sha)
+		memcpy(sha, blob_sha256, sizeof sha);
+	else
+		sq_col_copy(sha, sizeof sha, st, 6);
 	sqlite3_reset(st);
 
 	st = sq_stmt_get(ss, S_CHART_EXAMINED);
@@ -87,7 +93,8 @@ int sq_set_chart(struct storage *s, const char *ns, const char *name,
 	if (r < 0)
 		goto fail;
 	fill_chart = r == 0 && (sq_nonempty(chart) || sq_nonempty(problem));
-	if (fill_chart && sq_chart_put(ss, rel_id, chart, problem, err) < 0)
+	if (fill_chart && sq_chart_put(ss, rel_id, chart, problem, name, release, sha, size,
+				       err) < 0)
 		goto fail;
 	if (fill_sha) {
 		st = sq_stmt_get(ss, S_MAN_SET_SHA256);

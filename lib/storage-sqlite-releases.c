@@ -140,7 +140,8 @@ int sq_put_release(struct storage *s, const struct storage_push *p,
 	sq_bind_text(ss, st, 7, sq_nonempty(sha));
 	if (sq_run(ss, st, err) < 0 || sq_ns_bump(ss, p->ns, now, err) < 0)
 		goto out;
-	if (helm && sq_chart_put(ss, rel_id, p->chart, p->chart_problem, err) < 0)
+	if (helm && sq_chart_put(ss, rel_id, p->chart, p->chart_problem, p->name, p->release,
+				 sha, size, err) < 0)
 		goto out;
 	if (old[0] && strcmp(old, p->digest) != 0 && sq_drop_if_unreferenced(ss, old, err) < 0)
 		goto out;
@@ -328,7 +329,8 @@ static int delete_manifest_once(struct sq_storage *ss, const char *ns, const cha
 	sq_bind_text(ss, st, 2, media_type);
 	if (sq_run(ss, st, err) < 0)
 		goto fail;
-	if (strcmp(media_type, "helm") == 0 && sq_chart_put(ss, rel_id, NULL, NULL, err) < 0)
+	if (strcmp(media_type, "helm") == 0 &&
+	    sq_chart_put(ss, rel_id, NULL, NULL, NULL, NULL, NULL, 0, err) < 0)
 		goto fail;
 	st = sq_stmt_get(ss, S_MAN_ANY_OF_RELEASE);
 	sq_bind_int(ss, st, 1, rel_id);

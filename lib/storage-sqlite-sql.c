@@ -227,6 +227,12 @@ const struct sq_sql_def sq_sql_defs[S_COUNT] = {
 		" chart_problem = excluded.chart_problem" },
 	[S_CHART_DELETE] = { "delete chart", "DELETE FROM charts WHERE release_id = ?1" },
 	[S_CHART_EXAMINED] = { "find chart", "SELECT 1 FROM charts WHERE release_id = ?1" },
+	[S_HELM_OCI_PUT] = { "store chart artifact",
+		"INSERT INTO helm_oci (release_id, config, manifest) VALUES (?1, ?2, ?3)"
+		" ON CONFLICT (release_id) DO UPDATE SET config = excluded.config,"
+		" manifest = excluded.manifest" },
+	[S_HELM_OCI_DELETE] = { "delete chart artifact",
+		"DELETE FROM helm_oci WHERE release_id = ?1" },
 	[S_NS_BUMP] = { "bump namespace stamp",
 		"INSERT INTO namespaces (name, stamp, changed_at) VALUES (?1, 1, ?2)"
 		" ON CONFLICT (name) DO UPDATE SET stamp = stamp + 1,"

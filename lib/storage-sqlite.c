@@ -57,6 +57,7 @@
 
 #include <sqlite3.h>
 
+#include "oci-helm.h"
 #include "semver.h"
 #include "storage.h"
 #include "storage-sqlite.h"
@@ -257,10 +258,15 @@ int sq_recorded_sha256(struct sq_storage *ss, const char *digest,
 
 /* Inside a write transaction: record what the blob of release rel_id's helm manifest
  * was found to be: its chart (which wins when both are given) or the problem; neither:
- * not examined (no charts row). */
+ * not examined (no charts row). With a chart and the .tgz's SHA-256 (layer_hex, of
+ * layer_size bytes) known, also the release's OCI artifact (schema/006-helm-oci.sql)
+ * for package name at version; else none. */
 int sq_chart_put(struct sq_storage *ss, sqlite3_int64 rel_id, const char *chart,
-		 const char *problem, struct appr_error *err)
+		 const char *problem, const char *name, const char *version,
+		 const char *layer_hex, long long layer_size, struct appr_error *err)
 {
+	const char *config, *manifest;
+	size_t config_len, manifest_len;
 	chart = sq_nonempty(chart);
 	problem = chart ? NULL : sq_nonempty(problem);
 	sqlite3_stmt *st = sq_stmt_get(ss, chart || problem ? S_CHART_PUT : S_CHART_DELETE);
@@ -269,7 +275,22 @@ int sq_chart_put(struct sq_storage *ss, sqlite3_int64 rel_id, const char *chart,
 		sq_bind_text(ss, st, 2, chart);
 		sq_bind_text(ss, st, 3, problem);
 	}
-	return sq_run(ss, st, err);
+	if (sq_run(ss, st, err) < 0)
+		return -1;
+	struct arena *a = arena_new();
+	bool artifact = chart && sq_digest_ok(layer_hex) &&
+		oci_helm_artifact(chart, layer_hex, layer_size, name, version, a, &config,
+				  &config_len, &manifest, &manifest_len) == 0;
+	st = sq_stmt_get(ss, artifact ? S_HELM_OCI_PUT : S_HELM_OCI_DELETE);
+	sq_bind_int(ss, st, 1, rel_id);
+	if (artifact) {
+		sq_bind_rc(ss, sqlite3_bind_text(st, 2, config, (int)config_len, SQLITE_TRANSIENT));
+		sq_bind_rc(ss, sqlite3_bind_text(st, 3, manifest, (int)manifest_len,
+						 SQLITE_TRANSIENT));
+	}
+	int rc = sq_run(ss, st, err);
+	arena_free(a);
+	return rc;
 }
 
 /* Inside a write transaction: one more change under namespace ns, made at now. */

@@ -54,6 +54,7 @@ enum sid {
 	S_TOKEN_INSERT, S_TOKEN_TAKEN, S_TOKEN_FIND, S_TOKEN_LIST_ALL, S_TOKEN_LIST_USER,
 	S_TOKEN_DELETE, S_PKG_VISIBILITY,
 	S_BLOB_SHA256, S_MAN_SET_SHA256, S_CHART_PUT, S_CHART_DELETE, S_CHART_EXAMINED,
+	S_HELM_OCI_PUT, S_HELM_OCI_DELETE,
 	S_CHARTS, S_NS_BUMP, S_NS_STAMP,
 	S_COUNT
 };
@@ -136,7 +137,8 @@ const char *sq_nonempty(const char *s);
 int sq_recorded_sha256(struct sq_storage *ss, const char *digest,
 		       char out[DIGEST_HEX_LEN + 1], struct appr_error *err);
 int sq_chart_put(struct sq_storage *ss, sqlite3_int64 rel_id, const char *chart,
-		 const char *problem, struct appr_error *err);
+		 const char *problem, const char *name, const char *version,
+		 const char *layer_hex, long long layer_size, struct appr_error *err);
 int sq_ns_bump(struct sq_storage *ss, const char *ns, const char *now,
 	       struct appr_error *err);
 int sq_not_found(struct sq_storage *ss, const char *ns, const char *name,

@@ -399,7 +399,8 @@ Test(storage, sqlite_only_version_1_database_is_upgraded)
 	st = NULL;
 	snprintf(db, sizeof db, "%s/appr.db", data_dir);
 	cr_assert(eq(int, sqlite3_open(db, &raw), SQLITE_OK), "raw open");
-	cr_assert(eq(int, sqlite3_exec(raw, "DROP TABLE namespaces; DROP TABLE charts;"
+	cr_assert(eq(int, sqlite3_exec(raw, "DROP TABLE helm_oci;"
+				       " DROP TABLE namespaces; DROP TABLE charts;"
 				       " ALTER TABLE manifests DROP COLUMN blob_sha256;"
 				       " DROP TABLE tokens; DROP TABLE grants;"
 				       " DROP TABLE users; DROP TRIGGER packages_trigrams_insert;"

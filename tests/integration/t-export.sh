@@ -133,7 +133,7 @@ ok $? "...and left as it was"
 
 # ---- usage ----
 admin export --help
-is "$RC $(head -1 <<<"$OUT")" "0   export FILE                        write the whole store (packages, releases," "export --help: exit 0, its usage"
+is "$RC $(head -1 <<<"$OUT")" "0   export FILE [--skip-oci]           write the whole store (packages, releases," "export --help: exit 0, its usage"
 admin import
 is "$RC" 2 "import without a file: exit 2"
 admin copy --to-nowhere x
