@@ -728,9 +728,40 @@ static int kvo_repos_list(struct oci_store *os, const char *last, long n, struct
 	const size_t pl = strlen("oci/repo/");
 	if (kv_range(s->kv, "oci/repo/", NULL, 0, true, t, &kp, &m, NULL, err) < 0)
 		return -1;
-	const char **v = arena_alloc(t, (m + 1) * sizeof *v);
+	/* and the Helm view's: the packages with a helm release, then per namespace
+	 * those with a release in the view (a valid chart, its .tgz SHA-256 known) */
+	struct storage_list_query q = { .media_type = "helm" };
+	struct storage_package *pk;
+	size_t np;
+	if (storage_list_packages(s->base.st, &q, t, &pk, &np, err) < 0)
+		return -1;
+	size_t cap = m + np + 1;
+	const char **v = arena_alloc(t, cap * sizeof *v);
 	for (size_t i = 0; i < m; i++)
 		v[i] = kp[i].key + pl;
+	for (size_t i = 0; i < np;) {
+		const char *slash = strchr(pk[i].package, '/');
+		size_t nl = slash ? (size_t)(slash - pk[i].package) : 0, j = i + 1;
+		while (j < np && strncmp(pk[j].package, pk[i].package, nl + 1) == 0)
+			j++;                     /* pk[i..j): one namespace */
+		if (slash) {
+			struct storage_chart *c;
+			size_t nc;
+			char tag[OCI_HELM_TAG_MAX + 1];
+			const char *ns = arena_strndup(t, pk[i].package, nl);
+			if (storage_list_charts(s->base.st, ns, true, t, &c, &nc, err) < 0)
+				return -1;
+			const char *added = NULL;    /* rows of one package are adjacent */
+			for (size_t k = 0; k < nc && m < cap; k++)
+				if (c[k].chart && valid_hex(c[k].blob_sha256) &&
+				    oci_helm_tag(c[k].release, tag) == 0 &&
+				    (!added || strcmp(added, c[k].name) != 0)) {
+					v[m++] = arena_printf(t, "%s/%s", ns, c[k].name);
+					added = c[k].name;
+				}
+		}
+		i = j;
+	}
 	/* key order puts "ns/a-b/" before "ns/a/": sort the names themselves */
 	v = distinct(t, v, m, &m);
 	page(a, v, m, last, n, repos, count, more);
