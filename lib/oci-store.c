@@ -170,6 +170,10 @@ static int view_from_charts(struct oci_store *s, const char *repo, const char *v
 		memcpy(r->sha256, c[i].blob_sha256, sizeof r->sha256);
 		r->size = c[i].size;
 		r->chart = c[i].chart;
+		r->config = c[i].oci_config;             /* as kept at push, if it was */
+		r->manifest = c[i].oci_manifest;
+		r->config_len = r->config ? strlen(r->config) : 0;
+		r->manifest_len = r->manifest ? strlen(r->manifest) : 0;
 	}
 	qsort(*out, *n, sizeof **out, by_semver);
 	return 0;

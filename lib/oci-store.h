@@ -9,8 +9,8 @@
  *
  * The Helm view: the appr helm releases whose chart is valid (chart fields stored) and
  * whose .tgz SHA-256 is known are read from the appr store at request time, with
- * their OCI artifact as stored at push where the store keeps it (the filesystem
- * store's helm_oci table), else made from the chart fields (oci_helm_artifact);
+ * their OCI artifact as kept at push (the filesystem store's helm_oci table, the kv
+ * stores' helm/ keys), else made from the chart fields (oci_helm_artifact);
  * tags/list, _catalog and oci_repo_known count them as tags (the version, '+' as '_')
  * of repository "ns/name". Nothing of the view is stored in the OCI tables.
  *

@@ -17,21 +17,29 @@
 
 /* ---- Helm chart repositories ---- */
 
-/* What the helm/ value kp records for upload: 1 with *chart or *problem set, 0 when it
- * is another upload's (a write between two reads), -1 when it is not a helm/ value. */
+/* What the helm/ value kp records for upload: 1 with c->chart (and the OCI artifact
+ * kept after it, when there is one) or c->problem set, 0 when it is another upload's
+ * (a write between two reads), -1 when it is not a helm/ value. */
 static int chart_of(struct arena *a, const struct kv_pair *kp, const char *upload,
-		    const char **chart, const char **problem)
+		    struct storage_chart *c)
 {
 	const char *text;
 
 	if (!kvs_meta_of(a, kp, upload, &text))
 		return 0;
-	if (strncmp(text, "chart\n", 6) == 0)
-		*chart = text + 6;
-	else if (strncmp(text, "problem\n", 8) == 0)
-		*problem = text + 8;
-	else
+	if (strncmp(text, "chart\n", 6) == 0) {
+		/* "chart\n<chart>[\n<OCI config>\n<OCI manifest>]": JSON has no raw newline */
+		const char *nl = strchr(text + 6, '\n'), *nl2 = nl ? strchr(nl + 1, '\n') : NULL;
+		c->chart = nl ? arena_strndup(a, text + 6, (size_t)(nl - text - 6)) : text + 6;
+		if (nl2) {
+			c->oci_config = arena_strndup(a, nl + 1, (size_t)(nl2 - nl - 1));
+			c->oci_manifest = nl2 + 1;
+		}
+	} else if (strncmp(text, "problem\n", 8) == 0) {
+		c->problem = text + 8;
+	} else {
 		return -1;
+	}
 	return 1;
 }
 
@@ -82,7 +90,7 @@ static int package_charts(struct arena *a, const char *ns, const char *name, jso
 			continue;                 /* not examined yet */
 		const char *key = kvs_helm_key(a, ns, name, rels[i]);
 		struct kv_pair *kp = bsearch(key, charts, n_charts, sizeof *charts, kvs_pair_cmp);
-		int r = kp ? chart_of(a, kp, jstr(e, "token"), &c->chart, &c->problem) : 0;
+		int r = kp ? chart_of(a, kp, jstr(e, "token"), c) : 0;
 		if (r <= 0)
 			return r < 0 ? -1 : 1;
 	}
@@ -188,6 +196,9 @@ static int chart_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr_
 		const char *up = jstr(e, "token") ? jstr(e, "token") : "";
 		if (kvs_chart_value(a, up, ct->chart, ct->problem, &hval, err) < 0)
 			goto fail;
+		hval = kvs_chart_with_artifact(a, hval, ct->chart,
+					       fill_sha ? ct->sha : jstr(e, "sha256"),
+					       jint(e, "size"), ct->name, ct->release);
 		kvtxn_op(t, KV_PUT, kvs_helm_key(a, ct->ns, ct->name, ct->release), hval,
 			 strlen(hval));
 		json_object_object_add(e, "chart", json_object_new_boolean(1));

@@ -62,6 +62,11 @@ const char *kvs_helm_key(struct arena *a, const char *ns, const char *name,
 			 const char *release);
 const char *kvs_ns_key(struct arena *a, const char *ns);
 void kvs_ns_touch(struct kvtxn *t, struct arena *a, const char *ns, const char *now);
+/* hval, a helm/ value kvs_chart_value made, with the release's OCI artifact appended
+ * when it has a chart and the .tgz SHA-256 sha (of size bytes) is known; else hval. */
+const char *kvs_chart_with_artifact(struct arena *a, const char *hval, const char *chart,
+				    const char *sha, long long size, const char *name,
+				    const char *release);
 int kvs_chart_value(struct arena *a, const char *upload, const char *chart,
 		    const char *problem, const char **out, struct appr_error *err);
 int kvs_load_pkg(struct kvs *ks, const char *ns, const char *name, struct arena *a,

@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "names.h"
+#include "oci-helm.h"
 #include "semver.h"
 #include "storage-kv.h"
 #include "storage-kv-txn.h"
@@ -158,6 +159,20 @@ void kvs_ns_touch(struct kvtxn *t, struct arena *a, const char *ns, const char *
 /* Into *out the helm/ value recording for upload what a helm blob was found to be:
  * its chart (which wins when both are given) or the problem; NULL when neither is
  * given. 413 payload-too-large when it would exceed KV_MAX_VALUE. */
+const char *kvs_chart_with_artifact(struct arena *a, const char *hval, const char *chart,
+				    const char *sha, long long size, const char *name,
+				    const char *release)
+{
+	const char *config, *manifest, *out;
+	size_t config_len, manifest_len;
+	if (!hval || !chart || !*chart || !names_valid_digest(sha) ||
+	    oci_helm_artifact(chart, sha, size, name, release, a, &config, &config_len,
+			      &manifest, &manifest_len) < 0)
+		return hval;
+	out = arena_printf(a, "%s\n%s\n%s", hval, config, manifest);
+	return strlen(out) > KV_MAX_VALUE ? hval : out;   /* too big: made when asked */
+}
+
 int kvs_chart_value(struct arena *a, const char *upload, const char *chart,
 		    const char *problem, const char **out, struct appr_error *err)
 {

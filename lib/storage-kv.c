@@ -16,8 +16,11 @@
  *   man/<ns>/<name>/<release>/<media type>   "<upload id>\n<metadata JSON as pushed>",
  *                                        present only when the manifest has metadata
  *   helm/<ns>/<name>/<release>           media type helm: "<upload id>\nchart\n<chart.h
- *                                        JSON>" or "<upload id>\nproblem\n<why not a
- *                                        chart>", present while the manifest says "chart"
+ *                                        JSON>[\n<OCI config>\n<OCI manifest>]" (the
+ *                                        release's OCI artifact, oci-helm.h, when its
+ *                                        .tgz SHA-256 was known) or "<upload id>\n
+ *                                        problem\n<why not a chart>", present while the
+ *                                        manifest says "chart"
  *   ns/<ns>                              {"changed_at": "..."}: put by every transaction
  *                                        that changes something under the namespace
  *                                        (push, delete, set_chart; not channels), so its
@@ -229,9 +232,11 @@ static int push_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr_e
 		kvtxn_op(t, KV_PUT, pt->mkey, pt->mval, strlen(pt->mval));
 	else
 		kvtxn_op(t, KV_DELETE, pt->mkey, NULL, 0);
-	if (pt->hval)
-		kvtxn_op(t, KV_PUT, pt->hkey, pt->hval, strlen(pt->hval));
-	else if (pt->hkey)
+	if (pt->hval) {
+		const char *hval = kvs_chart_with_artifact(a, pt->hval, p->chart, sha, size,
+							   p->name, p->release);
+		kvtxn_op(t, KV_PUT, pt->hkey, hval, strlen(hval));
+	} else if (pt->hkey)
 		kvtxn_op(t, KV_DELETE, pt->hkey, NULL, 0);
 	kvs_ns_touch(t, a, p->ns, pt->now);
 	if (is_new && p->visibility && strcmp(p->visibility, "private") == 0)

@@ -84,6 +84,10 @@ struct storage_chart {
 	char blob_sha256[DIGEST_HEX_LEN + 1]; /* SHA-256 of the stored .tgz, "" unknown */
 	long long size;
 	char created_at[32];
+	const char *oci_config;          /* the release's OCI artifact (oci-helm.h) as kept
+					  * with the chart fields, or NULL: a driver that
+					  * keeps none there, or none kept */
+	const char *oci_manifest;
 };
 
 /* One row of list_packages. With a media type in the query, the row is narrowed to it:
