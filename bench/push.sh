@@ -33,6 +33,8 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 rps() { awk '/Requests\/sec/ { print $2 }'; }
+# cpu: the busy and total jiffies of every CPU so far ("busy total", /proc/stat)
+cpu() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat; }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 for fsync in true false; do
@@ -44,14 +46,17 @@ for fsync in true false; do
 	base=http://127.0.0.1:$port
 	for _ in $(seq 100); do curl -sf "$base/version" >/dev/null && break; sleep 0.1; done
 	curl -sf "$base/version" >/dev/null || die "the registry did not start"
-	: >"$tmp/push" ; : >"$tmp/version"; : >"$tmp/errors"
+	: >"$tmp/push" ; : >"$tmp/version"; : >"$tmp/errors"; : >"$tmp/busy"
 	total=0
 	for r in $(seq "$ROUNDS"); do
 		wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" "$base/version" | rps >>"$tmp/version"
+		read -r b0 t0 < <(cpu)
 		PUSH_PATH=/api/v1/packages/pushns/chart PUSH_RUN=$r \
 			wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s "$here/bench/push-new.lua" \
 			"$base" >"$tmp/wrk.out" 2>>"$tmp/errors"
+		read -r b1 t1 < <(cpu)
 		rps <"$tmp/wrk.out" >>"$tmp/push"
+		echo $(((b1 - b0) * 100 / (t1 - t0))) >>"$tmp/busy"
 		n=$(awk '/requests in/ { print $1 }' "$tmp/wrk.out")
 		total=$((total + n))
 	done
@@ -60,6 +65,10 @@ for fsync in true false; do
 		"$fsync" "$(median <"$tmp/push")" "$(median <"$tmp/version")" "$ROUNDS" "$DURATION" "$CONNS" "$PROCS"
 	printf '             %d pushes answered, %d releases stored, %d answers not 200\n' \
 		"$total" "$held" "$(grep -c '^push-new:' "$tmp/errors" || true)"
+	# all CPUs busy during the pushes: the machine's CPU is the limit, not the disk
+	printf '             CPUs busy during the pushes: %s%% of %d (median; wrk, lighttpd and\n' \
+		"$(median <"$tmp/busy")" "$(nproc)"
+	printf '             the responders share them: the registry runs on the same machine)\n'
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
 done

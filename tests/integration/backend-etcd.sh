@@ -70,7 +70,7 @@ etcd_start() {
 		for ((i = 1; i <= n; i++)); do
 			cports+=("$(_etcd_port)")
 			pports+=("$(_etcd_port)")
-			cluster+=${cluster:+,}m$i=http://127.0.0.1:${pports[i - 1]}
+			cluster+=${cluster:+,}m$i-$$-$try=http://127.0.0.1:${pports[i - 1]}
 		done
 		for ((i = 1; i <= n; i++)); do
 			rm -rf -- "$APPR_TMP/etcd.$i"
@@ -79,7 +79,7 @@ etcd_start() {
 			# Loopback: a short heartbeat and election timeout make start-up and
 			# the election after a member died fast (not too short for a cluster on a
 			# loaded machine: a missed heartbeat must not start an election).
-			env ${arch:+ETCD_UNSUPPORTED_ARCH=$arch} /usr/bin/etcd --name "m$i" \
+			env ${arch:+ETCD_UNSUPPORTED_ARCH=$arch} /usr/bin/etcd --name "m$i-$$-$try" \
 				--data-dir "$APPR_TMP/etcd.$i" \
 				--listen-client-urls "${_etcd_client_urls[i - 1]}" \
 				--advertise-client-urls "${_etcd_client_urls[i - 1]}" \
@@ -103,6 +103,13 @@ etcd_start() {
 			for u in "${_etcd_client_urls[@]}"; do
 				_etcd_healthy "$u" || { state=; break; }
 			done
+			# ours, not another test's etcd that had the port when ours failed to
+			# bind it (and has not exited yet): its members have our names
+			if [ -n "$state" ] && ! ETCDCTL_API=3 etcdctl --endpoints "$etcd_endpoints" \
+				--dial-timeout 2s --command-timeout 5s member list 2>/dev/null |
+				grep -q ", m1-$$-$try, "; then
+				state=
+			fi
 			[ -n "$state" ] && break
 			sleep 0.05
 		done

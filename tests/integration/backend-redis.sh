@@ -44,7 +44,11 @@ _redis_launch() {
 			redis_pid=
 			return 1
 		fi
-		[ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = PONG ] && return 0
+		# ours, not another test's redis-server that had the port when ours failed
+		# to bind it (and has not exited yet)
+		[ "$(redis-cli -h 127.0.0.1 -p "$port" info server 2>/dev/null |
+			tr -d '\r' | awk -F: '$1 == "process_id" { print $2 }')" = "$redis_pid" ] &&
+			return 0
 		sleep 0.1
 	done
 	return 2

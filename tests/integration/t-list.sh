@@ -172,7 +172,7 @@ if [ "$APPR_TEST_STORAGE" = filesystem ]; then
 		DROP TABLE trigram_counts; DROP TABLE trigram_positions;
 		DROP TABLE oci_tags; DROP TABLE oci_manifest_refs; DROP TABLE oci_manifests;
 		DROP TABLE oci_blob_links; DROP TABLE oci_blobs; DROP TABLE oci_uploads;
-		PRAGMA user_version = 3;"
+		DROP TABLE helm_oci; PRAGMA user_version = 3;"
 	appr_start
 	req GET "/api/v1/packages/search?q=q14"
 	is "$STATUS $(jqb length)" "200 10" "a store made before the index: filled when opened"
