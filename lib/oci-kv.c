@@ -587,6 +587,27 @@ static int repo_empty_but(struct kvo *s, struct arena *a, const char *repo,
 	return n == 0 || (n == 1 && mf_key && strcmp(kp[0].key, mf_key) == 0);
 }
 
+/* Into t, the delete of repo's repository key (conditioned on its revision, read
+ * first) when the repository holds nothing but link_key and mf_key, which t deletes
+ * (either may be NULL). 0, or -1 (err filled). */
+static int repo_key_drop(struct kvtxn *t, struct kvo *s, struct arena *a, const char *repo,
+			 const char *link_key, const char *mf_key, struct appr_error *err)
+{
+	const char *rkey = k_repo(a, repo);
+	long long rrev;
+	int r = exists(s, a, rkey, &rrev, err);
+	if (r <= 0)
+		return r;
+	int e = repo_empty_but(s, a, repo, link_key, mf_key, err);
+	if (e < 0)
+		return -1;
+	if (e) {
+		kvtxn_cond(t, rkey, rrev);
+		kvtxn_op(t, KV_DELETE, rkey, NULL, 0);
+	}
+	return 0;
+}
+
 /* Delete repo's repository key when the repository holds no link and no manifest
  * any more, conditioned on the key's revision as read before looking (every
  * transaction that adds to the repository puts the key: a new revision). Run after a
@@ -644,8 +665,8 @@ static int unlink_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr
 	const struct unlink_txn *ut = ctx;
 	struct kvo *s = ut->s;
 	const char *lkey = k_link(a, ut->repo, ut->hex), *ukey = k_use_link(a, ut->hex, ut->repo);
-	const char *bkey = k_blob(a, ut->hex), *rkey = k_repo(a, ut->repo);
-	long long lrev, rrev, brev;
+	const char *bkey = k_blob(a, ut->hex);
+	long long lrev, brev;
 	json_object *b;
 	struct kv_pair *kp;
 	int r = exists(s, a, lkey, &lrev, err);
@@ -669,19 +690,7 @@ static int unlink_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr
 		if (valid_id(data))
 			kvtxn_op(t, KV_DELETE_PREFIX, k_data(a, data), NULL, 0);
 	}
-	/* the repository: its key, then what it holds */
-	if ((r = exists(s, a, rkey, &rrev, err)) < 0)
-		return -1;
-	if (r) {
-		int e = repo_empty_but(s, a, ut->repo, lkey, NULL, err);
-		if (e < 0)
-			return -1;
-		if (e) {
-			kvtxn_cond(t, rkey, rrev);
-			kvtxn_op(t, KV_DELETE, rkey, NULL, 0);
-		}
-	}
-	return 0;
+	return repo_key_drop(t, s, a, ut->repo, lkey, NULL, err);
 }
 
 static int kvo_blob_delete(struct oci_store *os, const char *repo, const char *hex,
@@ -1574,9 +1583,9 @@ static int del_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr_er
 {
 	struct del_txn *dt = ctx;
 	struct kvo *s = dt->s;
-	const char *rkey = k_repo(a, dt->repo), *prefix = arena_printf(a, "oci/tag/%s/", dt->repo);
+	const char *prefix = arena_printf(a, "oci/tag/%s/", dt->repo);
 	json_object *rec;
-	long long rev, rrev;
+	long long rev;
 	struct kv_pair *kp;
 	size_t n, n_tags = 0;
 	int r = kvtxn_load(s->kv, dt->mkey, a, &rec, &rev, err);
@@ -1622,19 +1631,7 @@ static int del_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr_er
 	dt->n_blobs = dt->n_refs;
 	take_strings(a, jget(rec, "manifests"), dt->refs, &dt->n_refs);
 	json_object_put(rec);
-	/* the repository: its key, then what it holds */
-	if ((r = exists(s, a, rkey, &rrev, err)) < 0)
-		return -1;
-	if (r) {
-		int e = repo_empty_but(s, a, dt->repo, NULL, dt->mkey, err);
-		if (e < 0)
-			return -1;
-		if (e) {
-			kvtxn_cond(t, rkey, rrev);
-			kvtxn_op(t, KV_DELETE, rkey, NULL, 0);
-		}
-	}
-	return 0;
+	return repo_key_drop(t, s, a, dt->repo, NULL, dt->mkey, err);
 }
 
 static int kvo_manifest_delete(struct oci_store *os, const char *repo, const char *hex,
