@@ -975,12 +975,6 @@ static int sq_chart_releases(struct oci_store *os, const char *repo, const char 
 	return 0;
 }
 
-static bool sq_blob_file(const struct oci_store *os, const char *hex, char *path)
-{
-	blob_file((const struct ocs *)os, hex, path);
-	return true;
-}
-
 /* Copy file src to dst (created, not there yet): 0 or an errno. */
 static int copy_file(const char *src, const char *dst, bool do_fsync)
 {
@@ -1105,7 +1099,6 @@ static const struct oci_store_ops sq_ops = {
 	.blob_open = sq_blob_open,
 	.blob_read = sq_blob_read,
 	.blob_close = sq_blob_close,
-	.blob_file = sq_blob_file,
 	.blob_mount = sq_blob_mount,
 	.blob_delete = sq_blob_delete,
 	.repos_list = sq_repos_list,

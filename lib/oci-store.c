@@ -54,9 +54,6 @@ void oci_blob_close(struct oci_blob_reader *r)
 		r->s->ops->blob_close(r);
 }
 
-bool oci_blob_file(const struct oci_store *s, const char *hex, char *path)
-{ return s->ops->blob_file ? s->ops->blob_file(s, hex, path) : false; }
-
 int oci_blob_mount(struct oci_store *s, const char *repo, const char *from, const char *hex,
 		   struct appr_error *err)
 { return s->ops->blob_mount(s, repo, from, hex, err); }

@@ -76,10 +76,6 @@ int oci_blob_open(struct oci_store *s, const char *hex, long long from,
 long oci_blob_read(struct oci_blob_reader *r, void *buf, size_t len);
 void oci_blob_close(struct oci_blob_reader *r);   /* NULL is a no-op */
 
-/* Whether blobs are files: the path blob hex has (or would have) into path (PATH_MAX
- * bytes) and true; false for a store without files (kv). */
-bool oci_blob_file(const struct oci_store *s, const char *hex, char *path);
-
 /* Link blob hex, readable through repository from, to repo too (a cross-repository
  * mount): 0, or 404 BLOB_UNKNOWN when from may not serve it. */
 int oci_blob_mount(struct oci_store *s, const char *repo, const char *from, const char *hex,
@@ -202,7 +198,7 @@ int oci_manifest_tag(struct oci_store *s, const char *repo, const char *hex, str
  * Each operation as its public function above says (lib/oci-store.c calls through
  * the table). An operation a store leaves NULL is done by oci-store.c generically:
  * chart_releases (from storage_list_charts), blob_adopt (a copy through an upload
- * session), blob_share (nothing to share), blob_file (no files). */
+ * session), blob_share (nothing to share). */
 struct oci_store_ops {
 	const char *name;
 	void (*close)(struct oci_store *s);
@@ -214,7 +210,6 @@ struct oci_store_ops {
 			 struct oci_blob_reader **r, struct appr_error *err);
 	long (*blob_read)(struct oci_blob_reader *r, void *buf, size_t len);
 	void (*blob_close)(struct oci_blob_reader *r);
-	bool (*blob_file)(const struct oci_store *s, const char *hex, char *path);
 	int (*blob_mount)(struct oci_store *s, const char *repo, const char *from,
 			  const char *hex, struct appr_error *err);
 	int (*blob_delete)(struct oci_store *s, const char *repo, const char *hex,
