@@ -91,6 +91,22 @@ int h_oci_manifest_get(struct request *req, struct response *resp)
 	return 0;
 }
 
+/* Bytes in memory, read by oci_blob_put. */
+struct mem_src {
+	const char *p;
+	size_t left;
+};
+
+static long read_mem(void *ctx, void *buf, size_t len)
+{
+	struct mem_src *m = ctx;
+	size_t n = m->left < len ? m->left : len;
+	memcpy(buf, m->p, n);
+	m->p += n;
+	m->left -= n;
+	return (long)n;
+}
+
 /* Blobs info references that repo does not hold but its Helm view serves (a chart's
  * .tgz, its config: a client that found them there by HEAD did not upload them):
  * recorded in the OCI store, the .tgz adopted from its appr blob (oci_blob_adopt). */
@@ -121,21 +137,9 @@ static int adopt_view_blobs(struct request *req, struct oci_store *s, const char
 				break;
 			}
 			if (strcmp(c[k].config_hex, hex) == 0) {
-				char uuid[OCI_UUID_LEN + 1];
-				struct oci_upload_writer *w = NULL;
-				if (oci_upload_new(s, repo, uuid, &req->err) < 0)
+				struct mem_src m = { c[k].config, c[k].config_len };
+				if (oci_blob_put(s, repo, hex, read_mem, &m, &req->err) < 0)
 					return -1;
-				int rc = oci_upload_append(s, repo, uuid, &w, &req->err);
-				if (rc == 0) {
-					rc = oci_upload_write(w, c[k].config, c[k].config_len,
-							      &req->err);
-					if (oci_upload_end(w, rc == 0, rc == 0 ? &req->err : &e) < 0)
-						rc = -1;
-				}
-				if (rc < 0 || oci_upload_finish(s, repo, uuid, hex, &req->err) < 0) {
-					oci_upload_cancel(s, repo, uuid, &e);
-					return -1;
-				}
 				break;
 			}
 		}
@@ -190,9 +194,10 @@ out:
 }
 
 /* A Helm chart manifest PUT by tag: its chart layer (an uploaded blob, or the view's
- * .tgz of the release) must be a valid chart named as the repository, at the version the tag names; the appr helm release ns/name@version
- * is then created (*created) unless it holds these .tgz bytes already (409 DENIED
- * when it holds others). Nothing is stored on an error. */
+ * .tgz of the release) must be a valid chart named as the repository, at the version
+ * the tag names; the appr helm release ns/name@version is then created (*created)
+ * unless it holds these .tgz bytes already (409 DENIED when it holds others). Nothing
+ * is stored on an error. */
 static int bridge_push(struct request *req, struct oci_store *s, const char *repo,
 		       const char *tag, const struct oci_manifest_info *info, bool *created)
 {

@@ -10,9 +10,6 @@
 #include "oci-store.h"
 #include "semver.h"
 #include "storage.h"
-#if defined(HAVE_ETCD) || defined(HAVE_REDIS)
-#include "storage-kv.h"
-#endif
 
 int oci_store_open(const struct appr_config *cfg, struct storage *st, struct oci_store **out,
 		   struct appr_error *err)
@@ -187,14 +184,45 @@ int oci_chart_releases(struct oci_store *s, const char *repo, const char *versio
 
 /* ---- adopting an appr blob: a copy through an upload session ---- */
 
+int oci_blob_put(struct oci_store *s, const char *repo, const char *hex, oci_read_fn read,
+		 void *ctx, struct appr_error *err)
+{
+	struct oci_upload_writer *w = NULL;
+	struct appr_error e = { 0 };
+	char uuid[OCI_UUID_LEN + 1];
+	if (oci_upload_new(s, repo, uuid, err) < 0)
+		return -1;
+	int rc = oci_upload_append(s, repo, uuid, &w, err);
+	if (rc == 0) {
+		char *buf = xmalloc(65536);
+		long got;
+		while (rc == 0 && (got = read(ctx, buf, 65536)) != 0)
+			rc = got < 0 ? appr_err(err, 500, APPR_E_INTERNAL, "blob sha256:%s: its "
+						"bytes cannot be read", hex)
+				     : oci_upload_write(w, buf, (size_t)got, err);
+		free(buf);
+		if (oci_upload_end(w, rc == 0, rc == 0 ? err : &e) < 0)
+			rc = -1;
+	}
+	/* the upload checks the bytes against hex: wrong bytes are refused */
+	if (rc == 0)
+		rc = oci_upload_finish(s, repo, uuid, hex, err);
+	if (rc < 0)
+		oci_upload_cancel(s, repo, uuid, &e);   /* gone already: no matter */
+	return rc;
+}
+
+static long read_appr(void *ctx, void *buf, size_t len)
+{
+	return storage_blob_read(ctx, buf, len);
+}
+
+/* oci_blob_adopt for a store without files: a copy through an upload session. */
 static int adopt_by_copy(struct oci_store *s, const char *repo, const char *hex,
 			 const char *digest, struct appr_error *err)
 {
 	struct storage_blob_reader *r = NULL;
-	struct oci_upload_writer *w = NULL;
-	char uuid[OCI_UUID_LEN + 1];
 	long long size;
-	int rc = -1;
 	if (oci_blob_stat(s, repo, hex, &size, err) == 0)
 		return 0;                    /* repo has it already */
 	if (err->http != 404)
@@ -202,33 +230,8 @@ static int adopt_by_copy(struct oci_store *s, const char *repo, const char *hex,
 	*err = (struct appr_error){ 0 };
 	if (storage_blob_open(s->st, digest, &r, &size, err) < 0)
 		return -1;
-	if (oci_upload_new(s, repo, uuid, err) < 0) {
-		storage_blob_close(r);
-		return -1;
-	}
-	if (oci_upload_append(s, repo, uuid, &w, err) == 0) {
-		char *buf = xmalloc(65536);
-		long got;
-		rc = 0;
-		while (rc == 0 && (got = storage_blob_read(r, buf, 65536)) != 0) {
-			if (got < 0)
-				rc = appr_err(err, 500, APPR_E_INTERNAL,
-					      "blob %s cannot be read", digest);
-			else
-				rc = oci_upload_write(w, buf, (size_t)got, err);
-		}
-		free(buf);
-		if (oci_upload_end(w, rc == 0, err) < 0)
-			rc = -1;
-	}
+	int rc = oci_blob_put(s, repo, hex, read_appr, r, err);
 	storage_blob_close(r);
-	/* the upload checks the bytes against hex: a damaged appr blob is refused */
-	if (rc == 0)
-		rc = oci_upload_finish(s, repo, uuid, hex, err);
-	if (rc < 0) {
-		struct appr_error e = { 0 };
-		oci_upload_cancel(s, repo, uuid, &e);   /* gone already: no matter */
-	}
 	return rc;
 }
 
@@ -240,24 +243,13 @@ int oci_blob_adopt(struct oci_store *s, const char *repo, const char *hex,
 	return adopt_by_copy(s, repo, hex, digest, err);
 }
 
+#if !defined(HAVE_ETCD) && !defined(HAVE_REDIS)
+/* Without a kv driver no store holds kv OCI content (lib/oci-kv.c otherwise). */
 int oci_kv_has_content(struct storage *st, bool *has, struct appr_error *err)
 {
-	*has = false;
-#if defined(HAVE_ETCD) || defined(HAVE_REDIS)
-	if (strcmp(st->ops->name, "etcd") == 0 || strcmp(st->ops->name, "redis") == 0) {
-		struct arena *a = arena_new();
-		struct kv_pair *kp;
-		size_t n;
-		int rc = kv_range(((struct kvs *)st)->kv, OCI_KV_PREFIX, NULL, 1, true, a, &kp,
-				  &n, NULL, err);
-		arena_free(a);
-		if (rc < 0)
-			return -1;
-		*has = n > 0;
-	}
-#else
 	(void)st;
 	(void)err;
-#endif
+	*has = false;
 	return 0;
 }
+#endif

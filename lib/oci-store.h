@@ -184,6 +184,15 @@ int oci_chart_releases(struct oci_store *s, const char *repo, const char *versio
 int oci_blob_adopt(struct oci_store *s, const char *repo, const char *hex,
 		   const char *digest, long long size, struct appr_error *err);
 
+/* What oci_blob_put reads from: up to len bytes into buf, the count, 0 at the end, -1
+ * on an error. */
+typedef long (*oci_read_fn)(void *ctx, void *buf, size_t len);
+
+/* Store the bytes read gives as blob hex linked to repo, through an upload session
+ * (so checked against hex: 400 DIGEST_INVALID, nothing kept, when they differ). */
+int oci_blob_put(struct oci_store *s, const char *repo, const char *hex, oci_read_fn read,
+		 void *ctx, struct appr_error *err);
+
 /* Replace file dst (an appr blob file with the same bytes) by a hard link to blob
  * hex's file, atomically (a temporary name in its directory, then rename), so the
  * bytes are on disk once. 0, or -1 with errno's reason on stderr (dst untouched); -1
