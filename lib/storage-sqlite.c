@@ -519,16 +519,21 @@ static int set_wal(struct sq_storage *ss, struct appr_error *err)
  * for the moment between two requests, which a retry that rare keeps missing (seconds
  * of waiting on a loaded machine, past the timeout). Retrying every millisecond
  * catches it. */
+static long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 static int ckpt_busy(void *arg, int count)
 {
-	struct sq_storage *ss = arg;
+	const struct sq_storage *ss = arg;
 	const struct timespec pause = { 0, 1000 * 1000 };
-	struct timespec now;
 
 	(void)count;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec > ss->ckpt_deadline.tv_sec ||
-	    (now.tv_sec == ss->ckpt_deadline.tv_sec && now.tv_nsec >= ss->ckpt_deadline.tv_nsec))
+	if (now_ms() >= ss->ckpt_deadline_ms)
 		return 0;
 	nanosleep(&pause, NULL);
 	return 1;
@@ -545,16 +550,9 @@ static int busy_timeout(const struct sq_storage *ss)
  * snapshots. */
 static int wal_truncate(struct sq_storage *ss, sqlite3 *db, const char *name)
 {
-	int ms = busy_timeout(ss);
 	int rc;
 
-	clock_gettime(CLOCK_MONOTONIC, &ss->ckpt_deadline);
-	ss->ckpt_deadline.tv_sec += ms / 1000;
-	ss->ckpt_deadline.tv_nsec += (ms % 1000) * 1000000L;
-	if (ss->ckpt_deadline.tv_nsec >= 1000000000L) {
-		ss->ckpt_deadline.tv_sec++;
-		ss->ckpt_deadline.tv_nsec -= 1000000000L;
-	}
+	ss->ckpt_deadline_ms = now_ms() + busy_timeout(ss);
 	sqlite3_busy_handler(db, ckpt_busy, ss);
 	rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	sqlite3_busy_timeout(db, busy_timeout(ss));

@@ -87,7 +87,7 @@ struct sq_storage {
 	unsigned long trash_seq;
 	struct sq_fileops fo;
 	int wal_next_truncate;               /* WAL pages at which to try TRUNCATE next */
-	struct timespec ckpt_deadline;       /* ckpt_busy gives up at this (CLOCK_MONOTONIC) */
+	long long ckpt_deadline_ms;          /* ckpt_busy gives up then (now_ms) */
 };
 
 struct sq_writer {

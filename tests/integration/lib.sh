@@ -520,7 +520,8 @@ blob_files() {
 # With etcd or redis, the registry's own keys (without the key prefix), read and
 # written behind its back (to damage a value, or to see what is left):
 #   kv_keys PREFIX   the keys starting with PREFIX, one per line, in byte order
-#   kv_get KEY       the value of KEY on standard output
+#   kv_get KEY       the exact bytes of KEY's value on standard output (etcdctl's JSON
+#                    carries them base64; redis keeps them in field v of a hash)
 #   kv_put KEY       KEY's value replaced by standard input (its revision kept on redis)
 kv_keys() {
 	case $APPR_TEST_STORAGE in
@@ -535,7 +536,7 @@ kv_keys() {
 }
 kv_get() {
 	case $APPR_TEST_STORAGE in
-	etcd) etcdctl_ get --print-value-only "$(_etcd_key_prefix)$1" | head -c -1 ;;
+	etcd) etcdctl_ get -w json "$(_etcd_key_prefix)$1" | jq -r '.kvs[0].value' | base64 -d ;;
 	redis) redis_cli --raw hget "${REDIS_KEY_PREFIX:-/appr/}k:$1" v | head -c -1 ;;
 	*) bail "kv_get: not a kv store ($APPR_TEST_STORAGE)" ;;
 	esac

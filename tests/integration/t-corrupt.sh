@@ -118,21 +118,6 @@ kv_chunk0() {
 	esac
 	printf 'chunk/%s/00000000\n' "$up"
 }
-# kv_get KEY FILE / kv_put KEY FILE: the exact bytes of a kv key (etcd keeps them
-# raw; etcdctl shows them base64 in its JSON; redis keeps them in field v of a hash)
-kv_get() {
-	case $APPR_TEST_STORAGE in
-	etcd) etcdctl_ get -w json "/appr/$1" | jq -r '.kvs[0].value' | base64 -d >"$2" ;;
-	redis) redis_cli --raw HGET "/appr/k:$1" v | head -c -1 >"$2" ;;
-	esac
-}
-kv_put() {
-	case $APPR_TEST_STORAGE in
-	etcd) etcdctl_ put "/appr/$1" <"$2" >/dev/null ;;
-	redis) redis_cli -x HSET "/appr/k:$1" v <"$2" >/dev/null ;;
-	esac
-}
-
 # damage DIGEST HOW: flip (one byte in the middle), truncate (10 bytes less), remove.
 # On etcd and redis, flip and truncate rewrite the blob's chunk, remove deletes the
 # blob record (the manifest still names it).
@@ -160,15 +145,15 @@ damage() {
 		return
 	fi
 	k=$(kv_chunk0 "$d")
-	kv_get "$k" "$T/chunk"
+	kv_get "$k" >"$T/chunk"
 	n=$(wc -c <"$T/chunk" | tr -d ' ')
 	[ "$n" -gt 100 ] || bail "chunk $k of blob $d: $n bytes read from $APPR_TEST_STORAGE"
 	case $how in
 	flip) printf '\x01' | dd of="$T/chunk" bs=1 seek=$((n / 2)) conv=notrunc status=none ;;
 	truncate) truncate -s -10 "$T/chunk" ;;
 	esac
-	kv_put "$k" "$T/chunk"
-	kv_get "$k" "$T/chunk.back"
+	kv_put "$k" <"$T/chunk"
+	kv_get "$k" >"$T/chunk.back"
 	cmp -s "$T/chunk" "$T/chunk.back" || bail "chunk $k of blob $d: not rewritten in $APPR_TEST_STORAGE"
 }
 
