@@ -28,7 +28,7 @@ struct kvo_reader {
 /* 1 when a manifest of repo references blob hex (a ref key whose instance is the
  * manifest's record), 0 not, -1 error. */
 int okv_referenced(struct kvo *s, struct arena *a, const char *repo, const char *hex,
-		      struct appr_error *err)
+		   struct appr_error *err)
 {
 	const char *prefix = arena_printf(a, "oci/ref/%s/%s/", repo, hex);
 	size_t pl = strlen(prefix);
@@ -64,7 +64,7 @@ int okv_referenced(struct kvo *s, struct arena *a, const char *repo, const char 
 
 /* 1 when blob hex is stored and readable through repo (*size set), 0 not, -1. */
 int okv_readable(struct kvo *s, struct arena *a, const char *repo, const char *hex,
-		    long long *size, struct appr_error *err)
+		 long long *size, struct appr_error *err)
 {
 	json_object *b;
 	long long rev;
@@ -80,7 +80,7 @@ int okv_readable(struct kvo *s, struct arena *a, const char *repo, const char *h
 }
 
 int kvo_blob_stat(struct oci_store *os, const char *repo, const char *hex,
-			 long long *size, struct appr_error *err)
+		  long long *size, struct appr_error *err)
 {
 	struct kvo *s = kvo_of(os);
 	int r = okv_readable(s, scratch(s), repo, hex, size, err);
@@ -90,7 +90,7 @@ int kvo_blob_stat(struct oci_store *os, const char *repo, const char *hex,
 }
 
 int kvo_blob_open(struct oci_store *os, const char *hex, long long from,
-			 struct oci_blob_reader **out, struct appr_error *err)
+		  struct oci_blob_reader **out, struct appr_error *err)
 {
 	struct kvo *s = kvo_of(os);
 	struct arena *a = scratch(s);
@@ -246,7 +246,7 @@ static int link_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr_e
 }
 
 int kvo_blob_mount(struct oci_store *os, const char *repo, const char *from,
-			  const char *hex, struct appr_error *err)
+		   const char *hex, struct appr_error *err)
 {
 	struct kvo *s = kvo_of(os);
 	struct arena *a = scratch(s);
@@ -281,7 +281,7 @@ static int repo_empty_but(struct kvo *s, struct arena *a, const char *repo,
  * first) when the repository holds nothing but link_key and mf_key, which t deletes
  * (either may be NULL). 0, or -1 (err filled). */
 int okv_repo_key_drop(struct kvtxn *t, struct kvo *s, struct arena *a, const char *repo,
-			 const char *link_key, const char *mf_key, struct appr_error *err)
+		      const char *link_key, const char *mf_key, struct appr_error *err)
 {
 	const char *rkey = k_repo(a, repo);
 	long long rrev;
@@ -384,7 +384,7 @@ static int unlink_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr
 }
 
 int kvo_blob_delete(struct oci_store *os, const char *repo, const char *hex,
-			   struct appr_error *err)
+		    struct appr_error *err)
 {
 	struct kvo *s = kvo_of(os);
 	struct arena *a = scratch(s);

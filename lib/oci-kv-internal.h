@@ -117,21 +117,21 @@ struct batch {
 /* ---- oci-kv.c ---- */
 
 int okv_commit_plain(struct kv *kv, const struct kv_cond *c, size_t nc,
-			const struct kv_op *ops, size_t n, struct appr_error *err);
+		     const struct kv_op *ops, size_t n, struct appr_error *err);
 int okv_batch_flush(struct batch *b, struct appr_error *err);
 int okv_batch_add(struct batch *b, enum kv_op_type type, const char *key,
-		     const void *value, size_t len, struct appr_error *err);
+		  const void *value, size_t len, struct appr_error *err);
 int okv_exists(struct kvo *s, struct arena *a, const char *key, long long *rev,
-		  struct appr_error *err);
+	       struct appr_error *err);
 long okv_count_keys(struct kvo *s, struct arena *a, const char *prefix, size_t limit,
-		       struct kv_pair **keys, struct appr_error *err);
+		    struct kv_pair **keys, struct appr_error *err);
 const char **okv_distinct(struct arena *a, const char *const *v, size_t n, size_t *out_n);
 void okv_page(struct arena *a, const char **v, size_t m, const char *last, long n,
-		 const char ***out, size_t *count, bool *more);
+	      const char ***out, size_t *count, bool *more);
 int kvo_repos_list(struct oci_store *os, const char *last, long n, struct arena *a,
-			  const char ***repos, size_t *count, bool *more, struct appr_error *err);
+		   const char ***repos, size_t *count, bool *more, struct appr_error *err);
 int kvo_repo_known(struct oci_store *os, const char *repo, bool *known,
-			  struct appr_error *err);
+		   struct appr_error *err);
 void kvo_close(struct oci_store *os);
 
 /* ---- oci-kv-blobs.c ---- */
@@ -140,57 +140,57 @@ int okv_blob_pin(struct kvtxn *t, struct kvo *s, struct arena *a, const char *he
 		 struct appr_error *err);
 void okv_link_ops(struct kvtxn *t, struct arena *a, const char *repo, const char *hex);
 int okv_referenced(struct kvo *s, struct arena *a, const char *repo, const char *hex,
-		      struct appr_error *err);
+		   struct appr_error *err);
 int okv_readable(struct kvo *s, struct arena *a, const char *repo, const char *hex,
-		    long long *size, struct appr_error *err);
+		 long long *size, struct appr_error *err);
 int kvo_blob_stat(struct oci_store *os, const char *repo, const char *hex,
-			 long long *size, struct appr_error *err);
+		  long long *size, struct appr_error *err);
 int kvo_blob_open(struct oci_store *os, const char *hex, long long from,
-			 struct oci_blob_reader **out, struct appr_error *err);
+		  struct oci_blob_reader **out, struct appr_error *err);
 long kvo_blob_read(struct oci_blob_reader *br, void *buf, size_t len);
 void kvo_blob_close(struct oci_blob_reader *br);
 int kvo_blob_mount(struct oci_store *os, const char *repo, const char *from,
-			  const char *hex, struct appr_error *err);
+		   const char *hex, struct appr_error *err);
 int okv_repo_key_drop(struct kvtxn *t, struct kvo *s, struct arena *a, const char *repo,
-			 const char *link_key, const char *mf_key, struct appr_error *err);
+		      const char *link_key, const char *mf_key, struct appr_error *err);
 void okv_collect_after(struct kvo *s, struct arena *a, const char *repo, const char *hex);
 int kvo_blob_delete(struct oci_store *os, const char *repo, const char *hex,
-			   struct appr_error *err);
+		    struct appr_error *err);
 
 /* ---- oci-kv-uploads.c ---- */
 
 int kvo_upload_new(struct oci_store *os, const char *repo, char uuid[OCI_UUID_LEN + 1],
-			  struct appr_error *err);
+		   struct appr_error *err);
 int kvo_upload_cancel(struct oci_store *os, const char *repo, const char *uuid,
-			     struct appr_error *err);
+		      struct appr_error *err);
 int kvo_upload_append(struct oci_store *os, const char *repo, const char *uuid,
-			     struct oci_upload_writer **out, struct appr_error *err);
+		      struct oci_upload_writer **out, struct appr_error *err);
 int kvo_upload_write(struct oci_upload_writer *bw, const void *data, size_t len,
-			    struct appr_error *err);
+		     struct appr_error *err);
 int kvo_upload_end(struct oci_upload_writer *bw, bool keep, struct appr_error *err);
 int kvo_upload_finish(struct oci_store *os, const char *repo, const char *uuid,
-			     const char *hex, struct appr_error *err);
+		      const char *hex, struct appr_error *err);
 void okv_sweep_uploads(struct kvo *s);
 
 /* ---- oci-kv-manifests.c ---- */
 
 int kvo_tags_list(struct oci_store *os, const char *repo, const char *last, long n,
-			 struct arena *a, const char ***tags, size_t *count, bool *more,
-			 struct appr_error *err);
+		  struct arena *a, const char ***tags, size_t *count, bool *more,
+		  struct appr_error *err);
 int kvo_manifest_tag(struct oci_store *os, const char *repo, const char *hex,
-			    struct arena *a, const char **tag, struct appr_error *err);
+		     struct arena *a, const char **tag, struct appr_error *err);
 int kvo_manifest_get(struct oci_store *os, const char *repo, const char *hex,
-			    const char *tag, struct arena *a, struct oci_manifest *m,
-			    struct appr_error *err);
+		     const char *tag, struct arena *a, struct oci_manifest *m,
+		     struct appr_error *err);
 int kvo_referrers(struct oci_store *os, const char *repo, const char *hex,
-			 struct arena *a, struct oci_manifest **out, const char ***artifact_types,
-			 size_t *n, struct appr_error *err);
+		  struct arena *a, struct oci_manifest **out, const char ***artifact_types,
+		  size_t *n, struct appr_error *err);
 int kvo_manifest_put(struct oci_store *os, const char *repo, const char *hex,
-			    const struct oci_manifest_info *info, const char *body, size_t len,
-			    const char *tag, struct appr_error *err);
+		     const struct oci_manifest_info *info, const char *body, size_t len,
+		     const char *tag, struct appr_error *err);
 int kvo_manifest_delete(struct oci_store *os, const char *repo, const char *hex,
-			       struct appr_error *err);
+			struct appr_error *err);
 int kvo_tag_delete(struct oci_store *os, const char *repo, const char *tag,
-			  struct appr_error *err);
+		   struct appr_error *err);
 
 #endif

@@ -32,8 +32,8 @@ static int helm_tags(struct kvo *s, const char *repo, struct arena *a, const cha
 }
 
 int kvo_tags_list(struct oci_store *os, const char *repo, const char *last, long n,
-			 struct arena *a, const char ***tags, size_t *count, bool *more,
-			 struct appr_error *err)
+		  struct arena *a, const char ***tags, size_t *count, bool *more,
+		  struct appr_error *err)
 {
 	struct kvo *s = kvo_of(os);
 	struct arena *t = scratch(s);
@@ -60,7 +60,7 @@ int kvo_tags_list(struct oci_store *os, const char *repo, const char *last, long
 }
 
 int kvo_manifest_tag(struct oci_store *os, const char *repo, const char *hex,
-			    struct arena *a, const char **tag, struct appr_error *err)
+		     struct arena *a, const char **tag, struct appr_error *err)
 {
 	struct kvo *s = kvo_of(os);
 	struct arena *t = scratch(s);
@@ -132,8 +132,8 @@ static int mf_read(struct kvo *s, struct arena *t, const char *repo, const char 
 }
 
 int kvo_manifest_get(struct oci_store *os, const char *repo, const char *hex,
-			    const char *tag, struct arena *a, struct oci_manifest *m,
-			    struct appr_error *err)
+		     const char *tag, struct arena *a, struct oci_manifest *m,
+		     struct appr_error *err)
 {
 	struct kvo *s = kvo_of(os);
 	struct arena *t = scratch(s);
@@ -155,8 +155,8 @@ int kvo_manifest_get(struct oci_store *os, const char *repo, const char *hex,
 }
 
 int kvo_referrers(struct oci_store *os, const char *repo, const char *hex,
-			 struct arena *a, struct oci_manifest **out, const char ***artifact_types,
-			 size_t *n, struct appr_error *err)
+		  struct arena *a, struct oci_manifest **out, const char ***artifact_types,
+		  size_t *n, struct appr_error *err)
 {
 	struct kvo *s = kvo_of(os);
 	struct arena *t = scratch(s);
@@ -310,8 +310,8 @@ static void put_undo(struct put_txn *p, struct arena *a)
 }
 
 int kvo_manifest_put(struct oci_store *os, const char *repo, const char *hex,
-			    const struct oci_manifest_info *info, const char *body, size_t len,
-			    const char *tag, struct appr_error *err)
+		     const struct oci_manifest_info *info, const char *body, size_t len,
+		     const char *tag, struct appr_error *err)
 {
 	struct kvo *s = kvo_of(os);
 	struct arena *a = scratch(s);
@@ -480,7 +480,7 @@ static int del_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr_er
 }
 
 int kvo_manifest_delete(struct oci_store *os, const char *repo, const char *hex,
-			       struct appr_error *err)
+			struct appr_error *err)
 {
 	struct kvo *s = kvo_of(os);
 	struct arena *a = scratch(s);
@@ -503,7 +503,7 @@ int kvo_manifest_delete(struct oci_store *os, const char *repo, const char *hex,
 }
 
 int kvo_tag_delete(struct oci_store *os, const char *repo, const char *tag,
-			  struct appr_error *err)
+		   struct appr_error *err)
 {
 	struct kvo *s = kvo_of(os);
 	struct arena *a = scratch(s);

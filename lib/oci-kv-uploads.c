@@ -46,7 +46,7 @@ static int up_new_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr
 }
 
 int kvo_upload_new(struct oci_store *os, const char *repo, char uuid[OCI_UUID_LEN + 1],
-			  struct appr_error *err)
+		   struct appr_error *err)
 {
 	struct kvo *s = kvo_of(os);
 	struct arena *a = scratch(s);
@@ -102,7 +102,7 @@ static void up_drop(struct kvo *s, struct arena *a, const char *key, const char 
 }
 
 int kvo_upload_cancel(struct oci_store *os, const char *repo, const char *uuid,
-			     struct appr_error *err)
+		      struct appr_error *err)
 {
 	struct kvo *s = kvo_of(os);
 	struct arena *a = scratch(s);
@@ -116,7 +116,7 @@ int kvo_upload_cancel(struct oci_store *os, const char *repo, const char *uuid,
 }
 
 int kvo_upload_append(struct oci_store *os, const char *repo, const char *uuid,
-			     struct oci_upload_writer **out, struct appr_error *err)
+		      struct oci_upload_writer **out, struct appr_error *err)
 {
 	struct kvo *s = kvo_of(os);
 	struct arena *a = scratch(s);
@@ -201,7 +201,7 @@ static int flush(struct kvo_writer *w, struct appr_error *err)
 }
 
 int kvo_upload_write(struct oci_upload_writer *bw, const void *data, size_t len,
-			    struct appr_error *err)
+		     struct appr_error *err)
 {
 	struct kvo_writer *w = (struct kvo_writer *)bw;
 	const unsigned char *p = data;
@@ -319,7 +319,7 @@ static int finish_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr
 }
 
 int kvo_upload_finish(struct oci_store *os, const char *repo, const char *uuid,
-			     const char *hex, struct appr_error *err)
+		      const char *hex, struct appr_error *err)
 {
 	struct kvo *s = kvo_of(os);
 	struct arena *a = scratch(s);

@@ -146,7 +146,7 @@
  * values), sending it again when its answer was lost: KV_COMMITTED, KV_CONFLICT, or
  * -1 (err filled; a lost answer three times is -1 with the driver's 503). */
 int okv_commit_plain(struct kv *kv, const struct kv_cond *c, size_t nc,
-			const struct kv_op *ops, size_t n, struct appr_error *err)
+		     const struct kv_op *ops, size_t n, struct appr_error *err)
 {
 	int r = -1;
 	if (n == 0)
@@ -177,7 +177,7 @@ int okv_batch_flush(struct batch *b, struct appr_error *err)
 }
 
 int okv_batch_add(struct batch *b, enum kv_op_type type, const char *key,
-		     const void *value, size_t len, struct appr_error *err)
+		  const void *value, size_t len, struct appr_error *err)
 {
 	if (b->n == KV_MAX_OPS && okv_batch_flush(b, err) < 0)
 		return -1;
@@ -187,7 +187,7 @@ int okv_batch_add(struct batch *b, enum kv_op_type type, const char *key,
 
 /* Whether key exists: 1, 0, -1. */
 int okv_exists(struct kvo *s, struct arena *a, const char *key, long long *rev,
-		  struct appr_error *err)
+	       struct appr_error *err)
 {
 	struct kv_pair kp;
 	int r = kv_get(s->kv, key, a, &kp, err);
@@ -201,7 +201,7 @@ int okv_exists(struct kvo *s, struct arena *a, const char *key, long long *rev,
 /* How many keys start with prefix, counting up to limit: the count or -1. The keys
  * into *keys when keys is not NULL. */
 long okv_count_keys(struct kvo *s, struct arena *a, const char *prefix, size_t limit,
-		       struct kv_pair **keys, struct appr_error *err)
+		    struct kv_pair **keys, struct appr_error *err)
 {
 	struct kv_pair *kp;
 	size_t n;
@@ -234,7 +234,7 @@ const char **okv_distinct(struct arena *a, const char *const *v, size_t n, size_
 
 /* A page of n (n < 0: all) of the sorted, distinct strings v (count m) after last. */
 void okv_page(struct arena *a, const char **v, size_t m, const char *last, long n,
-		 const char ***out, size_t *count, bool *more)
+	      const char ***out, size_t *count, bool *more)
 {
 	size_t k = 0, i = 0;
 	*out = arena_alloc(a, (m + 1) * sizeof **out);
@@ -253,7 +253,7 @@ void okv_page(struct arena *a, const char **v, size_t m, const char *last, long 
 }
 
 int kvo_repos_list(struct oci_store *os, const char *last, long n, struct arena *a,
-			  const char ***repos, size_t *count, bool *more, struct appr_error *err)
+		   const char ***repos, size_t *count, bool *more, struct appr_error *err)
 {
 	struct kvo *s = kvo_of(os);
 	struct arena *t = scratch(s);
@@ -303,7 +303,7 @@ int kvo_repos_list(struct oci_store *os, const char *last, long n, struct arena 
 }
 
 int kvo_repo_known(struct oci_store *os, const char *repo, bool *known,
-			  struct appr_error *err)
+		   struct appr_error *err)
 {
 	struct kvo *s = kvo_of(os);
 	struct arena *a = scratch(s);
