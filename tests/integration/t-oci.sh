@@ -326,19 +326,26 @@ else
 fi
 
 # ---- damaged stored bytes are never answered as good ----
-# damage HEX OFFSET: one byte of blob HEX's stored bytes zeroed at OFFSET (its file, or
-# on etcd and redis the kv value of the chunk that holds it)
+# flip FILE OFFSET: the byte at OFFSET of FILE with every bit inverted (never the same
+# byte, as writing a fixed one would be 1 time in 256 over random bytes)
+flip() {
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	# shellcheck disable=SC2059
+	printf "\\$(printf '%03o' $((b ^ 255)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+# damage HEX OFFSET: one byte of blob HEX's stored bytes flipped at OFFSET (its file,
+# or on etcd and redis the kv value of the chunk that holds it)
 damage() {
 	if [ -z "$kv" ]; then
-		printf '\x00' | dd of="$APPR_DATA/oci/sha256/${1:0:2}/$1" bs=1 seek="$2" \
-			conv=notrunc status=none
+		flip "$APPR_DATA/oci/sha256/${1:0:2}/$1" "$2"
 		return
 	fi
 	local id k
 	id=$(kv_get "oci/blob/$1" | jq -r .data)
 	k=oci/data/$id/$(printf '%08d' $(($2 / 1048576)))
 	kv_get "$k" >"$T/chunk"
-	printf '\x00' | dd of="$T/chunk" bs=1 seek=$(($2 % 1048576)) conv=notrunc status=none
+	flip "$T/chunk" $(($2 % 1048576))
 	kv_put "$k" <"$T/chunk"
 }
 damage "$C" $(($(stat -c %s "$T/config") - 1))
