@@ -34,6 +34,7 @@
 #include "storage-kv.h"
 #include "storage-kv-txn.h"
 #include "storage-kv-internal.h"
+#include "util.h"
 
 #define TRI_MAX (2 * NAMES_PART_MAX)     /* trigrams of "ns/name", at most */
 #define PROBES 4                         /* trigrams of a query whose ranges are read */
@@ -85,23 +86,61 @@ static void tri_ops(struct arena *a, const char *ns, const char *name, enum kv_o
 	}
 }
 
-/* Write the tri/ keys of ns/name, then delete its tix/ key. 0 or -1. */
-static int index_one(struct kvs *ks, struct arena *a, const char *ns, const char *name,
-		     struct appr_error *err)
+/* Packages being indexed together: their tri/ keys go in as few transactions as
+ * fit them, then their tix/ keys are deleted in one (only once every tri/ key of
+ * each is written). Building the index of a whole store costs about one
+ * transaction per KV_MAX_OPS keys instead of two per package. */
+struct tri_batch {
+	struct kv_op put[KV_MAX_OPS];
+	size_t n_put;
+	const char *tix[KV_MAX_OPS];
+	size_t n_tix;
+};
+
+/* Commit the batch's tri/ keys, then delete its tix/ keys. 0 or -1. */
+static int batch_flush(struct kvs *ks, struct tri_batch *b, struct appr_error *err)
+{
+	if (b->n_put && kv_txn(ks->kv, NULL, 0, b->put, b->n_put, err) != KV_COMMITTED)
+		return -1;
+	b->n_put = 0;
+	if (b->n_tix) {
+		struct kv_op del[KV_MAX_OPS];
+		for (size_t i = 0; i < b->n_tix; i++)
+			del[i] = (struct kv_op){ .type = KV_DELETE, .key = b->tix[i] };
+		if (kv_txn(ks->kv, NULL, 0, del, b->n_tix, err) != KV_COMMITTED)
+			return -1;
+	}
+	b->n_tix = 0;
+	return 0;
+}
+
+/* Add the tri/ keys of ns/name to the batch, flushing it when full; its tix/ key
+ * is deleted by the flush that follows the last of them. 0 or -1. */
+static int batch_add(struct kvs *ks, struct tri_batch *b, struct arena *a, const char *ns,
+		     const char *name, struct appr_error *err)
 {
 	char tri[TRI_MAX][4];
 	const char *full = arena_printf(a, "%s/%s", ns, name);
 	size_t n_tri = trigrams(full, tri, TRI_MAX), next = 0;
-	struct kv_op ops[KV_MAX_OPS];
 
-	while (next < n_tri) {
-		size_t n = 0;
-		tri_ops(a, ns, name, KV_PUT, tri, n_tri, &next, ops, &n, KV_MAX_OPS);
-		if (kv_txn(ks->kv, NULL, 0, ops, n, err) != KV_COMMITTED)
+	for (;;) {
+		tri_ops(a, ns, name, KV_PUT, tri, n_tri, &next, b->put, &b->n_put, KV_MAX_OPS);
+		if (next == n_tri && b->n_tix < KV_MAX_OPS)
+			break;
+		if (batch_flush(ks, b, err) < 0)
 			return -1;
 	}
-	ops[0] = (struct kv_op){ .type = KV_DELETE, .key = kvs_tix_key(a, ns, name) };
-	return kv_txn(ks->kv, NULL, 0, ops, 1, err) == KV_COMMITTED ? 0 : -1;
+	b->tix[b->n_tix++] = kvs_tix_key(a, ns, name);
+	return 0;
+}
+
+/* Write the tri/ keys of ns/name, then delete its tix/ key. 0 or -1. */
+static int index_one(struct kvs *ks, struct arena *a, const char *ns, const char *name,
+		     struct appr_error *err)
+{
+	struct tri_batch b = { .n_put = 0 };
+
+	return batch_add(ks, &b, a, ns, name, err) < 0 ? -1 : batch_flush(ks, &b, err);
 }
 
 void kvs_search_index(struct kvs *ks, const char *ns, const char *name)
@@ -161,6 +200,7 @@ static int index_all(struct kvs *ks, bool fix_tix, size_t *done, struct appr_err
 	struct kv_pair *keys = NULL;
 	size_t n_keys = 0;
 	const char *prefix = fix_tix ? "tix/" : "pkg/";
+	struct tri_batch *b = xcalloc(1, sizeof *b);
 	int rc = -1;
 
 	*done = 0;
@@ -186,12 +226,13 @@ static int index_all(struct kvs *ks, bool fix_tix, size_t *done, struct appr_err
 				continue;
 			}
 		}
-		if (index_one(ks, a, ns, slash + 1, err) < 0)
+		if (batch_add(ks, b, a, ns, slash + 1, err) < 0)
 			goto out;
 		(*done)++;
 	}
-	rc = 0;
+	rc = batch_flush(ks, b, err);
 out:
+	free(b);
 	arena_free(a);
 	return rc;
 }

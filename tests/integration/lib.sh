@@ -198,7 +198,7 @@ _tree() {
 # APPR_DATA_DIR given), the variables given in its environment; wait until
 # GET /version answers; export BASE. Fails the script when it cannot.
 appr_start() {
-	local try port i code log=$APPR_TMP/serve.log data_arg=(--data "$APPR_DATA") a
+	local try port i code off log=$APPR_TMP/serve.log data_arg=(--data "$APPR_DATA") a
 	local server_arg=()
 	_serve_env=("$@")
 	local backend_env=()
@@ -228,20 +228,25 @@ appr_start() {
 			port=$((20000 + (RANDOM * 32768 + RANDOM) % 40001))
 		fi
 		printf '=== appr-serve --port %s %s\n' "$port" "$*" >>"$log"
+		# only what this start writes counts: the log holds earlier starts
+		# on the same port
+		off=$(($(stat -c %s "$log") + 1))
 		env APPR_CONFIG="$APPR_TMP/appr.conf" TMPDIR="$APPR_TMP" "${backend_env[@]}" "$@" \
 			"$APPR_SERVE" "${server_arg[@]}" --port "$port" --procs "${SERVE_PROCS:-2}" --host 127.0.0.1 "${data_arg[@]}" \
 			>>"$log" 2>&1 &
 		_serve_pid=$!
-		# appr-serve says "registry on" once lighttpd itself listens.
-		for ((i = 0; i < 100; i++)); do
+		# appr-serve says "registry on" once the web server itself listens;
+		# opening a store can take a while first (a kv store's search index
+		# built on its first open, under a sanitizer on a busy machine)
+		for ((i = 0; i < 1200; i++)); do
 			_running "$_serve_pid" || break
-			grep -q "registry on http://127.0.0.1:$port " "$log" && break
+			tail -c "+$off" "$log" | grep -q "registry on http://127.0.0.1:$port " && break
 			sleep 0.1
 		done
 		if ! _running "$_serve_pid"; then
 			wait "$_serve_pid" 2>/dev/null
 			_serve_pid=
-			if tail -n 5 "$log" | grep -q -i 'in use'; then
+			if tail -c "+$off" "$log" | grep -q -i 'in use'; then
 				continue # port taken: try another
 			fi
 			diag "$(tail -n 20 "$log")"

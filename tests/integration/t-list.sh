@@ -203,10 +203,12 @@ else
 	kv_del_prefix() { # PREFIX (ending in /)
 		case $APPR_TEST_STORAGE in
 		etcd) etcdctl_ del --prefix "/appr/$1" >/dev/null ;;
-		redis)
-			redis_cli --raw ZRANGEBYLEX /appr/idx "[$1" "(${1%/}0" | while read -r k; do
-				kv_del "$k"
-			done
+		redis) # one script, not two redis-cli per key (thousands of them)
+			redis_cli EVAL "local ks = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], ARGV[2])
+				for _, k in ipairs(ks) do
+					redis.call('DEL', ARGV[3] .. k); redis.call('ZREM', KEYS[1], k)
+				end
+				return #ks" 1 /appr/idx "[$1" "(${1%/}0" /appr/k: >/dev/null
 			;;
 		esac
 	}
