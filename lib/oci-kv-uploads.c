@@ -1,6 +1,14 @@
 /* oci-kv-uploads.c - the kv OCI store's upload sessions (oci-kv.c has the key layout):
  * a session's bytes appended chunk by chunk with its size in one transaction each,
- * hashed and published as a blob without a copy, cancelled, swept when idle. */
+ * hashed and published as a blob without a copy, cancelled, swept when idle.
+ *
+ * One request appends to a session at a time. Each flush is conditioned on the record
+ * as the writer last saw it, so of two requests that started from the same size only
+ * one writes anything (the other gets 416). A request that flushes a chunk before its
+ * end marks the record "busy" (the time) until its last flush or its failure, so that
+ * a request starting meanwhile is refused at once (416) instead of appending behind
+ * a part of another request's bytes; a responder killed in the middle leaves the mark,
+ * which lapses BUSY_TTL seconds after its last flush. */
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -25,7 +33,11 @@ struct kvo_writer {
 	size_t len;                      /* bytes in buf */
 	unsigned long chunk;
 	bool dirty;                      /* buf holds bytes not written yet */
+	bool last;                       /* the flush being built is the request's last */
+	bool marked;                     /* our flushes left the record "busy" */
 };
+
+#define BUSY_TTL 30                      /* seconds a "busy" mark outlives its last flush */
 
 struct up_new_txn {
 	const char *key;
@@ -115,6 +127,18 @@ int kvo_upload_cancel(struct oci_store *os, const char *repo, const char *uuid,
 	return 0;
 }
 
+/* Refuse (416) a session record rec that another request is writing; rec is put
+ * then. 0 or -1. */
+static int busy(json_object *rec, const char *uuid, struct appr_error *err)
+{
+	long long t = jint(rec, "busy");
+	if (t <= 0 || (long long)time(NULL) - t >= BUSY_TTL)
+		return 0;
+	json_object_put(rec);
+	return appr_err(err, 416, OCI_E_BLOB_UPLOAD_INVALID,
+			"upload %s is being written by another request", uuid);
+}
+
 int kvo_upload_append(struct oci_store *os, const char *repo, const char *uuid,
 		      struct oci_upload_writer **out, struct appr_error *err)
 {
@@ -126,6 +150,8 @@ int kvo_upload_append(struct oci_store *os, const char *repo, const char *uuid,
 	if (up_load(s, a, repo, uuid, &rec, &rev, err) < 0)
 		return -1;
 	long long size = jint(rec, "size");
+	if (busy(rec, uuid, err) < 0)
+		return -1;
 	struct kvo_writer *w = xcalloc(1, sizeof *w);
 	w->base.s = os;
 	w->base.size = size;
@@ -184,20 +210,51 @@ static int flush_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr_
 	json_object_object_add(rec, "size", json_object_new_int64(
 				       (long long)w->chunk * (long long)CHUNK + (long long)w->len));
 	json_object_object_add(rec, "updated", json_object_new_int64((long long)time(NULL)));
+	if (w->last)
+		json_object_object_del(rec, "busy");
+	else
+		json_object_object_add(rec, "busy", json_object_new_int64((long long)time(NULL)));
 	r = kvtxn_put(t, a, w->key, rec, err);
 	json_object_put(rec);
 	return r;
 }
 
-static int flush(struct kvo_writer *w, struct appr_error *err)
+static int flush(struct kvo_writer *w, bool last, struct appr_error *err)
 {
 	struct kvo *s = kvo_of(w->base.s);
 	arena_reset(w->a);
+	w->last = last;
 	if (kvtxn_run(s->kv, w->a, flush_build, w, err) != KVTXN_APPLIED)
 		return -1;
 	memcpy(w->token, w->pending, sizeof w->token);
 	w->dirty = false;
+	w->marked = !last;
 	return 0;
+}
+
+/* The request failed after a flush of its own: take its "busy" mark off the record
+ * (when the record is still as it left it), so that the client may go on at once
+ * from the bytes stored (kvtxn_build_fn). */
+static int unmark_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr_error *err)
+{
+	struct kvo_writer *w = ctx;
+	struct kvo *s = kvo_of(w->base.s);
+	json_object *rec;
+	long long rev;
+	int r = kvtxn_load(s->kv, w->key, a, &rec, &rev, err);
+	if (r <= 0)
+		return r < 0 ? -1 : upload_unknown(w->repo, w->uuid, err);
+	const char *tok = jstr(rec, "txn");
+	if (!tok || strcmp(tok, w->token) != 0) {
+		json_object_put(rec);
+		return appr_err(err, 409, APPR_E_RESOURCE_IN_USE, "changed meanwhile");
+	}
+	kvtxn_init(t, w->key, false);
+	kvtxn_cond(t, w->key, rev);
+	json_object_object_del(rec, "busy");
+	r = kvtxn_put(t, a, w->key, rec, err);
+	json_object_put(rec);
+	return r;
 }
 
 int kvo_upload_write(struct oci_upload_writer *bw, const void *data, size_t len,
@@ -207,7 +264,7 @@ int kvo_upload_write(struct oci_upload_writer *bw, const void *data, size_t len,
 	const unsigned char *p = data;
 	while (len > 0) {
 		if (w->len == CHUNK) {
-			if (w->dirty && flush(w, err) < 0)
+			if (w->dirty && flush(w, false, err) < 0)
 				return -1;
 			w->chunk++;
 			w->len = 0;
@@ -229,8 +286,17 @@ int kvo_upload_end(struct oci_upload_writer *bw, bool keep, struct appr_error *e
 	int rc = 0;
 	if (!w)
 		return 0;
-	if (keep && w->dirty)
-		rc = flush(w, err);
+	if (keep && (w->dirty || w->marked)) {
+		rc = flush(w, true, err);
+	} else if (!keep && w->marked) {
+		struct kvo *s = kvo_of(w->base.s);
+		struct appr_error e = { 0 };
+		arena_reset(w->a);
+		/* changed or gone meanwhile: the mark is not ours to take off */
+		if (kvtxn_run(s->kv, w->a, unmark_build, w, &e) != KVTXN_APPLIED && e.http >= 500)
+			fprintf(stderr, "appr: oci: upload %s left busy (for %d s): %s\n", w->uuid,
+				BUSY_TTL, e.msg);
+	}
 	free(w->buf);
 	arena_free(w->a);
 	free(w);
@@ -326,7 +392,7 @@ int kvo_upload_finish(struct oci_store *os, const char *repo, const char *uuid,
 	char got[DIGEST_HEX_LEN + 1];
 	json_object *rec;
 	long long rev;
-	if (up_load(s, a, repo, uuid, &rec, &rev, err) < 0)
+	if (up_load(s, a, repo, uuid, &rec, &rev, err) < 0 || busy(rec, uuid, err) < 0)
 		return -1;
 	struct finish_txn ft = {
 		.s = s, .repo = repo, .uuid = uuid, .hex = hex, .ukey = k_up(a, repo, uuid),

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -487,6 +488,27 @@ static int upload_check(struct ocs *s, const char *repo, const char *uuid,
 
 /* ---- appending to an upload: its file ---- */
 
+/* Take the session file's lock (fd open on path) for one request that appends to it
+ * or finishes it: 0; or -1 with 416 when another request holds it (two PATCHes at
+ * once would interleave their bytes, a PATCH beside a finish would append to the
+ * published blob), 404 when the file was finished, cancelled or swept since fd was
+ * opened. The lock goes with fd (or the process). */
+static int upload_lock(int fd, const char *path, const char *uuid, struct appr_error *err)
+{
+	struct stat a, b;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			return appr_err(err, 416, OCI_E_BLOB_UPLOAD_INVALID,
+					"upload %s is being written by another request", uuid);
+		return sys_fail("lock", path, errno, err);
+	}
+	if (fstat(fd, &a) < 0)
+		return sys_fail("stat", path, errno, err);
+	if (stat(path, &b) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+		return appr_err(err, 404, OCI_E_BLOB_UPLOAD_UNKNOWN, "no upload %s", uuid);
+	return 0;
+}
+
 struct sq_writer {
 	struct oci_upload_writer base;   /* first */
 	int fd;
@@ -504,14 +526,17 @@ static int sq_upload_append(struct oci_store *os, const char *repo, const char *
 	w->base.s = os;
 	upload_file(s, uuid, w->path);
 	w->fd = open(w->path, O_WRONLY | O_APPEND | O_CLOEXEC);
-	if (w->fd < 0 || fstat(w->fd, &st) < 0) {
-		int e = errno;
-		if (w->fd >= 0)
-			close(w->fd);
-		if (e == ENOENT)            /* swept meanwhile */
+	if (w->fd < 0) {
+		if (errno == ENOENT)        /* swept meanwhile */
 			appr_err(err, 404, OCI_E_BLOB_UPLOAD_UNKNOWN, "no upload %s", uuid);
 		else
-			sys_fail("open", w->path, e, err);
+			sys_fail("open", w->path, errno, err);
+		free(w);
+		return -1;
+	}
+	if (upload_lock(w->fd, w->path, uuid, err) < 0 ||
+	    (fstat(w->fd, &st) < 0 && sys_fail("stat", w->path, errno, err))) {
+		close(w->fd);
 		free(w);
 		return -1;
 	}
@@ -623,17 +648,14 @@ static int blob_place(struct ocs *s, const char *repo, const char *hex,
 	return run(s, q, "link add", err);
 }
 
-static int sq_upload_finish(struct oci_store *os, const char *repo, const char *uuid,
-		      const char *hex, struct appr_error *err)
+/* sq_upload_finish with the session file's lock held. */
+static int upload_finish_locked(struct ocs *s, const char *repo, const char *uuid,
+				const char *hex, const char *path, struct appr_error *err)
 {
-	struct ocs *s = (struct ocs *)os;
-	char path[PATH_MAX], got[DIGEST_HEX_LEN + 1], dir[PATH_MAX];
+	char got[DIGEST_HEX_LEN + 1], dir[PATH_MAX];
 	long long size = 0;
 	bool taken;
 	int e;
-	if (upload_check(s, repo, uuid, err) < 0)
-		return -1;
-	upload_file(s, uuid, path);
 	if ((e = hash_file(path, s->cfg->fsync, got, &size))) {
 		sys_fail("read", path, e, err);
 		upload_drop(s, uuid);
@@ -665,6 +687,30 @@ fail:
 	if (access(path, F_OK) != 0)
 		upload_drop(s, uuid);    /* its bytes went: the session cannot go on */
 	return -1;
+}
+
+static int sq_upload_finish(struct oci_store *os, const char *repo, const char *uuid,
+		      const char *hex, struct appr_error *err)
+{
+	struct ocs *s = (struct ocs *)os;
+	char path[PATH_MAX];
+	int lk, rc;
+	if (upload_check(s, repo, uuid, err) < 0)
+		return -1;
+	upload_file(s, uuid, path);
+	/* held until the bytes are placed: no PATCH appends to them meanwhile */
+	if ((lk = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT)
+			return appr_err(err, 404, OCI_E_BLOB_UPLOAD_UNKNOWN, "no upload %s", uuid);
+		return sys_fail("open", path, errno, err);
+	}
+	if (upload_lock(lk, path, uuid, err) < 0) {
+		close(lk);
+		return -1;
+	}
+	rc = upload_finish_locked(s, repo, uuid, hex, path, err);
+	close(lk);
+	return rc;
 }
 
 static int sq_upload_cancel(struct oci_store *os, const char *repo, const char *uuid,

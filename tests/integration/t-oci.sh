@@ -8,7 +8,7 @@
 # it cannot carry from there.
 . "${APPR_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-plan 92
+plan 95
 appr_start
 T=$APPR_TMP
 
@@ -141,6 +141,39 @@ req DELETE "$R/blobs/uploads/0123456789abcdef0123456789abcdef"
 is_oci 404 BLOB_UPLOAD_UNKNOWN "DELETE an unknown upload: 404 BLOB_UPLOAD_UNKNOWN"
 req PATCH "$loc" --data-binary "@$T/l2"
 is_oci 404 BLOB_UPLOAD_UNKNOWN "PATCH an unknown upload: 404"
+# two PATCHes of one session at once: each appends all its bytes or none (the other
+# is refused with 416 while one writes), never a part of one before the other
+head -c 3000000 /dev/urandom >"$T/pa"; head -c 2500000 /dev/urandom >"$T/pb"
+req POST "$R/blobs/uploads/"
+loc=$(header Location)
+for p in pa pb; do
+	curl -s -o "$T/r$p" -w '%{http_code}' -X PATCH -H 'Content-Type: application/octet-stream' \
+		--data-binary "@$T/$p" "$BASE$loc" >"$T/s$p" & pids+=($!)
+done
+wait "${pids[@]}"; pids=()
+codes="$(cat "$T/spa") $(cat "$T/spb")"
+refused=$(cat "$T/rpa" "$T/rpb" | grep -c BLOB_UPLOAD_INVALID)
+# not_busy UUID: no request holds the session (SQLite: its file's lock; etcd,
+# redis: a "busy" mark on its record)
+not_busy() {
+	if [ -n "$kv" ]; then
+		kv_get "oci/up/ons/img/$1" | jq -e 'has("busy") | not' >/dev/null
+	else
+		flock -n "$APPR_DATA/oci/uploads/$1" true
+	fi
+}
+req GET "$loc"
+size=$(header Range); size=$((${size#0-} + 1))
+not_busy "${loc##*/}"; ok $? "... and once they are answered, nothing holds the session"
+cat "$T/pa" "$T/pb" >"$T/pab"; cat "$T/pb" "$T/pa" >"$T/pba"
+found=
+for f in pa pb pab pba; do
+	[ "$(stat -c %s "$T/$f")" = "$size" ] || continue
+	req PUT "$loc?digest=sha256:$(sha "$T/$f")"
+	[ "$STATUS" = 201 ] && { found=$f; break; }
+done
+like "$codes $refused" "^(202 202 0|202 416 1|416 202 1)\$" "two PATCHes at once: both 202, or one refused 416 BLOB_UPLOAD_INVALID ($codes)"
+ok "$([ -n "$found" ] && echo 0)" "... and the session holds one PATCH's bytes or both, whole ($size bytes: $found)"
 
 # ---- end-7: manifests ----
 mkmanifest() { # CONFIG-HEX LAYER-HEX... -> an image manifest (compact JSON) on stdout
