@@ -169,8 +169,9 @@ void kvo_blob_close(struct oci_blob_reader *br)
 }
 
 /* Delete blob hex with its chunks when nothing uses it (see the top: its record's
- * revision is read before the use range). 0, or -1 (err filled). */
-static int blob_collect(struct kvo *s, struct arena *a, const char *hex, struct appr_error *err)
+ * revision is read before the use range). 1 deleted, 0 kept (used or absent), or -1
+ * (err filled). */
+int okv_blob_collect(struct kvo *s, struct arena *a, const char *hex, struct appr_error *err)
 {
 	const char *bkey = k_blob(a, hex), *uses = arena_printf(a, "oci/use/%s/", hex);
 	for (int i = 0; i < GC_TRIES; i++) {
@@ -191,7 +192,7 @@ static int blob_collect(struct kvo *s, struct arena *a, const char *hex, struct 
 			ops[n_ops++] = (struct kv_op){ .type = KV_DELETE_PREFIX, .key = k_data(a, data) };
 		r = kv_txn(s->kv, &c, 1, ops, n_ops, err);
 		if (r == KV_COMMITTED)
-			return 0;
+			return 1;
 		if (r < 0)
 			return -1;
 		appr_err_clear(err);          /* conflict or unknown: look again */
@@ -219,7 +220,7 @@ int okv_blob_pin(struct kvtxn *t, struct kvo *s, struct arena *a, const char *he
 }
 
 /* Into t: repo's link to blob hex, its use key, and the repository key (new
- * revision: see repo_collect). */
+ * revision: see okv_repo_collect). */
 void okv_link_ops(struct kvtxn *t, struct arena *a, const char *repo, const char *hex)
 {
 	kvtxn_op(t, KV_PUT, k_link(a, repo, hex), "1", 1);
@@ -302,9 +303,9 @@ int okv_repo_key_drop(struct kvtxn *t, struct kvo *s, struct arena *a, const cha
  * any more, conditioned on the key's revision as read before looking (every
  * transaction that adds to the repository puts the key: a new revision). Run after a
  * removal committed, so that of two removals at once the later one sees both gone.
- * 0, or -1 (err filled). */
-static int repo_collect(struct kvo *s, struct arena *a, const char *repo,
-			struct appr_error *err)
+ * 1 deleted, 0 kept, or -1 (err filled). */
+int okv_repo_collect(struct kvo *s, struct arena *a, const char *repo,
+		     struct appr_error *err)
 {
 	const char *rkey = k_repo(a, repo);
 	for (int i = 0; i < GC_TRIES; i++) {
@@ -319,7 +320,7 @@ static int repo_collect(struct kvo *s, struct arena *a, const char *repo,
 		struct kv_op op = { .type = KV_DELETE, .key = rkey };
 		r = kv_txn(s->kv, &c, 1, &op, 1, err);
 		if (r == KV_COMMITTED)
-			return 0;
+			return 1;
 		if (r < 0)
 			return -1;
 		appr_err_clear(err);          /* conflict or unknown: look again */
@@ -335,11 +336,11 @@ static int repo_collect(struct kvo *s, struct arena *a, const char *repo,
 void okv_collect_after(struct kvo *s, struct arena *a, const char *repo, const char *hex)
 {
 	struct appr_error e = { 0 };
-	if (hex && blob_collect(s, a, hex, &e) < 0) {
+	if (hex && okv_blob_collect(s, a, hex, &e) < 0) {
 		fprintf(stderr, "appr: oci: kept blob sha256:%s: %s\n", hex, e.msg);
 		appr_err_clear(&e);
 	}
-	if (repo && repo_collect(s, a, repo, &e) < 0)
+	if (repo && okv_repo_collect(s, a, repo, &e) < 0)
 		fprintf(stderr, "appr: oci: kept the repository key of %.140s: %s\n", repo, e.msg);
 }
 

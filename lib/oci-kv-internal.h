@@ -6,7 +6,8 @@
  *   oci-kv-blobs.c      blobs: readability, reading, links, mounts, deletes, collecting
  *                       what nothing uses any more
  *   oci-kv-uploads.c    upload sessions: appending in chunks, finishing, sweeping
- *   oci-kv-manifests.c  manifests, their references and bodies, referrers, tags */
+ *   oci-kv-manifests.c  manifests, their references and bodies, referrers, tags
+ *   oci-kv-gc.c         crash debris swept (appr-admin gc) */
 #ifndef APPR_OCI_KV_INTERNAL_H
 #define APPR_OCI_KV_INTERNAL_H
 
@@ -65,6 +66,14 @@ static inline const char *k_repo(struct arena *a, const char *repo)
 { return arena_printf(a, "oci/repo/%s", repo); }
 static inline const char *k_up(struct arena *a, const char *repo, const char *uuid)
 { return arena_printf(a, "oci/up/%s/%s", repo, uuid); }
+
+/* A manifest instance's id (oci-kv.c: instances): 8 hex digits of the unix time it
+ * was made at, then random ones, so that gc can tell an instance a put is still
+ * writing from one a crash left (OKV_GC_GRACE). */
+void okv_instance_id(char id[KVTXN_TOKEN_HEX + 1]);
+/* The time an instance id was made at (0 when it does not say). */
+long long okv_instance_time(const char *id);
+#define OKV_GC_GRACE 3600                 /* seconds before gc takes an instance's keys */
 
 /* Chunks of n bytes. */
 static inline unsigned long chunks_of(long long n)
@@ -153,6 +162,9 @@ int kvo_blob_mount(struct oci_store *os, const char *repo, const char *from,
 		   const char *hex, struct appr_error *err);
 int okv_repo_key_drop(struct kvtxn *t, struct kvo *s, struct arena *a, const char *repo,
 		      const char *link_key, const char *mf_key, struct appr_error *err);
+int okv_blob_collect(struct kvo *s, struct arena *a, const char *hex, struct appr_error *err);
+int okv_repo_collect(struct kvo *s, struct arena *a, const char *repo,
+		     struct appr_error *err);
 void okv_collect_after(struct kvo *s, struct arena *a, const char *repo, const char *hex);
 int kvo_blob_delete(struct oci_store *os, const char *repo, const char *hex,
 		    struct appr_error *err);

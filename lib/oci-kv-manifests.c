@@ -320,7 +320,7 @@ int kvo_manifest_put(struct oci_store *os, const char *repo, const char *hex,
 	long long size;
 	int r;
 	util_utc_now(now);
-	kvtxn_token(id);
+	okv_instance_id(id);
 	struct put_txn p = {
 		.s = s, .repo = repo, .hex = hex, .tag = tag, .mkey = k_mf(a, repo, hex),
 		.now = now, .id = id, .info = info, .body = body, .len = len,

@@ -72,7 +72,10 @@
  *    that covers it are thus one atomic write: a second PATCH of the same session
  *    running at the same time conflicts on its first write and is answered 416
  *    BLOB_UPLOAD_INVALID (the session changed meanwhile); its bytes are not written.
- *    A failed request keeps what its flushed chunks hold (oci-store.h allows it).
+ *    An append that flushes before its end marks the record "busy" until its last
+ *    flush, so that one starting meanwhile is refused at once rather than appending
+ *    behind part of another's bytes (oci-kv-uploads.c). A failed request keeps what
+ *    its flushed chunks hold (oci-store.h allows it).
  *  - finish: the chunks are read and hashed (mismatch: 400 DIGEST_INVALID, the session
  *    dropped); then one txn conditioned on the session record (as hashed) and on the
  *    blob record: a new blob record naming the upload's chunks (no copy), or, when the
@@ -123,8 +126,11 @@
  *  - a manifest_delete stopped between (3) and the repository key's txn cannot happen
  *    (one txn); an upload stopped mid-append keeps its flushed chunks (swept with its
  *    session after upload_ttl).
- * None of it is visible through the API; no sweep collects it today (upload sessions
- * idle over upload_ttl are swept at open: record and chunks).
+ * Only an empty repository's key is visible through the API (_catalog lists it);
+ * appr-admin gc sweeps all of it (oci-kv-gc.c), and upload sessions idle over
+ * upload_ttl are swept at open (record and chunks). An instance's id begins with the
+ * time it was made at (okv_instance_id), which tells gc a put in flight from a dead
+ * one.
  *
  * The Helm view (oci-store.h) counts in repo_known, tags_list and _catalog.
  *
@@ -380,6 +386,24 @@ int oci_kv_open(const struct appr_config *cfg, struct storage *st, struct oci_st
 	okv_sweep_uploads(s);
 	*out = &s->base;
 	return 0;
+}
+
+void okv_instance_id(char id[KVTXN_TOKEN_HEX + 1])
+{
+	char rnd[KVTXN_TOKEN_HEX + 1];
+	kvtxn_token(rnd);
+	snprintf(id, KVTXN_TOKEN_HEX + 1, "%08llx%s", (unsigned long long)time(NULL) & 0xffffffffULL,
+		 rnd + 8);
+}
+
+long long okv_instance_time(const char *id)
+{
+	long long t = 0;
+	for (int i = 0; i < 8 && id[i]; i++) {
+		int c = id[i];
+		t = t * 16 + (c >= 'a' ? c - 'a' + 10 : c - '0');
+	}
+	return t;
 }
 
 int oci_kv_has_content(struct storage *st, bool *has, struct appr_error *err)

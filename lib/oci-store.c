@@ -252,4 +252,12 @@ int oci_kv_has_content(struct storage *st, bool *has, struct appr_error *err)
 	*has = false;
 	return 0;
 }
+
+int oci_kv_gc(struct storage *st, struct oci_kv_gc_report *r, struct appr_error *err)
+{
+	(void)st;
+	(void)r;
+	(void)err;
+	return 0;
+}
 #endif

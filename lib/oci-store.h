@@ -277,4 +277,19 @@ int oci_kv_open(const struct appr_config *cfg, struct storage *st, struct oci_st
  * what appr-admin export and copy cannot carry from a kv store in this version. */
 int oci_kv_has_content(struct storage *st, bool *has, struct appr_error *err);
 
+/* What oci_kv_gc removed. */
+struct oci_kv_gc_report {
+	unsigned long chunk_sets;        /* oci/data/<id>/ no session or blob names */
+	unsigned long instance_keys;     /* ref and use keys of instances no record names */
+	unsigned long body_sets;         /* oci/mfb/<id>/ no manifest record names */
+	unsigned long blobs;             /* blobs nothing uses (with their chunks) */
+	unsigned long repos;             /* keys of repositories that hold nothing */
+	void (*found)(void *ctx, const char *line);   /* when set: a line for each */
+	void *ctx;
+};
+
+/* Sweep what crashes left in the OCI store of st, an etcd or redis store (lib/
+ * oci-kv-gc.c says what and why it is safe beside running requests). 0 or -1. */
+int oci_kv_gc(struct storage *st, struct oci_kv_gc_report *r, struct appr_error *err);
+
 #endif

@@ -397,6 +397,16 @@ static int cmd_gc(struct storage *s, int extra, const struct appr_config *cfg)
 			return fail("gc: OCI: %s", err.msg);
 		printf("gc: OCI: removed %lu unreferenced blob files, %lu unused blobs, %lu "
 		       "stale upload sessions (%lld bytes)\n", o.files, o.rows, o.uploads, o.bytes);
+	} else {
+		struct oci_kv_gc_report o = { .found = gc_oci_line };
+		bool has;
+		if (oci_kv_has_content(s, &has, &err) < 0 || (has && oci_kv_gc(s, &o, &err) < 0))
+			return fail("gc: OCI: %s", err.msg);
+		if (has)
+			printf("gc: OCI: removed %lu unused blobs, %lu chunk sets and %lu manifest "
+			       "bodies nothing names, %lu keys of dead manifest instances, %lu "
+			       "empty repositories\n", o.blobs, o.chunk_sets, o.body_sets,
+			       o.instance_keys, o.repos);
 	}
 	return 0;
 }

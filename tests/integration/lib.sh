@@ -527,7 +527,8 @@ blob_files() {
 #   kv_keys PREFIX   the keys starting with PREFIX, one per line, in byte order
 #   kv_get KEY       the exact bytes of KEY's value on standard output (etcdctl's JSON
 #                    carries them base64; redis keeps them in field v of a hash)
-#   kv_put KEY       KEY's value replaced by standard input (its revision kept on redis)
+#   kv_put KEY       KEY's value replaced by standard input (its revision kept on
+#                    redis), or KEY made with it
 kv_keys() {
 	case $APPR_TEST_STORAGE in
 	etcd)
@@ -549,7 +550,11 @@ kv_get() {
 kv_put() {
 	case $APPR_TEST_STORAGE in
 	etcd) etcdctl_ put "$(_etcd_key_prefix)$1" >/dev/null ;;
-	redis) redis_cli -x hset "${REDIS_KEY_PREFIX:-/appr/}k:$1" v >/dev/null ;;
+	redis)
+		redis_cli -x hset "${REDIS_KEY_PREFIX:-/appr/}k:$1" v >/dev/null &&
+			redis_cli hsetnx "${REDIS_KEY_PREFIX:-/appr/}k:$1" r 1 >/dev/null &&
+			redis_cli zadd "${REDIS_KEY_PREFIX:-/appr/}idx" 0 "$1" >/dev/null
+		;;
 	*) bail "kv_put: not a kv store ($APPR_TEST_STORAGE)" ;;
 	esac
 }

@@ -6,14 +6,15 @@
 # links and manifest references keeping a blob, tags paged and deleted with their
 # manifest, nothing left under oci/ once everything is deleted, a damaged or short
 # chunk never answered as a whole 200, five repositories pushing and deleting one
-# blob and manifest at once, and idle upload sessions swept. Only with APPR_TEST_STORAGE=etcd or redis (the etcd/
+# blob and manifest at once, crash debris swept by appr-admin gc (and what is in use
+# or may be in use kept), and idle upload sessions swept. Only with APPR_TEST_STORAGE=etcd or redis (the etcd/
 # and redis/ variants of make check).
 . "${APPR_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 case $APPR_TEST_STORAGE in
 etcd | redis) ;;
 *) bail "t-oci-kv.sh checks the kv stores' OCI keys: run it with APPR_TEST_STORAGE=etcd or redis" ;;
 esac
-plan 41
+plan 47
 appr_start
 T=$APPR_TMP
 sha() { sha256sum "$1" | cut -d' ' -f1; }
@@ -144,6 +145,53 @@ is "$(cat "$T"/h1 "$T"/h2 "$T"/h3 "$T"/h4 "$T"/h5) $(keys oci/ | grep -c -e kns/
 	"202 202 202 202 202 202 202 202 202 202  0" "deleted everywhere at once: no key of theirs left" ||
 	diag "left: $(keys oci/ | grep -e kns/r -e "$C2" -e "$c2data")"
 is "$(nkeys oci/)" 0 "nothing left under oci/"
+# G: crash debris swept by appr-admin gc, what is in use or may be kept
+cfgput() { # REPO FILE: a blob uploaded in one POST
+	curl -s -o /dev/null -w '%{http_code} ' -X POST -H 'Content-Type: application/octet-stream' \
+		--data-binary "@$2" "$BASE/v2/$1/blobs/uploads/?digest=sha256:$(sha "$2")"
+}
+printf '{"g":1}' >"$T/cfg3"; C3=$(sha "$T/cfg3")
+printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":7},"layers":[]}' "$C3" >"$T/m3"
+M3=$(sha "$T/m3")
+codes=$(cfgput kns/live "$T/cfg3")
+req PUT /v2/kns/live/manifests/v1 -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' --data-binary "@$T/m3"
+live_id=$(kv_get "oci/mf/kns/live/$M3" | jq -r .id)
+rnd() { head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+old=00000001$(rnd); fresh=$(printf '%08x' "$(date +%s)")$(rnd)
+orphan=$(rnd)00000000; named=$(rnd)00000000; X=$(printf 'abc' | sha256sum | cut -d' ' -f1)
+for id in $old $fresh; do   # a dead manifest instance and one a put may be writing
+	printf 1 | kv_put "oci/use/$C3/kns/live/$M3/$id"
+	printf 1 | kv_put "oci/ref/kns/live/$C3/$M3/$id"
+	printf body | kv_put "oci/mfb/$id/00000000"
+done
+printf junk | kv_put "oci/data/$orphan/00000000"       # chunks nothing names
+printf '{"size":3,"chunks":1,"data":"%s","txn":"%s"}' "$named" "$(rnd)$(rnd | head -c 8)" |
+	kv_put "oci/blob/$X"                                # a blob nothing uses
+printf abc | kv_put "oci/data/$named/00000000"
+printf 1 | kv_put oci/repo/kns/empty                    # a repository holding nothing
+appr_admin gc >"$T/gc.out" 2>"$T/gc.err"
+is "$? $codes$STATUS" "0 201 201" "appr-admin gc on a store with OCI debris" || diag "$(cat "$T/gc.out" "$T/gc.err")"
+like "$(cat "$T/gc.out")" "removed 1 unused blobs, 1 chunk sets and 1 manifest bodies nothing names, 2 keys of dead manifest instances, 1 empty repositories" \
+	"... reports what it removed"
+left=$(kv_keys oci/ | grep -c -e "$old" -e "$orphan" -e "$named" -e "$X" -e kns/empty)
+kept=$(kv_keys oci/ | grep -c "$fresh")
+is "$left $kept" "0 3" "the dead keys went; a fresh instance's (a put may be writing them) stay"
+req GET "/v2/kns/live/manifests/v1"
+m_ok=$STATUS
+req GET "/v2/kns/live/blobs/sha256:$C3"
+is "$m_ok $STATUS $BODY $(kv_get "oci/mf/kns/live/$M3" | jq -r .id)" "200 200 {\"g\":1} $live_id" \
+	"what is in use is untouched: the manifest (its own instance), its config"
+like "$(cat "$T/gc.err")" "gc removed: blob sha256:$X" "... and each removal named on stderr"
+for k in $(kv_keys oci/ | grep "$fresh"); do
+	case $APPR_TEST_STORAGE in
+	etcd) etcdctl_ del "$(_etcd_key_prefix)$k" >/dev/null ;;
+	redis) redis_cli del "${REDIS_KEY_PREFIX:-/appr/}k:$k" >/dev/null; redis_cli zrem "${REDIS_KEY_PREFIX:-/appr/}idx" "$k" >/dev/null ;;
+	esac
+done
+req DELETE "/v2/kns/live/manifests/sha256:$M3"
+req DELETE "/v2/kns/live/blobs/sha256:$C3"
+is "$(nkeys oci/)" 0 "(cleaned up: nothing under oci/)"
+
 # F: idle sessions swept at start
 req POST "$R/blobs/uploads/"
 loc=$(header Location)
