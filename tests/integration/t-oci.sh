@@ -147,8 +147,9 @@ head -c 3000000 /dev/urandom >"$T/pa"; head -c 2500000 /dev/urandom >"$T/pb"
 req POST "$R/blobs/uploads/"
 loc=$(header Location)
 for p in pa pb; do
-	curl -s -o "$T/r$p" -w '%{http_code}' -X PATCH -H 'Content-Type: application/octet-stream' \
-		--data-binary "@$T/$p" "$BASE$loc" >"$T/s$p" & pids+=($!)
+	curl -s -o "$T/r$p" -D "$T/h$p" -w '%{http_code}' -X PATCH \
+		-H 'Content-Type: application/octet-stream' --data-binary "@$T/$p" "$BASE$loc" \
+		>"$T/s$p" & pids+=($!)
 done
 wait "${pids[@]}"; pids=()
 codes="$(cat "$T/spa") $(cat "$T/spb")"
@@ -165,15 +166,20 @@ not_busy() {
 req GET "$loc"
 size=$(header Range); size=$((${size#0-} + 1))
 not_busy "${loc##*/}"; ok $? "... and once they are answered, nothing holds the session"
-cat "$T/pa" "$T/pb" >"$T/pab"; cat "$T/pb" "$T/pa" >"$T/pba"
-found=
-for f in pa pb pab pba; do
-	[ "$(stat -c %s "$T/$f")" = "$size" ] || continue
-	req PUT "$loc?digest=sha256:$(sha "$T/$f")"
-	[ "$STATUS" = 201 ] && { found=$f; break; }
+# what the session must hold: the bytes of each PATCH answered 202, in the order of
+# the Range each answer gave (a wrong guess would end the session: one PUT only)
+: >"$T/want"
+for p in $(for p in pa pb; do
+	[ "$(cat "$T/s$p")" = 202 ] &&
+		printf '%s %s\n' "$(tr -d '\r' <"$T/h$p" | sed -n 's/^[Rr]ange: 0-//p')" "$p"
+done | sort -n | cut -d' ' -f2); do
+	cat "$T/$p" >>"$T/want"
 done
+req PUT "$loc?digest=sha256:$(sha "$T/want")"
+found=
+[ "$STATUS" = 201 ] && [ "$(stat -c %s "$T/want")" = "$size" ] && found=$(stat -c %s "$T/want")
 like "$codes $refused" "^(202 202 0|202 416 1|416 202 1)\$" "two PATCHes at once: both 202, or one refused 416 BLOB_UPLOAD_INVALID ($codes)"
-ok "$([ -n "$found" ] && echo 0)" "... and the session holds one PATCH's bytes or both, whole ($size bytes: $found)"
+ok "$([ -n "$found" ] && echo 0)" "... and the session holds the bytes of those answered 202, whole, in order ($size bytes)"
 
 # ---- end-7: manifests ----
 mkmanifest() { # CONFIG-HEX LAYER-HEX... -> an image manifest (compact JSON) on stdout
