@@ -13,8 +13,10 @@
 # 1 MiB; stream and X-Accel-Redirect), list of a namespace of NPKG packages, search,
 # push of a 4 KiB chart (bench/push.lua: a new release per request), the 1 MiB blob
 # served statically. Each target runs right after the minimal responder (1 MiB blobs:
-# and the static file), ROUNDS times; prints req/s medians, the medians of the ratios
-# within those pairs, and the FastCGI pool's CPU time per request.
+# and the static file; 4 KiB answers: and the minimal responder answering as many
+# bytes, the floor of an answer that size), ROUNDS times; prints req/s medians, the
+# medians of the ratios within those pairs, and the FastCGI pool's CPU time per
+# request.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$here}" && pwd)
@@ -77,9 +79,11 @@ mkchart "$tmp/charts" pushed 3900
 base64 -w0 "$tmp/charts/pushed.tgz" >"$tmp/push.b64"
 
 # ---- targets: name, URL, baseline ("min" or "static"), label ----
-names=(min static version show pull pull_accel blob4k blob4k_accel blob1m blob1m_accel list search push)
+names=(min min4k static version show pull pull_accel blob4k blob4k_accel blob1m blob1m_accel list search push)
 declare -A url label
 url[min]=$M/ label[min]="minimal responder, 400 B JSON (baseline)"
+url[min4k]="$M/?size=$(stat -c %s "$small")"
+label[min4k]="minimal responder, 4 KiB (baseline)"
 url[static]=$S/big.tgz label[static]="nginx static 1 MiB file (baseline)"
 url[version]=$A/version label[version]="GET /version (appr-fcgi's floor)"
 url[show]=$A/api/v1/packages/bench/pkg000/1.0.0/helm label[show]="show manifest"
@@ -132,29 +136,38 @@ median() { tr ' ' '\n' | { grep . || true; } | sort -n | awk '{a[NR]=$1} END {pr
 # the static file as well), and the ratio is taken within that pair: the load of
 # other processes on the machine changes between pairs, much less within one.
 ratio() { echo "scale=3; $1 / $2" | bc -l; }
-declare -A runs cpus rmin rstatic med cpu mmin mstatic
+declare -A runs cpus rmin rmin4k rstatic med cpu mmin mmin4k mstatic
 for r in $(seq "$ROUNDS"); do
 	echo "bench: round $r of $ROUNDS" >&2
 	for n in "${names[@]}"; do
-		case $n in min | static) continue ;; esac
+		case $n in min | min4k | static) continue ;; esac
 		read -r b _ <<<"$(rps min "$r")"
 		runs[min]+="$b "
 		read -r v c <<<"$(rps "$n" "$r")"
 		runs[$n]+="$v " cpus[$n]+="$c "
 		rmin[$n]+="$(ratio "$v" "$b") "
-		case $n in blob1m*)
+		case $n in
+		blob1m*)
 			read -r b _ <<<"$(rps static "$r")"
 			runs[static]+="$b "
 			rstatic[$n]+="$(ratio "$v" "$b") "
+			;;
+		pull* | blob4k*)
+			read -r b _ <<<"$(rps min4k "$r")"
+			runs[min4k]+="$b "
+			rmin4k[$n]+="$(ratio "$v" "$b") "
+			;;
 		esac
 	done
 done
 read -r _ cpus[min] <<<"$(rps min 0)"          # the minimal responder's CPU per request
+read -r _ cpus[min4k] <<<"$(rps min4k 0)"
 for n in "${names[@]}"; do
 	med[$n]=$(echo "${runs[$n]}" | median)
 	cpu[$n]=$(echo "${cpus[$n]:-}" | median)
 	mmin[$n]=$(echo "${rmin[$n]:-}" | median)
 	mstatic[$n]=$(echo "${rstatic[$n]:-}" | median)
+	mmin4k[$n]=$(echo "${rmin4k[$n]:-}" | median)
 done
 
 fmt() { printf '%.2f' "$1"; }
@@ -167,7 +180,9 @@ for n in "${names[@]}"; do
 	c=${cpu[$n]:-}
 	[ "$n" != static ] || c=-
 	case $n in
-	min | static) printf '%-44s %10s %5s  %s\n' "${label[$n]}" "${med[$n]}" "$c" 1.00 ;;
+	min | min4k | static) printf '%-44s %10s %5s  %s\n' "${label[$n]}" "${med[$n]}" "$c" 1.00 ;;
+	pull* | blob4k*) printf '%-44s %10s %5s  %s of minimal, %s of minimal 4 KiB\n' \
+		"${label[$n]}" "${med[$n]}" "$c" "$(fmt "${mmin[$n]}")" "$(fmt "${mmin4k[$n]}")" ;;
 	blob1m*) printf '%-44s %10s %5s  %s of minimal, %s of static\n' "${label[$n]}" \
 		"${med[$n]}" "$c" "$(fmt "${mmin[$n]}")" "$(fmt "${mstatic[$n]}")" ;;
 	*) printf '%-44s %10s %5s  %s of minimal\n' "${label[$n]}" "${med[$n]}" "$c" \

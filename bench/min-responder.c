@@ -1,13 +1,17 @@
 /* min-responder.c - the floor cost of a FastCGI answer: a libfcgi responder that
- * answers every request with the same 400-byte JSON document (bench/frontends.sh
- * compiles it and runs it beside appr-fcgi behind the same nginx). */
+ * answers every request with the same 400-byte JSON document, or with N bytes of
+ * application/octet-stream when the query string is size=N (1 to 65536: the floor
+ * of an answer the size of a blob). bench/frontends.sh compiles it and runs it beside
+ * appr-fcgi behind the same nginx. */
 #define _POSIX_C_SOURCE 200809L
 #include <fcgiapp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define DOC_LEN 400
+#define BYTES_MAX 65536
 
 static void on_term(int sig)
 {
@@ -17,7 +21,7 @@ static void on_term(int sig)
 
 int main(void)
 {
-	static char answer[512 + DOC_LEN];
+	static char answer[512 + DOC_LEN], bytes[256 + BYTES_MAX];
 	char doc[DOC_LEN + 1];
 	FCGX_Request r;
 
@@ -42,7 +46,17 @@ int main(void)
 		char buf[4096];
 		while (FCGX_GetStr(buf, sizeof buf, r.in) > 0)
 			;                         /* drain a body, if any */
-		FCGX_PutStr(answer, len, r.out);
+		const char *q = FCGX_GetParam("QUERY_STRING", r.envp);
+		long size = q && strncmp(q, "size=", 5) == 0 ? strtol(q + 5, NULL, 10) : 0;
+		if (size > 0 && size <= BYTES_MAX) {
+			int h = snprintf(bytes, 256, "Status: 200 OK\r\n"
+					 "Content-Type: application/octet-stream\r\n"
+					 "Content-Length: %ld\r\n\r\n", size);
+			memset(bytes + h, 'x', (size_t)size);
+			FCGX_PutStr(bytes, h + (int)size, r.out);
+		} else {
+			FCGX_PutStr(answer, len, r.out);
+		}
 		FCGX_Finish_r(&r);
 	}
 	FCGX_Free(&r, 1);

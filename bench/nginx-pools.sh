@@ -142,7 +142,7 @@ pools_start() {
 # static)
 pool() {
 	case $1 in
-	min) echo min ;;
+	min | min4k) echo min ;;
 	static) echo none ;;
 	*_accel) echo accel ;;
 	*) echo stream ;;
