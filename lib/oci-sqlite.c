@@ -119,6 +119,9 @@ struct ocs {
 	sqlite3_stmt *q[Q_COUNT];
 	char blob_dir[PATH_MAX / 2];     /* data_dir/oci/sha256 */
 	char up_dir[PATH_MAX / 2];       /* data_dir/oci/uploads */
+	unsigned char dir_durable[32];   /* bit XX: blob_dir/XX has a durable name (blob_dir
+					  * fsync'ed since this process first put a blob
+					  * there: it may have been made just now) */
 };
 
 /* SQLite said rc: busy is a 409, anything else a 500 with a line on stderr. */
@@ -632,10 +635,16 @@ static int blob_place(struct ocs *s, const char *repo, const char *hex,
 	blob_file(s, hex, dst);
 	*taken = access(dst, F_OK) != 0;
 	if (*taken) {
+		int xx = (int)strtol((char[3]){ hex[0], hex[1], '\0' }, NULL, 16) & 0xff;
 		if (rename(src, dst) < 0)
 			return sys_fail("rename", dst, errno, err);
 		if (s->cfg->fsync && (e = fsync_dir(dir)))
 			return sys_fail("fsync", dir, e, err);
+		if (s->cfg->fsync && !(s->dir_durable[xx / 8] & (1u << (xx % 8)))) {
+			if ((e = fsync_dir(s->blob_dir)))
+				return sys_fail("fsync", s->blob_dir, e, err);
+			s->dir_durable[xx / 8] |= (unsigned char)(1u << (xx % 8));
+		}
 	}
 	sqlite3_stmt *q = stmt(s, Q_BLOB_ADD);
 	bind_text(q, 1, hex);

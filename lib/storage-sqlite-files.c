@@ -138,15 +138,26 @@ int sq_blob_stage(struct sq_storage *ss, char *tmp, const char *digest,
  * digest: named "pub-..." first unless staged (sq_blob_stage), then linked as final.
  * A final file there already is unreferenced debris (the caller checked): replaced.
  * With fsync, the directory of final is fsync'ed here when the pub- name is not
- * durable (not staged), else after COMMIT, outside the lock (sq_blob_published_sync). */
+ * durable (not staged), else after COMMIT, outside the lock (sq_blob_published_sync);
+ * blob_dir too the first time this process uses a directory (made now, or made by
+ * another process that may not have fsync'ed blob_dir yet when this push is
+ * acknowledged). */
+/* fsync blob_dir, then know blob_dir/XX durable. 0 or -1. */
+static int parent_sync(struct sq_storage *ss, int xx, struct appr_error *err)
+{
+	if (fsync_dir(ss->blob_dir, err) < 0)
+		return -1;
+	ss->dir_durable[xx / 8] |= (unsigned char)(1u << (xx % 8));
+	return 0;
+}
+
 int sq_blob_publish(struct sq_storage *ss, char *tmp, const char *digest, const char *dir,
 		    const char *final, bool staged, struct appr_error *err)
 {
-	bool made_dir = false;
+	int xx = (int)strtol((char[3]){ digest[0], digest[1], '\0' }, NULL, 16) & 0xff;
+	bool sync_parent = !(ss->dir_durable[xx / 8] & (1u << (xx % 8)));
 
-	if (mkdir(dir, 0750) == 0)
-		made_dir = true;
-	else if (errno != EEXIST)
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
 		return sq_sys_fail("mkdir", dir, errno, err);
 	if (!staged && pub_name(ss, tmp, digest, err) < 0)
 		return -1;
@@ -159,14 +170,12 @@ int sq_blob_publish(struct sq_storage *ss, char *tmp, const char *digest, const 
 		return 0;
 	if (staged) {
 		snprintf(ss->fo.sync_dir, PATHBUF, "%s", dir);
-		ss->fo.sync_parent = made_dir;
+		ss->fo.sync_parent = sync_parent ? xx : -1;
 		return 0;
 	}
 	if (fsync_dir(dir, err) < 0)
 		return -1;
-	if (made_dir && fsync_dir(ss->blob_dir, err) < 0)
-		return -1;
-	return 0;
+	return sync_parent ? parent_sync(ss, xx, err) : 0;
 }
 
 /* After the COMMIT of a transaction whose sq_blob_publish deferred it: fsync the
@@ -179,10 +188,10 @@ int sq_blob_published_sync(struct sq_storage *ss, struct appr_error *err)
 	int rc = 0;
 
 	if (fo->sync_dir[0] && (fsync_dir(fo->sync_dir, err) < 0 ||
-				(fo->sync_parent && fsync_dir(ss->blob_dir, err) < 0)))
+				(fo->sync_parent >= 0 && parent_sync(ss, fo->sync_parent, err) < 0)))
 		rc = -1;
 	fo->sync_dir[0] = '\0';
-	fo->sync_parent = false;
+	fo->sync_parent = -1;
 	return rc;
 }
 

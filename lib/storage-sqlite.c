@@ -385,7 +385,7 @@ int sq_tx_write(struct sq_storage *ss, struct appr_error *err)
 {
 	ss->fo.created[0] = '\0';
 	ss->fo.sync_dir[0] = '\0';
-	ss->fo.sync_parent = false;
+	ss->fo.sync_parent = -1;
 	ss->fo.n_trash = 0;
 	ss->fo.left = false;
 	return sq_run(ss, sq_stmt_get(ss, S_BEGIN_WRITE), err);

@@ -67,7 +67,8 @@ struct sq_fileops {
 	bool left;                           /* created had to be left (sq_tx_abort) */
 	char sync_dir[PATHBUF];              /* directory of created to fsync after
 					      * COMMIT, or "" (sq_blob_publish) */
-	bool sync_parent;                    /* and blob_dir too (created sync_dir) */
+	int sync_parent;                     /* and blob_dir too, for directory XX of it
+					      * (0-255; -1: not) */
 	size_t n_trash;
 	struct {
 		char final[PATHBUF];         /* where the blob was */
@@ -85,6 +86,9 @@ struct sq_storage {
 	char tmp_dir[PATHBUF];               /* <data_dir>/blobs/tmp */
 	char wal[PATHBUF];                   /* <data_dir>/appr.db-wal */
 	unsigned long trash_seq;
+	unsigned char dir_durable[32];       /* bit XX: blob_dir/XX is known to have a
+					      * durable name (blob_dir fsync'ed since this
+					      * process saw it: sq_blob_publish) */
 	struct sq_fileops fo;
 	int wal_next_truncate;               /* WAL pages at which to try TRUNCATE next */
 	long long ckpt_deadline_ms;          /* ckpt_busy gives up then (now_ms) */
