@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "export.h"
+#include "oci-transfer.h"
 
 #define CHUNK 65536
 
@@ -22,12 +23,19 @@ static int store_oci_open(struct blob_source *base, const char *hex, long long *
 			  struct appr_error *err)
 {
 	struct export_store_source *src = (struct export_store_source *)base;
-	return oci_dump_blob_open(src->oci, hex, &src->fd, size, err);
+	if (src->oci)
+		return oci_dump_blob_open(src->oci, hex, &src->fd, size, err);
+	if (oci_blob_open(src->os, hex, 0, &src->or, err) < 0)
+		return -1;
+	*size = src->or->size;
+	return 0;
 }
 
 static long store_read(struct blob_source *base, void *buf, size_t len)
 {
 	struct export_store_source *src = (struct export_store_source *)base;
+	if (src->or)
+		return oci_blob_read(src->or, buf, len);
 	if (src->fd >= 0) {
 		for (;;) {
 			ssize_t n = read(src->fd, buf, len);
@@ -48,20 +56,23 @@ static void store_close(struct blob_source *base)
 	if (src->fd >= 0)
 		close(src->fd);
 	src->fd = -1;
+	oci_blob_close(src->or);
+	src->or = NULL;
 	storage_blob_close(src->r);
 	src->r = NULL;
 }
 
 void export_store_source_init(struct export_store_source *src, struct storage *s,
-			      struct oci_dump *oci)
+			      struct oci_dump *oci, struct oci_store *os)
 {
 	memset(src, 0, sizeof *src);
 	src->base.open = store_open;
-	src->base.oci_open = oci ? store_oci_open : NULL;
+	src->base.oci_open = oci || os ? store_oci_open : NULL;
 	src->base.read = store_read;
 	src->base.close = store_close;
 	src->s = s;
 	src->oci = oci;
+	src->os = oci ? NULL : os;
 	src->fd = -1;
 }
 
@@ -182,14 +193,16 @@ static int take_package(void *ctx, const struct storage_package *p, const char *
 	return collect_package(w->s, w->ix, w->tmp, p, err) < 0 ? -1 : 0;
 }
 
-int export_collect(struct storage *s, struct oci_dump *oci, struct archive_index *ix,
+int export_collect(struct export_store_source *src, struct archive_index *ix,
 		   struct appr_error *err)
 {
+	struct storage *s = src->s;
 	struct walk w = { .s = s, .ix = ix, .tmp = arena_new() };
 	int rc = -1;
 
 	if (collect_auth(s, ix, err) == 0 && storage_each_package(s, take_package, &w, err) == 0 &&
-	    (!oci || oci_dump_collect(oci, ix, err) == 0))
+	    (!src->oci || oci_dump_collect(src->oci, ix, err) == 0) &&
+	    (!src->os || oci_kv_collect(s, src->os, ix, err) == 0))
 		rc = 0;
 	arena_free(w.tmp);
 	return rc;
@@ -255,14 +268,14 @@ out:
 	return rc;
 }
 
-/* Copy OCI blob b from oci into out, its size and SHA-256 checked. */
-static int copy_oci_blob(struct oci_dump *oci, const struct archive_oci_blob *b, FILE *out,
-			 unsigned char *buf, long long *bytes, struct appr_error *err)
+/* Copy OCI blob b from src into out, its size and SHA-256 checked. */
+static int copy_oci_blob(struct export_store_source *src, const struct archive_oci_blob *b,
+			 FILE *out, unsigned char *buf, long long *bytes, struct appr_error *err)
 {
 	char sha[DIGEST_HEX_LEN + 1];
 	long long size, got = 0;
-	int fd, rc = -1;
-	if (oci_dump_blob_open(oci, b->digest, &fd, &size, err) < 0) {
+	int rc = -1;
+	if (store_oci_open(&src->base, b->digest, &size, err) < 0) {
 		if (err->http == 404)
 			appr_err(err, 500, APPR_E_INTERNAL, "OCI blob %s is missing (deleted "
 				 "during the export? run it again; else see appr-admin fsck)",
@@ -271,12 +284,10 @@ static int copy_oci_blob(struct oci_dump *oci, const struct archive_oci_blob *b,
 	}
 	struct digest_ctx *d = digest_new();
 	while (got <= b->size) {
-		ssize_t n = read(fd, buf, CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
+		long n = store_read(&src->base, buf, CHUNK);
 		if (n < 0) {
-			appr_err(err, 500, APPR_E_INTERNAL, "OCI blob %s: %s", b->digest,
-				 strerror(errno));
+			appr_err(err, 500, APPR_E_INTERNAL, "OCI blob %s cannot be read (see "
+				 "above)", b->digest);
 			goto out;
 		}
 		if (n == 0)
@@ -302,14 +313,15 @@ static int copy_oci_blob(struct oci_dump *oci, const struct archive_oci_blob *b,
 	rc = 0;
 out:
 	digest_free(d);
-	close(fd);
+	store_close(&src->base);
 	return rc;
 }
 
-int export_write(struct storage *s, struct oci_dump *oci, struct archive_index *ix, FILE *out,
+int export_write(struct export_store_source *src, struct archive_index *ix, FILE *out,
 		 long long mtime, archive_progress_fn progress, void *pctx,
 		 struct appr_error *err)
 {
+	struct storage *s = src->s;
 	unsigned char *buf = xmalloc(CHUNK);
 	struct strbuf text = { 0 };
 	long long bytes = 0;
@@ -352,13 +364,13 @@ int export_write(struct storage *s, struct oci_dump *oci, struct archive_index *
 	}
 	for (size_t i = 0; i < ix->n_oci_blobs; i++) {
 		const struct archive_oci_blob *b = &ix->oci_blobs[i];
-		if (!oci) {
+		if (!src->base.oci_open) {
 			appr_err(err, 500, APPR_E_INTERNAL, "OCI blobs without an OCI store");
 			goto out;
 		}
 		snprintf(name, sizeof name, ARCHIVE_OCI_BLOB_DIR "%s", b->digest);
 		if (archive_tar_header(out, name, b->size, mtime, err) < 0 ||
-		    copy_oci_blob(oci, b, out, buf, &bytes, err) < 0 ||
+		    copy_oci_blob(src, b, out, buf, &bytes, err) < 0 ||
 		    archive_tar_pad(out, b->size, err) < 0)
 			goto out;
 		if (progress)

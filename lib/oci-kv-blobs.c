@@ -116,6 +116,7 @@ int kvo_blob_open(struct oci_store *os, const char *hex, long long from,
 	memcpy(rd->data, data, KVTXN_TOKEN_HEX + 1);
 	json_object_put(b);
 	rd->size = size;
+	rd->base.size = size;
 	if (from < 0)
 		from = 0;
 	rd->pos = from < size ? from : size;

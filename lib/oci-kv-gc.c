@@ -15,7 +15,7 @@
  *     repository keys of repositories that hold nothing (okv_repo_collect), both
  *     conditioned on what they read, as every delete of the store is.
  *
- * Everything is read in pages (GC_PAGE keys), so a store of any size is swept in
+ * Everything is read in pages (okv_each_key), so a store of any size is swept in
  * bounded memory but for the sets of live ids (33 bytes each). */
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,8 +26,6 @@
 #include "oci-kv-internal.h"
 #include "oci-store.h"
 #include "util.h"
-
-#define GC_PAGE 1000
 
 /* A set of 32-hex ids: appended, then sorted for lookups. */
 struct idset {
@@ -60,37 +58,6 @@ static void idset_sort(struct idset *set)
 static bool idset_has(const struct idset *set, const char *id)
 {
 	return set->n && bsearch(id, set->id, set->n, sizeof *set->id, id_cmp) != NULL;
-}
-
-/* Call fn on every key under prefix (with its value unless keys_only), a page at a
- * time; fn returns 0 to go on, -1 to stop (err filled). 0 or -1. */
-typedef int (*each_fn)(void *ctx, const struct kv_pair *kp, struct appr_error *err);
-
-static int each_key(struct kvo *s, const char *prefix, bool keys_only, each_fn fn,
-		    void *ctx, struct appr_error *err)
-{
-	struct arena *a = arena_new();
-	char *after = NULL;
-	bool more = true;
-	int rc = 0;
-	while (more && rc == 0) {
-		struct kv_pair *kp;
-		size_t n;
-		arena_reset(a);
-		if (kv_range(s->kv, prefix, after, GC_PAGE, keys_only, a, &kp, &n, &more,
-			     err) < 0) {
-			rc = -1;
-			break;
-		}
-		for (size_t i = 0; i < n && rc == 0; i++)
-			rc = fn(ctx, &kp[i], err);
-		free(after);
-		after = n ? xstrdup(kp[n - 1].key) : NULL;
-		more = more && n > 0;
-	}
-	free(after);
-	arena_free(a);
-	return rc;
 }
 
 /* The component of key after prefix up to the next '/' (or the end), copied into id
@@ -204,9 +171,9 @@ static int sweep_prefixes(struct gc *g, const char *prefix, bool check_age,
 /* 1: chunks no session or blob names. */
 static int sweep_data(struct gc *g, struct appr_error *err)
 {
-	if (each_key(g->s, "oci/data/", true, found_id, g, err) < 0 ||
-	    each_key(g->s, "oci/up/", true, live_upload, g, err) < 0 ||
-	    each_key(g->s, "oci/blob/", false, live_blob, g, err) < 0)
+	if (okv_each_key(g->s, "oci/data/", true, found_id, g, err) < 0 ||
+	    okv_each_key(g->s, "oci/up/", true, live_upload, g, err) < 0 ||
+	    okv_each_key(g->s, "oci/blob/", false, live_blob, g, err) < 0)
 		return -1;
 	return sweep_prefixes(g, "oci/data/", false, &g->r->chunk_sets, err);
 }
@@ -282,15 +249,15 @@ static int instance_key(void *ctx, const struct kv_pair *kp, struct appr_error *
 static int sweep_instances(struct gc *g, struct appr_error *err)
 {
 	struct inst in = { .g = g, .a = arena_new(), .b = { .s = g->s } };
-	int rc = each_key(g->s, "oci/use/", true, instance_key, &in, err);
+	int rc = okv_each_key(g->s, "oci/use/", true, instance_key, &in, err);
 	if (rc == 0)
 		rc = okv_batch_flush(&in.b, err);
 	arena_free(in.a);
 	if (rc < 0)
 		return -1;
 	/* the bodies: ids under oci/mfb/ that no manifest record names */
-	if (each_key(g->s, "oci/mfb/", true, found_id, g, err) < 0 ||
-	    each_key(g->s, "oci/mf/", false, live_manifest, g, err) < 0)
+	if (okv_each_key(g->s, "oci/mfb/", true, found_id, g, err) < 0 ||
+	    okv_each_key(g->s, "oci/mf/", false, live_manifest, g, err) < 0)
 		return -1;
 	return sweep_prefixes(g, "oci/mfb/", true, &g->r->body_sets, err);
 }
@@ -333,8 +300,8 @@ int oci_kv_gc(struct storage *st, struct oci_kv_gc_report *r, struct appr_error 
 	int rc = -1;
 	s.base.st = st;
 	if (sweep_data(&g, err) == 0 && sweep_instances(&g, err) == 0 &&
-	    each_key(&s, "oci/blob/", true, collect_blob, &g, err) == 0 &&
-	    each_key(&s, "oci/repo/", true, collect_repo, &g, err) == 0)
+	    okv_each_key(&s, "oci/blob/", true, collect_blob, &g, err) == 0 &&
+	    okv_each_key(&s, "oci/repo/", true, collect_repo, &g, err) == 0)
 		rc = 0;
 	free(g.found.id);
 	free(g.live.id);

@@ -67,6 +67,12 @@ static inline const char *k_repo(struct arena *a, const char *repo)
 static inline const char *k_up(struct arena *a, const char *repo, const char *uuid)
 { return arena_printf(a, "oci/up/%s/%s", repo, uuid); }
 
+/* Call fn on every key under prefix (with its value unless keys_only) in key order,
+ * a page of keys at a time; fn returns 0 to go on, -1 to stop (err filled). 0 or -1. */
+typedef int (*okv_each_fn)(void *ctx, const struct kv_pair *kp, struct appr_error *err);
+int okv_each_key(struct kvo *s, const char *prefix, bool keys_only, okv_each_fn fn,
+		 void *ctx, struct appr_error *err);
+
 /* A manifest instance's id (oci-kv.c: instances): 8 hex digits of the unix time it
  * was made at, then random ones, so that gc can tell an instance a put is still
  * writing from one a crash left (OKV_GC_GRACE). */

@@ -323,7 +323,8 @@ int kvo_manifest_put(struct oci_store *os, const char *repo, const char *hex,
 	okv_instance_id(id);
 	struct put_txn p = {
 		.s = s, .repo = repo, .hex = hex, .tag = tag, .mkey = k_mf(a, repo, hex),
-		.now = now, .id = id, .info = info, .body = body, .len = len,
+		.now = info->created_at ? info->created_at : now, .id = id, .info = info,
+		.body = body, .len = len,
 		.inline_body = len <= BODY_INLINE,
 	};
 	p.blobs = okv_distinct(a, info->blobs, info->n_blobs, &p.n_blobs);

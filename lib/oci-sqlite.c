@@ -358,7 +358,9 @@ static int sq_blob_open(struct oci_store *os, const char *hex, long long from,
 	r->base.s = os;
 	blob_file(s, hex, r->path);
 	r->fd = open(r->path, O_RDONLY | O_CLOEXEC);
-	if (r->fd < 0 || (from > 0 && lseek(r->fd, (off_t)from, SEEK_SET) < 0)) {
+	struct stat sb;
+	if (r->fd < 0 || fstat(r->fd, &sb) < 0 ||
+	    (from > 0 && lseek(r->fd, (off_t)from, SEEK_SET) < 0)) {
 		int e = errno;
 		fprintf(stderr, "appr: oci: blob %s: %s\n", r->path, strerror(e));
 		if (r->fd >= 0)
@@ -366,6 +368,7 @@ static int sq_blob_open(struct oci_store *os, const char *hex, long long from,
 		free(r);
 		return appr_err(err, 500, APPR_E_INTERNAL, "blob sha256:%s cannot be read", hex);
 	}
+	r->base.size = (long long)sb.st_size;
 	*out = &r->base;
 	return 0;
 }
@@ -781,7 +784,7 @@ static int sq_manifest_put(struct oci_store *os, const char *repo, const char *h
 	bind_text(q, 4, info->artifact_type);
 	bind_text(q, 5, info->subject[0] ? info->subject : NULL);
 	sqlite3_bind_blob(q, 6, body, (int)len, SQLITE_STATIC);
-	bind_text(q, 7, now);
+	bind_text(q, 7, info->created_at ? info->created_at : now);
 	if (run(s, q, "manifest add", err) < 0)
 		goto fail;
 	for (size_t k = 0; k < 2; k++) {

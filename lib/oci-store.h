@@ -44,6 +44,7 @@ struct oci_store {
 /* Base of an open blob (oci_blob_open). */
 struct oci_blob_reader {
 	struct oci_store *s;
+	long long size;                  /* the blob's bytes, all of them */
 };
 
 /* Base of an upload being appended to (oci_upload_append). */

@@ -55,6 +55,8 @@ struct oci_manifest_info {
 	char chart_layer[DIGEST_HEX_LEN + 1]; /* the layer of media type OCI_MT_HELM_CHART
 					  * (hex) when there is exactly one, else "" */
 	size_t n_chart_layers;           /* how many layers have that media type */
+	const char *created_at;          /* set by the caller: the time a store records
+					  * (an import's, as the source had it), NULL: now */
 };
 
 /* Check the manifest bytes body (len bytes) sent with Content-Type ctype (may be

@@ -27,6 +27,7 @@
 #include "names.h"
 #include "oci-dump.h"
 #include "oci-store.h"
+#include "oci-transfer.h"
 #include "stats.h"
 #include "storage.h"
 #include "util.h"
@@ -78,13 +79,12 @@ static const char usage[] =
 	"  export FILE [--skip-oci]           write the whole store (packages, releases,\n"
 	"                                     channels, users, grants, tokens, blobs, OCI\n"
 	"                                     repositories) to the archive FILE (\"-\":\n"
-	"                                     standard output); an etcd or redis store's\n"
-	"                                     OCI content refuses it unless --skip-oci\n"
+	"                                     standard output); --skip-oci leaves an etcd\n"
+	"                                     or redis store's OCI content out\n"
 	"  import FILE [--skip-oci]           load an archive into the store: verified\n"
 	"                                     whole first; what the store holds already is\n"
 	"                                     skipped, what differs is a conflict (exit 1);\n"
-	"                                     OCI content into etcd or redis is refused\n"
-	"                                     unless --skip-oci leaves it out\n"
+	"                                     --skip-oci leaves the OCI content out\n"
 	"  copy --to-config FILE | --to-storage filesystem|etcd|redis\n"
 	"       [--to-data-dir DIR] [--to-etcd-endpoints URLS] [--to-redis-url URL]\n"
 	"       [--to-key-prefix P] [--skip-oci]\n"
@@ -557,71 +557,69 @@ static void say_line(void *ctx, const char *line)
 	printf("%s\n", line);
 }
 
-/* The OCI content of store s (configured by cfg) into *d: NULL on a driver without
- * blob files (etcd, redis), whose OCI content these commands cannot carry yet: refused
- * when there is some, unless skip leaves it out (said). 0, or 1 after saying why. */
-static int open_oci(struct storage *s, const char *data_dir, const char *cmd, bool skip,
-		    struct oci_dump **d)
+/* The OCI content of store s (configured by cfg), to read: the filesystem store's
+ * into *d (skip then applies where it is written: oci_skipped), an etcd or redis
+ * store's (when it holds some) into *os unless skip leaves it out (said). 0, or 1
+ * after saying why it failed. */
+static int open_oci(struct storage *s, const struct appr_config *cfg, const char *cmd,
+		    bool skip, struct oci_dump **d, struct oci_store **os)
 {
 	struct appr_error err = { 0 };
+	bool has;
 	*d = NULL;
-	if (!storage_has_blob_files(s)) {
-		bool has;
-		if (oci_kv_has_content(s, &has, &err) < 0)
-			return fail("%s: the OCI content: %s", cmd, err.msg);
-		if (has && !skip)
-			return fail("%s: the %s store holds OCI content (repositories of /v2/), "
-				    "which %s cannot carry from an etcd or redis store in this "
-				    "version: nothing was written (--skip-oci leaves it out)", cmd,
-				    s->ops->name, cmd);
-		if (has)
-			fprintf(stderr, "%s: skipped the OCI content of the %s store\n", cmd,
-				s->ops->name);
+	*os = NULL;
+	if (storage_has_blob_files(s)) {
+		if (oci_dump_open(cfg->data_dir, d, &err) < 0)
+			return fail("%s: the OCI store: %s", cmd, err.msg);
 		return 0;
 	}
-	if (oci_dump_open(data_dir, d, &err) < 0)
+	if (oci_kv_has_content(s, &has, &err) < 0)
+		return fail("%s: the OCI content: %s", cmd, err.msg);
+	if (has && skip)
+		fprintf(stderr, "%s: skipped the OCI content of the %s store\n", cmd,
+			s->ops->name);
+	if (has && !skip && oci_store_open(cfg, s, os, &err) < 0)
 		return fail("%s: the OCI store: %s", cmd, err.msg);
 	return 0;
 }
 
-/* Before anything is written: whether store dst (of driver name) can take the OCI
- * content of ix. 0 when it can, when there is none, or when skip leaves it out
- * (said); 1 after saying that it is refused. */
-static int oci_refused(const char *cmd, const struct storage *dst, const char *name,
-		       const struct archive_index *ix, bool skip)
+/* Before anything is written: the OCI content of ix left out when skip says so
+ * (said). */
+static void oci_skipped(const char *cmd, const struct archive_index *ix, bool skip)
 {
-	if (!archive_has_oci(ix) || (storage_has_blob_files(dst) && !skip))
-		return 0;
-	if (!skip)
-		return fail("%s: the source holds OCI content (%zu manifests, %zu blobs, %zu "
-			    "tags), which %s cannot write into an etcd or redis store (the %s "
-			    "store) in this version: nothing was imported (--skip-oci imports "
-			    "the rest without it)", cmd,
-			    ix->oci[OCI_DUMP_T_MANIFESTS].n, ix->oci[OCI_DUMP_T_BLOBS].n,
-			    ix->oci[OCI_DUMP_T_TAGS].n, cmd, name);
+	if (!archive_has_oci(ix) || !skip)
+		return;
 	fprintf(stderr, "%s: skipped the OCI content: %zu OCI manifests, %zu OCI blobs, %zu "
 		"OCI tags\n", cmd, ix->oci[OCI_DUMP_T_MANIFESTS].n, ix->oci[OCI_DUMP_T_BLOBS].n,
 		ix->oci[OCI_DUMP_T_TAGS].n);
-	return 0;
 }
 
-/* After the appr content: the OCI content of ix loaded into the filesystem store of
- * data_dir, blobs read from src; its summary said. 0, 1 with conflicts, -1 (said)
- * when it failed. */
-static int oci_import(const char *cmd, const char *data_dir, const struct archive_index *ix,
-		      struct blob_source *src)
+/* After the appr content: the OCI content of ix loaded into store dst (configured by
+ * cfg), blobs read from src: the filesystem store's rows and files written
+ * directly (oci-dump.h), an etcd or redis store's through its OCI operations
+ * (oci-transfer.h); its summary said. 0, 1 with conflicts, -1 (said) when it
+ * failed. */
+static int oci_import(const char *cmd, struct storage *dst, const struct appr_config *cfg,
+		      const struct archive_index *ix, struct blob_source *src)
 {
 	struct appr_error err = { 0 };
 	struct oci_dump_load_report r;
-	struct oci_dump *d;
+	struct oci_dump *d = NULL;
+	struct oci_store *os = NULL;
+	int rc;
 	if (!archive_has_oci(ix))
 		return 0;
-	if (oci_dump_open(data_dir, &d, &err) < 0) {
+	if (storage_has_blob_files(dst) ? oci_dump_open(cfg->data_dir, &d, &err) < 0
+					: oci_store_open(cfg, dst, &os, &err) < 0) {
 		fail("%s: the OCI store: %s", cmd, err.msg);
 		return -1;
 	}
-	int rc = oci_dump_load(d, ix, src, say_line, NULL, &r, &err);
+	if (d)
+		rc = oci_dump_load(d, ix, src, say_line, NULL, &r, &err);
+	else
+		rc = oci_store_load(os, ix, src, say_line, NULL, &r, &err);
 	oci_dump_close(d);
+	oci_store_close(os);
 	fflush(stdout);
 	if (rc < 0) {
 		fail("%s: OCI: %s (run it again to complete it)", cmd, err.msg);
@@ -642,6 +640,8 @@ static int cmd_export(struct storage *s, const struct appr_config *cfg, int argc
 	struct archive_index ix;
 	struct progress pr;
 	struct oci_dump *oci = NULL;
+	struct oci_store *os = NULL;
+	struct export_store_source src;
 	char tmp[4096];
 	FILE *f;
 	int rc = 1;
@@ -652,7 +652,7 @@ static int cmd_export(struct storage *s, const struct appr_config *cfg, int argc
 	}
 	if ((argc != 1 && !skip) || !argv[0][0] || strcmp(argv[0], "--skip-oci") == 0)
 		return usage_fail("export FILE [--skip-oci]");
-	if (open_oci(s, cfg->data_dir, "export", skip, &oci))
+	if (open_oci(s, cfg, "export", skip, &oci, &os))
 		return 1;
 	bool to_stdout = strcmp(argv[0], "-") == 0;
 	if (!to_stdout && snprintf(tmp, sizeof tmp, "%s.tmp-%ld", argv[0], (long)getpid()) >=
@@ -661,12 +661,14 @@ static int cmd_export(struct storage *s, const struct appr_config *cfg, int argc
 	f = to_stdout ? stdout : fopen(tmp, "wbx");
 	if (!f) {
 		oci_dump_close(oci);
+		oci_store_close(os);
 		return fail("export: cannot create %s: %s", tmp, strerror(errno));
 	}
 	progress_init(&pr);
 	archive_index_init(&ix);
-	if (export_collect(s, oci, &ix, &err) < 0 ||
-	    export_write(s, oci, &ix, f, (long long)time(NULL), progress_show, &pr, &err) < 0) {
+	export_store_source_init(&src, s, oci, os);
+	if (export_collect(&src, &ix, &err) < 0 ||
+	    export_write(&src, &ix, f, (long long)time(NULL), progress_show, &pr, &err) < 0) {
 		fail_err(&err);
 		goto out;
 	}
@@ -709,6 +711,7 @@ out:
 	}
 	archive_index_free(&ix);
 	oci_dump_close(oci);
+	oci_store_close(os);
 	return rc;
 }
 
@@ -751,8 +754,7 @@ static int cmd_import(struct storage *s, const struct appr_config *cfg, int argc
 		fail("import: %s: %s; nothing was imported", argv[0], err.msg);
 		goto out;
 	}
-	if (oci_refused("import", s, cfg->storage, &ix, skip))
-		goto out;
+	oci_skipped("import", &ix, skip);
 	import_file_source_init(&src, f, &ix);
 	if (import_apply(s, &ix, &src.base, say_line, NULL, progress_show, &pr, &rep, &err) < 0) {
 		fail("import: %s (run the import again to complete it)", err.msg);
@@ -760,7 +762,7 @@ static int cmd_import(struct storage *s, const struct appr_config *cfg, int argc
 	}
 	rc = import_summary("import", &rep);
 	if (!skip) {
-		int o = oci_import("import", cfg->data_dir, &ix, &src.base);
+		int o = oci_import("import", s, cfg, &ix, &src.base);
 		if (o)
 			rc = 1;
 	}
@@ -810,6 +812,7 @@ static int cmd_copy(struct storage *s, const struct appr_config *scfg, int argc,
 	struct import_report rep;
 	struct progress pr;
 	struct oci_dump *oci = NULL;
+	struct oci_store *os = NULL;
 	bool any = false, skip = false;
 	int rc = 1;
 
@@ -850,25 +853,24 @@ static int cmd_copy(struct storage *s, const struct appr_config *scfg, int argc,
 	}
 	progress_init(&pr);
 	archive_index_init(&ix);
-	if (open_oci(s, scfg->data_dir, "copy", skip, &oci))
+	if (open_oci(s, scfg, "copy", skip, &oci, &os))
 		goto out;
-	export_store_source_init(&src, s, oci);
-	if (export_collect(s, oci, &ix, &err) < 0) {
+	export_store_source_init(&src, s, oci, os);
+	if (export_collect(&src, &ix, &err) < 0) {
 		fail("copy: reading the store: %s", err.msg);
 		goto out;
 	}
-	if (oci_refused("copy", dst, cfg.storage, &ix, skip))
-		goto out;
 	if (import_apply(dst, &ix, &src.base, say_line, NULL, progress_show, &pr, &rep, &err) < 0) {
 		fail("copy: %s (run the copy again to complete it)", err.msg);
 		goto out;
 	}
 	rc = import_summary("copy", &rep);
-	if (!skip && oci_import("copy", cfg.data_dir, &ix, &src.base))
+	if (!skip && oci_import("copy", dst, &cfg, &ix, &src.base))
 		rc = 1;
 out:
 	archive_index_free(&ix);
 	oci_dump_close(oci);
+	oci_store_close(os);
 	storage_close(dst);
 	config_free(&cfg);
 	return rc;

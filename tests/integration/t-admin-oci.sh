@@ -6,13 +6,15 @@
 # written; backup and restore carry the OCI blob files; fsck finds a flipped byte, a
 # missing blob file, an orphan file and a stale upload session, gc removes the debris,
 # fsck --repair what cannot be served, and fsck is clean afterwards.
-# etcd and redis: an archive (or a copy) with OCI content is refused before anything is
-# written unless --skip-oci, which says what it left out; their export has no OCI part.
+# etcd and redis: an archive's OCI content imported through the store's operations
+# (served, exported again to the same index, twice is nothing written, a tag naming
+# another manifest a conflict), copied out to SQLite and to another kv prefix with the
+# same index, and --skip-oci leaves it out.
 . "${APPR_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
 T=$APPR_TMP
 case $APPR_TEST_STORAGE in
-etcd | redis) plan 12 ;;
+etcd | redis) plan 14 ;;
 *) plan 45 ;;
 esac
 
@@ -65,36 +67,59 @@ push ns/a "$ch" 1.0.0 helm
 st+="$STATUS"
 [ "$st" = "201 201 201 201 201 200" ] || bail "pushing the OCI content and a release: $st"
 
-# ---- etcd, redis: refused unless --skip-oci ----
+# ---- etcd, redis: the OCI content carried both ways ----
 case $APPR_TEST_STORAGE in
 etcd | redis)
 	admin_fs "$FS" export "$T/a.tar"
 	is "$RC $(index_of "$T/a.tar" | head -1 | jq -c .version)" "0 2" "the SQLite store's export carries OCI content"
 	admin import "$T/a.tar"
-	like "$RC $ERR" "^1 appr-admin: import: the source holds OCI content \(2 manifests, 3 blobs, 2 tags\), which import cannot write into an etcd or redis store \(the $APPR_TEST_STORAGE store\) in this version: nothing was imported \(--skip-oci" \
-		"import of OCI content into $APPR_TEST_STORAGE: refused, saying why and how to go on"
-	admin stats --json
-	is "$(jq -c '[.packages, .manifests]' <<<"$OUT")" "[0,0]" "... and nothing was written"
-	admin import "$T/a.tar" --skip-oci
-	is "$RC" 0 "import --skip-oci: exit 0"
-	like "$ERR" "import: skipped the OCI content: 2 OCI manifests, 3 OCI blobs, 2 OCI tags" "... saying what it left out"
-	like "$ERR" "import: 1 manifests written" "... and the appr content was imported"
-	admin stats --json
-	is "$(jq -c '[.packages, .manifests, .oci.manifests]' <<<"$OUT")" "[1,1,0]" "stats: the release, no OCI"
+	is "$RC" 0 "import of OCI content into $APPR_TEST_STORAGE: exit 0" || diag "$ERR"
+	like "$ERR" "import: OCI: 2 manifests written \(0 present\), 2 tags, 3 blob links, 3 blobs written \($((70000 + 13 + $(wc -c <"$T/config"))) bytes, 0 present\); 0 conflicts" \
+		"... through the store's operations, saying what it wrote"
+	appr_stop
+	appr_start
+	req GET "$R/manifests/v1"
+	cmp -s "$BODYFILE" "$T/m1" && m1=same
+	req GET "$R/manifests/all"
+	cmp -s "$BODYFILE" "$T/idx" && mi=same
+	req GET "$R/blobs/sha256:$L"
+	cmp -s "$BODYFILE" "$T/layer" && l=same
+	req GET "$R/blobs/sha256:$U"
+	is "$m1 $mi $l $STATUS" "same same same 200" \
+		"the $APPR_TEST_STORAGE registry serves the imported tags, index, layer and loose blob"
+	admin export "$T/kv.tar"
+	is "$RC $(index_of "$T/kv.tar" | head -1 | jq -c '[.version, .oci_blobs, .oci_manifests]')" "0 [2,3,2]" \
+		"the $APPR_TEST_STORAGE export carries its OCI content" || diag "$ERR"
+	cmp -s <(index_of "$T/a.tar") <(index_of "$T/kv.tar")
+	ok $? "... the same index as the SQLite store's (rows, bodies, created times)"
+	is "$(tar -xOf "$T/kv.tar" "oci/blobs/$L" | sha256sum | cut -d' ' -f1)" "$L" "... and the blobs' bytes"
+	admin import "$T/a.tar"
+	like "$RC $ERR" "^0 .*import: OCI: 0 manifests written \(2 present\), 0 tags, 0 blob links, 0 blobs written \(0 bytes, 3 present\); 0 conflicts" \
+		"importing twice writes nothing"
+	admin_fs "$T/d3" import "$T/kv.tar"
+	admin_fs "$T/d3" export "$T/c.tar"
+	cmp -s <(index_of "$T/a.tar") <(index_of "$T/c.tar")
+	ok $? "the $APPR_TEST_STORAGE archive into a fresh SQLite store, exported again: the same index"
 	case $APPR_TEST_STORAGE in
 	etcd) to=(--to-storage etcd --to-etcd-endpoints "$(env "${etcd_env[@]}" sh -c 'echo $APPR_ETCD_ENDPOINTS')") ;;
 	redis) to=(--to-storage redis --to-redis-url "$(env "${redis_env[@]}" sh -c 'echo $APPR_REDIS_URL')") ;;
 	esac
-	admin_fs "$FS" copy "${to[@]}" --to-key-prefix copy/
-	like "$RC $ERR" "^1 appr-admin: copy: the source holds OCI content .* nothing was imported" \
-		"copy of OCI content into $APPR_TEST_STORAGE: refused"
-	admin_fs "$FS" copy "${to[@]}" --to-key-prefix copy/ --skip-oci
-	like "$RC $ERR" "^0 copy: skipped the OCI content: 2 OCI manifests, 3 OCI blobs" "copy --skip-oci: exit 0, says what it left out"
-	like "$ERR" "copy: 1 manifests written" "... and copies the rest"
-	admin export "$T/kv.tar"
-	is "$RC $(index_of "$T/kv.tar" | head -1 | jq -c '[.version, .oci_blobs]')" "0 [1,null]" \
-		"the $APPR_TEST_STORAGE export is a version 1 archive without OCI"
-	is "$(tar -tf "$T/kv.tar" | grep -c '^oci/')" 0 "... and no OCI member"
+	admin copy "${to[@]}" --to-key-prefix copy/
+	like "$RC $ERR" "^0 .*copy: OCI: 2 manifests written \(0 present\), 2 tags, 3 blob links, 3 blobs written" \
+		"copy from $APPR_TEST_STORAGE into $APPR_TEST_STORAGE (another key prefix): the OCI content too"
+	APPR_KEY_PREFIX=copy/ admin export "$T/copy.tar"
+	cmp -s <(index_of "$T/a.tar") <(index_of "$T/copy.tar")
+	ok $? "... exported from there: the same index"
+	admin export "$T/skip.tar" --skip-oci
+	like "$RC $ERR $(tar -tf "$T/skip.tar" | grep -c '^oci/')" "^0 export: skipped the OCI content of the $APPR_TEST_STORAGE store.* 0$" \
+		"export --skip-oci leaves it out, saying so"
+	# a tag there that names another manifest: a conflict, left as it is
+	req PUT "$R/manifests/v1" -H "Content-Type: $IX" --data-binary "@$T/idx"
+	admin import "$T/a.tar"
+	like "$RC $OUT" "^1 .*OCI tag ons/img:v1 names sha256:$MI here, sha256:$M1 in the source: left as it is" \
+		"a tag naming another manifest: a conflict, exit 1"
+	req GET "$R/manifests/v1"
+	is "$(header Docker-Content-Digest)" "sha256:$MI" "... left as it was"
 	exit 0
 	;;
 esac
