@@ -1,7 +1,8 @@
-/* oci-kv-dump.c - the OCI content of an etcd or redis store read into an archive
- * index (oci-transfer.h): its oci/blob/, oci/link/, oci/mf/ and oci/tag/ keys (the
- * layout of oci-kv.c) made the rows of the filesystem store's tables (oci-dump.h),
- * so that one archive format carries both and either store loads it. */
+/* oci-kv-dump.c - the OCI content of an etcd or redis store read as a whole
+ * (oci-transfer.h): into an archive index, its oci/blob/, oci/link/, oci/mf/ and
+ * oci/tag/ keys (the layout of oci-kv.c) made the rows of the filesystem store's
+ * tables (oci-dump.h), so that one archive format carries both and either store
+ * loads it; and counted, for stats. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -170,5 +171,43 @@ int oci_kv_collect(struct storage *st, struct oci_store *os, struct archive_inde
 		return -1;
 	for (unsigned t = 0; t < OCI_DUMP_N_TABLES; t++)
 		sort_rows(&ix->oci[t], oci_dump_tables[t].n_key);
+	return 0;
+}
+
+/* ---- counts ---- */
+
+static int count_key(void *ctx, const struct kv_pair *kp, struct appr_error *err)
+{
+	(void)kp;
+	(void)err;
+	(*(unsigned long *)ctx)++;
+	return 0;
+}
+
+static int count_blob(void *ctx, const struct kv_pair *kp, struct appr_error *err)
+{
+	struct oci_dump_counts *c = ctx;
+	json_object *rec = kvtxn_parse(kp->value, kp->len);
+	if (!rec)
+		return kvtxn_corrupt("oci blob", kp->key, err);
+	c->blobs++;
+	c->bytes += jint(rec, "size");
+	json_object_put(rec);
+	return 0;
+}
+
+int oci_kv_stats(struct storage *st, struct oci_store *os, struct oci_dump_counts *out,
+		 struct appr_error *err)
+{
+	(void)st;
+	memset(out, 0, sizeof *out);
+	if (strcmp(os->ops->name, "kv") != 0)
+		return appr_err(err, 500, APPR_E_INTERNAL, "not a kv OCI store");
+	struct kvo *s = kvo_of(os);
+	if (okv_each_key(s, "oci/repo/", true, count_key, &out->repositories, err) < 0 ||
+	    okv_each_key(s, "oci/mf/", true, count_key, &out->manifests, err) < 0 ||
+	    okv_each_key(s, "oci/tag/", true, count_key, &out->tags, err) < 0 ||
+	    okv_each_key(s, "oci/blob/", false, count_blob, out, err) < 0)
+		return -1;
 	return 0;
 }

@@ -271,4 +271,13 @@ int oci_kv_collect(struct storage *st, struct oci_store *os, struct archive_inde
 	(void)ix;
 	return appr_err(err, 500, APPR_E_INTERNAL, "no kv driver in this build");
 }
+
+int oci_kv_stats(struct storage *st, struct oci_store *os, struct oci_dump_counts *out,
+		 struct appr_error *err)
+{
+	(void)st;
+	(void)os;
+	(void)out;
+	return appr_err(err, 500, APPR_E_INTERNAL, "no kv driver in this build");
+}
 #endif

@@ -1,8 +1,9 @@
 /* oci-transfer.h - OCI content carried between an archive index (archive.h: the rows
  * of oci-dump.h's tables) and a store that is not the filesystem store, for
- * appr-admin export, import and copy (the filesystem store has oci-dump.h, which
- * reads and writes its tables and files directly):
- *   oci-kv-dump.c  the rows of an etcd or redis store read from its oci/ keys
+ * appr-admin export, import, copy and stats (the filesystem store has oci-dump.h,
+ * which reads and writes its tables and files directly):
+ *   oci-kv-dump.c  an etcd or redis store's oci/ keys read as a whole: its rows, its
+ *                  counts
  *   oci-load.c     rows loaded into any OCI store through its operations */
 #ifndef APPR_OCI_TRANSFER_H
 #define APPR_OCI_TRANSFER_H
@@ -19,6 +20,12 @@
  * export again). 0, or -1 with err. */
 int oci_kv_collect(struct storage *st, struct oci_store *os, struct archive_index *ix,
 		   struct appr_error *err);
+
+/* What the OCI store os of st (an etcd or redis store) holds, counted as
+ * oci_dump_stats counts the filesystem store's: repositories holding a link or a
+ * manifest, manifests, tags, blobs and their bytes. 0, or -1 with err. */
+int oci_kv_stats(struct storage *st, struct oci_store *os, struct oci_dump_counts *out,
+		 struct appr_error *err);
 
 /* Load the OCI rows of ix into os through its operations, blobs read through
  * src->oci_open (their digest checked as they are stored): each blob a repository

@@ -417,6 +417,24 @@ static void stats_json_count(const struct stats_count *c)
 	       "\"bytes\":%lld", c->packages, c->releases, c->manifests, c->blobs, c->bytes);
 }
 
+/* An etcd or redis store's OCI content counted into st->oci (zeros when it has
+ * none). 0 or -1. */
+static int stats_kv_oci(struct storage *s, const struct appr_config *cfg, struct stats *st,
+			struct appr_error *err)
+{
+	struct oci_store *os;
+	bool has;
+	if (oci_kv_has_content(s, &has, err) < 0)
+		return -1;
+	if (!has)
+		return 0;
+	if (oci_store_open(cfg, s, &os, err) < 0)
+		return -1;
+	int rc = oci_kv_stats(s, os, &st->oci, err);
+	oci_store_close(os);
+	return rc;
+}
+
 /* stats [--json]: a table (or one JSON object) on standard output. Namespace names
  * are names.h names: nothing in them needs escaping in JSON. */
 static int cmd_stats(struct storage *s, const struct appr_config *cfg, int argc, char **argv)
@@ -427,7 +445,8 @@ static int cmd_stats(struct storage *s, const struct appr_config *cfg, int argc,
 	if (argc > 1 || (argc == 1 && !json))
 		return fail("usage: appr-admin stats [--json]");
 	if (stats_collect(s, &st, &err) < 0 ||
-	    (storage_has_blob_files(s) && stats_collect_oci(cfg->data_dir, &st, &err) < 0)) {
+	    (storage_has_blob_files(s) && stats_collect_oci(cfg->data_dir, &st, &err) < 0) ||
+	    (!storage_has_blob_files(s) && stats_kv_oci(s, cfg, &st, &err) < 0)) {
 		stats_free(&st);
 		return fail_err(&err);
 	}

@@ -14,7 +14,7 @@
 
 T=$APPR_TMP
 case $APPR_TEST_STORAGE in
-etcd | redis) plan 14 ;;
+etcd | redis) plan 15 ;;
 *) plan 45 ;;
 esac
 
@@ -76,6 +76,9 @@ etcd | redis)
 	is "$RC" 0 "import of OCI content into $APPR_TEST_STORAGE: exit 0" || diag "$ERR"
 	like "$ERR" "import: OCI: 2 manifests written \(0 present\), 2 tags, 3 blob links, 3 blobs written \($((70000 + 13 + $(wc -c <"$T/config"))) bytes, 0 present\); 0 conflicts" \
 		"... through the store's operations, saying what it wrote"
+	admin stats --json
+	is "$(jq -c .oci <<<"$OUT")" "{\"repositories\":1,\"manifests\":2,\"tags\":2,\"blobs\":3,\"bytes\":$(($(wc -c <"$T/config") + 70000 + 13))}" \
+		"stats --json counts the $APPR_TEST_STORAGE store's OCI content as the SQLite store's"
 	appr_stop
 	appr_start
 	req GET "$R/manifests/v1"
