@@ -9,6 +9,7 @@
 #include "digest-map.h"
 #include "fsck.h"
 #include "oci-dump.h"
+#include "oci-transfer.h"
 #include "targz.h"
 
 #define READ_CHUNK 65536
@@ -211,15 +212,30 @@ static void say_oci(void *ctx, const char *line)
 	r->say(r->ctx, line);
 }
 
-/* The OCI content of the filesystem store in cfg's data directory. */
+/* The OCI content of the filesystem store in cfg's data directory, or of an etcd or
+ * redis store (when it holds some). */
 static int check_oci(struct run *r, const struct appr_config *cfg, struct appr_error *err)
 {
-	struct oci_dump *d;
 	struct oci_dump_check_report o;
-	if (oci_dump_open(cfg->data_dir, &d, err) < 0)
-		return -1;
-	int rc = oci_dump_check(d, cfg->upload_ttl, r->repair, say_oci, r, &o, err);
-	oci_dump_close(d);
+	int rc;
+	if (storage_has_blob_files(r->s)) {
+		struct oci_dump *d;
+		if (oci_dump_open(cfg->data_dir, &d, err) < 0)
+			return -1;
+		rc = oci_dump_check(d, cfg->upload_ttl, r->repair, say_oci, r, &o, err);
+		oci_dump_close(d);
+	} else {
+		struct oci_store *os;
+		bool has;
+		if (oci_kv_has_content(r->s, &has, err) < 0)
+			return -1;
+		if (!has)
+			return 0;
+		if (oci_store_open(cfg, r->s, &os, err) < 0)
+			return -1;
+		rc = oci_kv_check(r->s, os, r->repair, say_oci, r, &o, err);
+		oci_store_close(os);
+	}
 	if (rc < 0)
 		return -1;
 	r->rep->oci_checked = true;
@@ -268,7 +284,7 @@ int fsck_run(struct storage *s, const struct appr_config *cfg, bool repair, fsck
 		if (storage_gc(s, !repair, &g, err) < 0)
 			goto out;
 	}
-	if (storage_has_blob_files(s) && check_oci(&r, cfg, err) < 0)
+	if (check_oci(&r, cfg, err) < 0)
 		goto out;
 	rc = 0;
 out:

@@ -15,19 +15,6 @@ struct collect {
 	struct archive_index *ix;
 };
 
-/* "<ns>/<name>/<last>" after prefix_len bytes of key: repo and last copied into a;
- * false when the key is not of that form. */
-static bool split_key(struct arena *a, const char *key, size_t prefix_len, const char **repo,
-		      const char **last)
-{
-	const char *p = key + prefix_len, *s1 = strchr(p, '/'), *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
-	if (!s1 || !s2 || s2[1] == '\0' || s1 == p || s2 == s1 + 1)
-		return false;
-	*repo = arena_strndup(a, p, (size_t)(s2 - p));
-	*last = arena_strdup(a, s2 + 1);
-	return true;
-}
-
 static void set(struct oci_dump_row *r, unsigned c, const char *v)
 {
 	r->v[c] = v;
@@ -56,7 +43,7 @@ static int link_row(void *ctx, const struct kv_pair *kp, struct appr_error *err)
 {
 	struct collect *c = ctx;
 	const char *repo, *hex;
-	if (!split_key(c->ix->a, kp->key, strlen("oci/link/"), &repo, &hex) || !valid_hex(hex))
+	if (!okv_split_repo_key(c->ix->a, kp->key, strlen("oci/link/"), &repo, &hex) || !valid_hex(hex))
 		return kvtxn_corrupt("oci link", kp->key, err);
 	struct oci_dump_row *r = archive_add_oci_row(c->ix, OCI_DUMP_T_LINKS);
 	set(r, 0, repo);
@@ -88,7 +75,7 @@ static int manifest_row(void *ctx, const struct kv_pair *kp, struct appr_error *
 	struct arena *a = c->ix->a;
 	const char *repo, *hex;
 	struct oci_manifest m;
-	if (!split_key(a, kp->key, strlen("oci/mf/"), &repo, &hex) || !valid_hex(hex))
+	if (!okv_split_repo_key(a, kp->key, strlen("oci/mf/"), &repo, &hex) || !valid_hex(hex))
 		return kvtxn_corrupt("oci manifest", kp->key, err);
 	json_object *rec = kvtxn_parse(kp->value, kp->len);
 	if (!rec || !jstr(rec, "media_type") || !jstr(rec, "created_at")) {
@@ -120,7 +107,7 @@ static int tag_row(void *ctx, const struct kv_pair *kp, struct appr_error *err)
 	struct collect *c = ctx;
 	const char *repo, *tag;
 	char *hex = arena_strndup(c->ix->a, kp->value, kp->len);
-	if (!split_key(c->ix->a, kp->key, strlen("oci/tag/"), &repo, &tag) || !valid_hex(hex))
+	if (!okv_split_repo_key(c->ix->a, kp->key, strlen("oci/tag/"), &repo, &tag) || !valid_hex(hex))
 		return kvtxn_corrupt("oci tag", kp->key, err);
 	struct oci_dump_row *r = archive_add_oci_row(c->ix, OCI_DUMP_T_TAGS);
 	set(r, 0, repo);

@@ -7,7 +7,10 @@
  *                       what nothing uses any more
  *   oci-kv-uploads.c    upload sessions: appending in chunks, finishing, sweeping
  *   oci-kv-manifests.c  manifests, their references and bodies, referrers, tags
- *   oci-kv-gc.c         crash debris swept (appr-admin gc) */
+ *   oci-kv-gc.c         crash debris swept (appr-admin gc)
+ *   oci-kv-check.c      everything checked, what cannot be served removed (fsck)
+ *   oci-kv-dump.c       everything read into an archive index, counted (export,
+ *                       stats; oci-transfer.h) */
 #ifndef APPR_OCI_KV_INTERNAL_H
 #define APPR_OCI_KV_INTERNAL_H
 
@@ -72,6 +75,11 @@ static inline const char *k_up(struct arena *a, const char *repo, const char *uu
 typedef int (*okv_each_fn)(void *ctx, const struct kv_pair *kp, struct appr_error *err);
 int okv_each_key(struct kvo *s, const char *prefix, bool keys_only, okv_each_fn fn,
 		 void *ctx, struct appr_error *err);
+
+/* A key "<prefix><ns>/<name>/<last>" (prefix_len bytes of prefix): repo "<ns>/<name>"
+ * and last copied into a; false when the key is not of that form. */
+bool okv_split_repo_key(struct arena *a, const char *key, size_t prefix_len,
+			const char **repo, const char **last);
 
 /* A manifest instance's id (oci-kv.c: instances): 8 hex digits of the unix time it
  * was made at, then random ones, so that gc can tell an instance a put is still

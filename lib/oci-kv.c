@@ -388,6 +388,17 @@ int oci_kv_open(const struct appr_config *cfg, struct storage *st, struct oci_st
 	return 0;
 }
 
+bool okv_split_repo_key(struct arena *a, const char *key, size_t prefix_len,
+			const char **repo, const char **last)
+{
+	const char *p = key + prefix_len, *s1 = strchr(p, '/'), *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+	if (!s1 || !s2 || s2[1] == '\0' || s1 == p || s2 == s1 + 1)
+		return false;
+	*repo = arena_strndup(a, p, (size_t)(s2 - p));
+	*last = arena_strdup(a, s2 + 1);
+	return true;
+}
+
 #define EACH_PAGE 1000                    /* keys per range read of okv_each_key */
 
 int okv_each_key(struct kvo *s, const char *prefix, bool keys_only, okv_each_fn fn,

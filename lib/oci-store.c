@@ -280,4 +280,16 @@ int oci_kv_stats(struct storage *st, struct oci_store *os, struct oci_dump_count
 	(void)out;
 	return appr_err(err, 500, APPR_E_INTERNAL, "no kv driver in this build");
 }
+
+int oci_kv_check(struct storage *st, struct oci_store *os, bool repair, oci_dump_say_fn say,
+		 void *sctx, struct oci_dump_check_report *rep, struct appr_error *err)
+{
+	(void)st;
+	(void)os;
+	(void)repair;
+	(void)say;
+	(void)sctx;
+	(void)rep;
+	return appr_err(err, 500, APPR_E_INTERNAL, "no kv driver in this build");
+}
 #endif

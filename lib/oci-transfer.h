@@ -1,10 +1,11 @@
-/* oci-transfer.h - OCI content carried between an archive index (archive.h: the rows
- * of oci-dump.h's tables) and a store that is not the filesystem store, for
- * appr-admin export, import, copy and stats (the filesystem store has oci-dump.h,
- * which reads and writes its tables and files directly):
- *   oci-kv-dump.c  an etcd or redis store's oci/ keys read as a whole: its rows, its
- *                  counts
- *   oci-load.c     rows loaded into any OCI store through its operations */
+/* oci-transfer.h - appr-admin on OCI content that is not the filesystem store's
+ * (that store has oci-dump.h, which reads and writes its tables and files directly):
+ * carried between an archive index (archive.h: the rows of oci-dump.h's tables) and
+ * a store for export, import and copy, counted for stats, checked for fsck:
+ *   oci-kv-dump.c   an etcd or redis store's oci/ keys read as a whole: its rows, its
+ *                   counts
+ *   oci-kv-check.c  an etcd or redis store's OCI content checked (and repaired)
+ *   oci-load.c      rows loaded into any OCI store through its operations */
 #ifndef APPR_OCI_TRANSFER_H
 #define APPR_OCI_TRANSFER_H
 
@@ -26,6 +27,13 @@ int oci_kv_collect(struct storage *st, struct oci_store *os, struct archive_inde
  * manifest, manifests, tags, blobs and their bytes. 0, or -1 with err. */
 int oci_kv_stats(struct storage *st, struct oci_store *os, struct oci_dump_counts *out,
 		 struct appr_error *err);
+
+/* fsck of the OCI store os of st (an etcd or redis store), as oci_dump_check checks
+ * the filesystem store's (oci-kv-check.c says what); one line through say per
+ * problem and per repair. 0 when it could look at everything (problems or not: see
+ * rep), -1 with err when the store failed. */
+int oci_kv_check(struct storage *st, struct oci_store *os, bool repair, oci_dump_say_fn say,
+		 void *sctx, struct oci_dump_check_report *rep, struct appr_error *err);
 
 /* Load the OCI rows of ix into os through its operations, blobs read through
  * src->oci_open (their digest checked as they are stored): each blob a repository

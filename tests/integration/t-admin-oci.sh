@@ -7,14 +7,15 @@
 # missing blob file, an orphan file and a stale upload session, gc removes the debris,
 # fsck --repair what cannot be served, and fsck is clean afterwards.
 # etcd and redis: an archive's OCI content imported through the store's operations
-# (served, exported again to the same index, twice is nothing written, a tag naming
-# another manifest a conflict), copied out to SQLite and to another kv prefix with the
-# same index, and --skip-oci leaves it out.
+# (served, counted by stats, exported again to the same index, twice is nothing
+# written, a tag naming another manifest a conflict), copied out to SQLite and to
+# another kv prefix with the same index, --skip-oci leaves it out; fsck finds a
+# flipped byte in a chunk and the manifest that needs it, --repair removes them.
 . "${APPR_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
 T=$APPR_TMP
 case $APPR_TEST_STORAGE in
-etcd | redis) plan 15 ;;
+etcd | redis) plan 19 ;;
 *) plan 45 ;;
 esac
 
@@ -123,6 +124,24 @@ etcd | redis)
 		"a tag naming another manifest: a conflict, exit 1"
 	req GET "$R/manifests/v1"
 	is "$(header Docker-Content-Digest)" "sha256:$MI" "... left as it was"
+	# fsck: clean, then a flipped byte in the layer's chunk found and repaired
+	admin fsck
+	like "$RC $ERR" "^0 .*fsck: OCI: 3 blobs, 2 manifests, 2 tags checked" \
+		"fsck checks the $APPR_TEST_STORAGE store's OCI content: clean"
+	k=oci/data/$(kv_get "oci/blob/$L" | jq -r .data)/00000000
+	kv_get "$k" >"$T/chunk"
+	python3 -c 'import sys; d = bytearray(open(sys.argv[1], "rb").read()); d[100] ^= 0xff; open(sys.argv[1], "wb").write(d)' "$T/chunk"
+	kv_put "$k" <"$T/chunk"
+	admin fsck
+	like "$RC $OUT" "^1 OCI blob sha256:$L: its bytes have SHA-256" "a flipped byte in a chunk: fsck says so, exit 1"
+	like "$OUT" "OCI manifest sha256:$M1 of ons/img: its blob sha256:$L is damaged" "... and names the manifest that needs it"
+	admin fsck --repair
+	admin fsck
+	req GET "$R/manifests/sha256:$M1"
+	a=$STATUS
+	req GET "$R/blobs/sha256:$L"
+	is "$RC $OUT $a $STATUS" "0  404 404" \
+		"after fsck --repair: clean, the manifest that could not be served gone with its blob"
 	exit 0
 	;;
 esac
