@@ -487,19 +487,19 @@ out:
 
 /* ---- sweeping ---- */
 
-static void found(struct oci_dump_sweep_report *rep, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void found(struct oci_dump_sweep_report *rep, const char *fmt, ...)
+void oci_dump_sayf(oci_dump_say_fn say, void *ctx, const char *fmt, ...)
 {
-	char line[PATHBUF + 128];
+	char line[PATHBUF + 256];
 	va_list ap;
-	if (!rep->found)
+	if (!say)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	rep->found(rep->found_ctx, line);
+	say(ctx, line);
 }
+
+#define found(rep, ...) oci_dump_sayf((rep)->found, (rep)->found_ctx, __VA_ARGS__)
 
 /* 1 when a blob row names hex, 0 not, -1 error. */
 static int row_names(sqlite3_stmt *st, const char *hex)
@@ -827,20 +827,8 @@ struct check {
 	struct digest_map *bad;          /* blobs missing or damaged */
 };
 
-static void problem(struct check *c, bool counted, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void problem(struct check *c, bool counted, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	if (counted)
-		c->rep->problems++;
-	if (c->say)
-		c->say(c->sctx, line);
-}
+#define problem(c, counted, ...) \
+	((c)->rep->problems += (counted) ? 1 : 0, oci_dump_sayf((c)->say, (c)->sctx, __VA_ARGS__))
 
 /* Run sql with up to two text parameters: a repair. */
 static void repair_sql(struct check *c, const char *sql, const char *a, const char *b,

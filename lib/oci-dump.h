@@ -100,6 +100,11 @@ struct oci_dump_load_report {
 
 typedef void (*oci_dump_say_fn)(void *ctx, const char *line);
 
+/* say(ctx, the line fmt makes: a path and some words fit); nothing when say is
+ * NULL. */
+void oci_dump_sayf(oci_dump_say_fn say, void *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Load the OCI rows of ix into d, the bytes of each blob the data directory lacks
  * read through src->oci_open and checked (size, SHA-256) as they are written: each
  * file put in place (temp file, fsync, rename) first, then every row in one

@@ -8,7 +8,6 @@
  * blobs only it used with it), a tag or link naming nothing. Blobs nothing uses are
  * counted (no problem: removed with repair, else gc's); crash debris is gc's
  * (oci-kv-gc.c). */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,32 +30,17 @@ struct check {
 	unsigned long deleted;           /* manifests repair deleted in this pass */
 };
 
-__attribute__((format(printf, 2, 3)))
-static void problem(struct check *c, const char *fmt, ...)
-{
-	char line[600];
-	va_list ap;
-	c->rep->problems++;
-	if (!c->say)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	c->say(c->sctx, line);
-}
+#define problem(c, ...) ((c)->rep->problems++, oci_dump_sayf((c)->say, (c)->sctx, __VA_ARGS__))
 
 static void repaired(struct check *c, int rc, struct appr_error *e, const char *what)
 {
-	char line[600];
 	if (rc == 0) {
 		c->rep->repaired++;
-		snprintf(line, sizeof line, "  repaired: %s", what);
+		oci_dump_sayf(c->say, c->sctx, "  repaired: %s", what);
 	} else {
-		snprintf(line, sizeof line, "  not repaired (%s): %s", what, e->msg);
+		oci_dump_sayf(c->say, c->sctx, "  not repaired (%s): %s", what, e->msg);
 	}
 	appr_err_clear(e);
-	if (c->say)
-		c->say(c->sctx, line);
 }
 
 static bool is_bad(const struct check *c, const char *hex)

@@ -2,7 +2,6 @@
  * operations (oci-transfer.h), so that every rule of the store (a blob kept while a
  * link or a manifest uses it, a manifest's blobs readable in its repository) holds
  * for what an import writes as for what a client pushes. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,18 +31,7 @@ struct load {
 	size_t n_temp;
 };
 
-__attribute__((format(printf, 2, 3)))
-static void say(struct load *l, const char *fmt, ...)
-{
-	char line[600];
-	va_list ap;
-	if (!l->say)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	l->say(l->sctx, line);
-}
+#define say(l, ...) oci_dump_sayf((l)->say, (l)->sctx, __VA_ARGS__)
 
 static bool is_link(const struct load *l, const char *repo, const char *hex)
 {
