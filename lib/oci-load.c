@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "digest-map.h"
 #include "oci.h"
 #include "oci-transfer.h"
 
@@ -25,52 +26,74 @@ struct load {
 	struct oci_dump_load_report *rep;
 	struct arena *a;                 /* the parsed manifests */
 	struct arena *tmp;               /* one lookup's */
-	struct mrow *m;
+	struct mrow *m;                  /* the manifest rows, by (repo, digest) */
 	size_t n_m;
+	const struct oci_dump_row **links;   /* the link rows, by (repo, digest) */
+	size_t n_links;
 	const char **temp_repo, **temp_hex;   /* links made for a manifest's sake */
 	size_t n_temp;
 };
 
 #define say(l, ...) oci_dump_sayf((l)->say, (l)->sctx, __VA_ARGS__)
 
+/* (repo, digest): the first two columns of a link or manifest row. */
+static int key_cmp(const char *repo_a, const char *hex_a, const char *repo_b, const char *hex_b)
+{
+	int c = strcmp(repo_a, repo_b);
+	return c ? c : strcmp(hex_a, hex_b);
+}
+
+static int link_cmp(const void *x, const void *y)
+{
+	const struct oci_dump_row *a = *(const struct oci_dump_row *const *)x;
+	const struct oci_dump_row *b = *(const struct oci_dump_row *const *)y;
+	return key_cmp(a->v[0], a->v[1], b->v[0], b->v[1]);
+}
+
+static int mrow_cmp(const void *x, const void *y)
+{
+	const struct mrow *a = x, *b = y;
+	return key_cmp(a->row->v[0], a->row->v[1], b->row->v[0], b->row->v[1]);
+}
+
 static bool is_link(const struct load *l, const char *repo, const char *hex)
 {
-	const struct archive_oci_rows *r = &l->ix->oci[OCI_DUMP_T_LINKS];
-	for (size_t i = 0; i < r->n; i++)
-		if (strcmp(r->rows[i].v[0], repo) == 0 && strcmp(r->rows[i].v[1], hex) == 0)
-			return true;
-	return false;
+	struct oci_dump_row key = { .v = { repo, hex } };
+	const struct oci_dump_row *kp = &key;
+	return l->n_links && bsearch(&kp, l->links, l->n_links, sizeof *l->links, link_cmp);
+}
+
+static struct mrow *find_manifest(const struct load *l, const char *repo, const char *hex)
+{
+	struct oci_dump_row row = { .v = { repo, hex } };
+	struct mrow key = { .row = &row };
+	return l->n_m ? bsearch(&key, l->m, l->n_m, sizeof *l->m, mrow_cmp) : NULL;
 }
 
 /* Where each blob is known readable (a repository it may be mounted from), and
- * whether this load uploaded it. */
-struct homes {
-	const char **hex, **repo;
-	bool *uploaded;
-	size_t n, cap;
+ * whether this load uploaded it: by digest. */
+struct home {
+	const char *repo;
+	bool uploaded;
 };
 
-static size_t home_find(const struct homes *h, const char *hex)
+static struct home *home_find(struct digest_map *homes, const char *hex)
 {
-	for (size_t i = 0; i < h->n; i++)
-		if (strcmp(h->hex[i], hex) == 0)
-			return i;
-	return (size_t)-1;
+	bool found;
+	return *digest_map_slot(homes, hex, &found);
 }
 
-static void home_add(struct homes *h, const char *hex, const char *repo, bool uploaded)
+static void home_add(struct digest_map *homes, const char *hex, const char *repo,
+		     bool uploaded)
 {
-	if (home_find(h, hex) != (size_t)-1)
+	bool found;
+	void **slot = digest_map_slot(homes, hex, &found);
+	if (*slot)
 		return;
-	if (h->n == h->cap) {
-		h->cap = h->cap ? 2 * h->cap : 64;
-		h->hex = xrealloc(h->hex, h->cap * sizeof *h->hex);
-		h->repo = xrealloc(h->repo, h->cap * sizeof *h->repo);
-		h->uploaded = xrealloc(h->uploaded, h->cap * sizeof *h->uploaded);
-	}
-	h->hex[h->n] = hex;
-	h->repo[h->n] = repo;
-	h->uploaded[h->n++] = uploaded;
+	struct home *h = xmalloc(sizeof *h);
+	h->repo = repo;
+	h->uploaded = uploaded;
+	*slot = h;
 }
 
 static long src_read(void *ctx, void *buf, size_t len)
@@ -81,7 +104,7 @@ static long src_read(void *ctx, void *buf, size_t len)
 
 /* Make blob hex readable through repo: present already, mounted from where it went
  * before, or uploaded from the archive. 0 or -1. */
-static int need_blob(struct load *l, struct homes *h, const char *repo, const char *hex,
+static int need_blob(struct load *l, struct digest_map *h, const char *repo, const char *hex,
 		     bool link_row, struct appr_error *err)
 {
 	long long size;
@@ -97,9 +120,9 @@ static int need_blob(struct load *l, struct homes *h, const char *repo, const ch
 	if (err->http != 404)
 		return -1;
 	appr_err_clear(err);
-	size_t at = home_find(h, hex);
-	if (at != (size_t)-1) {
-		if (oci_blob_mount(l->os, repo, h->repo[at], hex, err) < 0)
+	struct home *at = home_find(h, hex);
+	if (at) {
+		if (oci_blob_mount(l->os, repo, at->repo, hex, err) < 0)
 			return -1;
 	} else {
 		if (!l->src->oci_open || l->src->oci_open(l->src, hex, &size, err) < 0)
@@ -130,30 +153,28 @@ static int need_blob(struct load *l, struct homes *h, const char *repo, const ch
 static int load_blobs(struct load *l, struct appr_error *err)
 {
 	const struct archive_oci_rows *links = &l->ix->oci[OCI_DUMP_T_LINKS];
-	struct homes h = { 0 };
+	struct digest_map *h = digest_map_new();
 	int rc = 0;
 	for (size_t i = 0; i < links->n && rc == 0; i++)
-		rc = need_blob(l, &h, links->rows[i].v[0], links->rows[i].v[1], true, err);
+		rc = need_blob(l, h, links->rows[i].v[0], links->rows[i].v[1], true, err);
 	for (size_t i = 0; i < l->n_m && rc == 0; i++) {
 		const char *repo = l->m[i].row->v[0];
 		for (size_t k = 0; k < l->m[i].info.n_blobs && rc == 0; k++)
 			if (!is_link(l, repo, l->m[i].info.blobs[k]))
-				rc = need_blob(l, &h, repo, l->m[i].info.blobs[k], false, err);
+				rc = need_blob(l, h, repo, l->m[i].info.blobs[k], false, err);
 	}
 	/* each blob row: uploaded, there already, or (nothing links or references it:
 	 * no operation of a store can hold it) left out */
 	const struct archive_oci_rows *blobs = &l->ix->oci[OCI_DUMP_T_BLOBS];
 	for (size_t i = 0; i < blobs->n && rc == 0; i++) {
-		size_t at = home_find(&h, blobs->rows[i].v[0]);
-		if (at == (size_t)-1)
+		struct home *at = home_find(h, blobs->rows[i].v[0]);
+		if (!at)
 			say(l, "OCI blob sha256:%s: no repository links or references it; not "
 			    "carried", blobs->rows[i].v[0]);
-		else if (!h.uploaded[at])
+		else if (!at->uploaded)
 			l->rep->rows_present[OCI_DUMP_T_BLOBS]++;
 	}
-	free(h.hex);
-	free(h.repo);
-	free(h.uploaded);
+	digest_map_free(h, free);
 	return rc;
 }
 
@@ -184,11 +205,10 @@ static int load_manifests(struct load *l, struct appr_error *err)
 			if (m->done)
 				continue;
 			bool ready = true;
-			for (size_t k = 0; k < m->info.n_manifests && ready; k++)
-				for (size_t j = 0; j < l->n_m; j++)
-					if (!l->m[j].done && strcmp(l->m[j].row->v[0], repo) == 0 &&
-					    strcmp(l->m[j].row->v[1], m->info.manifests[k]) == 0)
-						ready = false;
+			for (size_t k = 0; k < m->info.n_manifests && ready; k++) {
+				const struct mrow *listed = find_manifest(l, repo, m->info.manifests[k]);
+				ready = !listed || listed->done;
+			}
 			if (!ready)
 				continue;
 			int r = has_manifest(l, repo, hex, err);
@@ -211,14 +231,6 @@ static int load_manifests(struct load *l, struct appr_error *err)
 					"list one another in a circle: not loaded");
 	}
 	return 0;
-}
-
-static const struct mrow *find_manifest(const struct load *l, const char *repo, const char *hex)
-{
-	for (size_t i = 0; i < l->n_m; i++)
-		if (strcmp(l->m[i].row->v[0], repo) == 0 && strcmp(l->m[i].row->v[1], hex) == 0)
-			return &l->m[i];
-	return NULL;
 }
 
 static int load_tags(struct load *l, struct appr_error *err)
@@ -277,6 +289,12 @@ int oci_store_load(struct oci_store *os, const struct archive_index *ix,
 		}
 		m->info.created_at = row->v[6];
 	}
+	qsort(l.m, l.n_m, sizeof *l.m, mrow_cmp);
+	const struct archive_oci_rows *lr = &ix->oci[OCI_DUMP_T_LINKS];
+	l.links = xcalloc(lr->n + 1, sizeof *l.links);
+	for (size_t i = 0; i < lr->n; i++)
+		l.links[l.n_links++] = &lr->rows[i];
+	qsort(l.links, l.n_links, sizeof *l.links, link_cmp);
 	if (load_blobs(&l, err) < 0 || load_manifests(&l, err) < 0 || load_tags(&l, err) < 0)
 		goto out;
 	/* the links made only so that a manifest could be put: its references keep the
@@ -288,6 +306,7 @@ int oci_store_load(struct oci_store *os, const struct archive_index *ix,
 out:
 	free(l.temp_repo);
 	free(l.temp_hex);
+	free(l.links);
 	free(l.m);
 	arena_free(l.a);
 	arena_free(l.tmp);
