@@ -134,14 +134,6 @@ int sq_blob_stage(struct sq_storage *ss, char *tmp, const char *digest,
 	return ss->base.cfg->fsync ? fsync_dir(ss->tmp_dir, err) : 0;
 }
 
-/* Inside a write transaction: make tmp (a PATHBUF buffer) the blob file final of
- * digest: named "pub-..." first unless staged (sq_blob_stage), then linked as final.
- * A final file there already is unreferenced debris (the caller checked): replaced.
- * With fsync, the directory of final is fsync'ed here when the pub- name is not
- * durable (not staged), else after COMMIT, outside the lock (sq_blob_published_sync);
- * blob_dir too the first time this process uses a directory (made now, or made by
- * another process that may not have fsync'ed blob_dir yet when this push is
- * acknowledged). */
 /* fsync blob_dir, then know blob_dir/XX durable. 0 or -1. */
 static int parent_sync(struct sq_storage *ss, int xx, struct appr_error *err)
 {
@@ -151,6 +143,14 @@ static int parent_sync(struct sq_storage *ss, int xx, struct appr_error *err)
 	return 0;
 }
 
+/* Inside a write transaction: make tmp (a PATHBUF buffer) the blob file final of
+ * digest: named "pub-..." first unless staged (sq_blob_stage), then linked as final.
+ * A final file there already is unreferenced debris (the caller checked): replaced.
+ * With fsync, the directory of final is fsync'ed here when the pub- name is not
+ * durable (not staged), else after COMMIT, outside the lock (sq_blob_published_sync);
+ * blob_dir too the first time this process uses a directory (made now, or made by
+ * another process that may not have fsync'ed blob_dir yet when this push is
+ * acknowledged). */
 int sq_blob_publish(struct sq_storage *ss, char *tmp, const char *digest, const char *dir,
 		    const char *final, bool staged, struct appr_error *err)
 {
