@@ -178,9 +178,6 @@ static int sweep_data(struct gc *g, struct appr_error *err)
 	return sweep_prefixes(g, "oci/data/", false, &g->r->chunk_sets, err);
 }
 
-/* 2: the use keys of manifest instances (oci/use/<hex>/<repo>/<mhex>/<id>) whose
- * record does not name them, their ref keys with them. A manifest's record is read
- * again unless it is the one read last. */
 /* The last '/' of [s, end), or NULL. */
 static const char *last_slash(const char *s, const char *end)
 {
@@ -190,9 +187,12 @@ static const char *last_slash(const char *s, const char *end)
 	return NULL;
 }
 
+/* 2: the use keys of manifest instances (oci/use/<hex>/<repo>/<mhex>/<id>) whose
+ * record does not name them, their ref keys with them. A manifest's record is read
+ * again unless it is the one read last. */
 struct inst {
 	struct gc *g;
-	struct arena *a;
+	struct arena *a;                 /* reset whenever the batch is empty */
 	struct batch b;
 	char last_mkey[300];             /* the manifest record read last */
 	char last_id[KVTXN_TOKEN_HEX + 1];   /* its instance ("" when absent) */
@@ -202,6 +202,8 @@ static int instance_key(void *ctx, const struct kv_pair *kp, struct appr_error *
 {
 	struct inst *in = ctx;
 	struct gc *g = in->g;
+	if (in->b.n == 0)
+		arena_reset(in->a);          /* nothing borrows from it */
 	/* oci/use/<hex>/<ns>/<name>/<mhex>/<id>, or .../<ns>/<name>/link */
 	char hex[DIGEST_HEX_LEN + 1], mhex[DIGEST_HEX_LEN + 1], id[KVTXN_TOKEN_HEX + 1];
 	const char *p = kp->key + strlen("oci/use/"), *end = kp->key + strlen(kp->key);
