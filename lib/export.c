@@ -202,7 +202,7 @@ int export_collect(struct export_store_source *src, struct archive_index *ix,
 
 	if (collect_auth(s, ix, err) == 0 && storage_each_package(s, take_package, &w, err) == 0 &&
 	    (!src->oci || oci_dump_collect(src->oci, ix, err) == 0) &&
-	    (!src->os || oci_kv_collect(s, src->os, ix, err) == 0))
+	    (!src->os || oci_kv_collect(src->os, ix, err) == 0))
 		rc = 0;
 	arena_free(w.tmp);
 	return rc;

@@ -226,14 +226,11 @@ static int check_oci(struct run *r, const struct appr_config *cfg, struct appr_e
 		oci_dump_close(d);
 	} else {
 		struct oci_store *os;
-		bool has;
-		if (oci_kv_has_content(r->s, &has, err) < 0)
+		if (oci_kv_open_content(cfg, r->s, &os, err) < 0)
 			return -1;
-		if (!has)
+		if (!os)
 			return 0;
-		if (oci_store_open(cfg, r->s, &os, err) < 0)
-			return -1;
-		rc = oci_kv_check(r->s, os, r->repair, say_oci, r, &o, err);
+		rc = oci_kv_check(os, r->repair, say_oci, r, &o, err);
 		oci_store_close(os);
 	}
 	if (rc < 0)

@@ -270,28 +270,27 @@ static int check_link(void *ctx, const struct kv_pair *kp, struct appr_error *er
 	return 0;
 }
 
-int oci_kv_check(struct storage *st, struct oci_store *os, bool repair, oci_dump_say_fn say,
-		 void *sctx, struct oci_dump_check_report *rep, struct appr_error *err)
+int oci_kv_check(struct oci_store *os, bool repair, oci_dump_say_fn say, void *sctx,
+		 struct oci_dump_check_report *rep, struct appr_error *err)
 {
-	(void)st;
 	memset(rep, 0, sizeof *rep);
 	if (strcmp(os->ops->name, "kv") != 0)
 		return appr_err(err, 500, APPR_E_INTERNAL, "not a kv OCI store");
 	struct check c = { .s = kvo_of(os), .os = os, .repair = repair, .say = say,
 			   .sctx = sctx, .rep = rep, .a = arena_new() };
 	int rc = -1;
-	if (okv_each_key(c.s, "oci/blob/", false, check_blob, &c, err) < 0)
+	if (kvtxn_each(c.s->kv, "oci/blob/", false, check_blob, &c, err) < 0)
 		goto out;
 	/* with repair, again while a pass deleted a manifest: an index listing it is
 	 * one that cannot be served now */
 	for (int pass = 0; pass == 0 || (c.deleted && pass < 8); pass++) {
 		c.again = pass > 0;
 		c.deleted = 0;
-		if (okv_each_key(c.s, "oci/mf/", false, check_manifest, &c, err) < 0)
+		if (kvtxn_each(c.s->kv, "oci/mf/", false, check_manifest, &c, err) < 0)
 			goto out;
 	}
-	if (okv_each_key(c.s, "oci/tag/", false, check_tag, &c, err) == 0 &&
-	    okv_each_key(c.s, "oci/link/", true, check_link, &c, err) == 0)
+	if (kvtxn_each(c.s->kv, "oci/tag/", false, check_tag, &c, err) == 0 &&
+	    kvtxn_each(c.s->kv, "oci/link/", true, check_link, &c, err) == 0)
 		rc = 0;
 out:
 	free(c.bad);

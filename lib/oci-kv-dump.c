@@ -144,17 +144,15 @@ static void sort_rows(struct archive_oci_rows *rows, unsigned n_key)
 	rows->n = k;
 }
 
-int oci_kv_collect(struct storage *st, struct oci_store *os, struct archive_index *ix,
-		   struct appr_error *err)
+int oci_kv_collect(struct oci_store *os, struct archive_index *ix, struct appr_error *err)
 {
-	(void)st;
 	if (strcmp(os->ops->name, "kv") != 0)
 		return appr_err(err, 500, APPR_E_INTERNAL, "not a kv OCI store");
 	struct collect c = { .s = kvo_of(os), .os = os, .ix = ix };
-	if (okv_each_key(c.s, "oci/blob/", false, blob_row, &c, err) < 0 ||
-	    okv_each_key(c.s, "oci/link/", true, link_row, &c, err) < 0 ||
-	    okv_each_key(c.s, "oci/mf/", false, manifest_row, &c, err) < 0 ||
-	    okv_each_key(c.s, "oci/tag/", false, tag_row, &c, err) < 0)
+	if (kvtxn_each(c.s->kv, "oci/blob/", false, blob_row, &c, err) < 0 ||
+	    kvtxn_each(c.s->kv, "oci/link/", true, link_row, &c, err) < 0 ||
+	    kvtxn_each(c.s->kv, "oci/mf/", false, manifest_row, &c, err) < 0 ||
+	    kvtxn_each(c.s->kv, "oci/tag/", false, tag_row, &c, err) < 0)
 		return -1;
 	for (unsigned t = 0; t < OCI_DUMP_N_TABLES; t++)
 		sort_rows(&ix->oci[t], oci_dump_tables[t].n_key);
@@ -183,18 +181,16 @@ static int count_blob(void *ctx, const struct kv_pair *kp, struct appr_error *er
 	return 0;
 }
 
-int oci_kv_stats(struct storage *st, struct oci_store *os, struct oci_dump_counts *out,
-		 struct appr_error *err)
+int oci_kv_stats(struct oci_store *os, struct oci_dump_counts *out, struct appr_error *err)
 {
-	(void)st;
 	memset(out, 0, sizeof *out);
 	if (strcmp(os->ops->name, "kv") != 0)
 		return appr_err(err, 500, APPR_E_INTERNAL, "not a kv OCI store");
 	struct kvo *s = kvo_of(os);
-	if (okv_each_key(s, "oci/repo/", true, count_key, &out->repositories, err) < 0 ||
-	    okv_each_key(s, "oci/mf/", true, count_key, &out->manifests, err) < 0 ||
-	    okv_each_key(s, "oci/tag/", true, count_key, &out->tags, err) < 0 ||
-	    okv_each_key(s, "oci/blob/", false, count_blob, out, err) < 0)
+	if (kvtxn_each(s->kv, "oci/repo/", true, count_key, &out->repositories, err) < 0 ||
+	    kvtxn_each(s->kv, "oci/mf/", true, count_key, &out->manifests, err) < 0 ||
+	    kvtxn_each(s->kv, "oci/tag/", true, count_key, &out->tags, err) < 0 ||
+	    kvtxn_each(s->kv, "oci/blob/", false, count_blob, out, err) < 0)
 		return -1;
 	return 0;
 }

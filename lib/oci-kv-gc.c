@@ -15,7 +15,7 @@
  *     repository keys of repositories that hold nothing (okv_repo_collect), both
  *     conditioned on what they read, as every delete of the store is.
  *
- * Everything is read in pages (okv_each_key), so a store of any size is swept in
+ * Everything is read in pages (kvtxn_each), so a store of any size is swept in
  * bounded memory but for the sets of live ids (33 bytes each). */
 #include <stdarg.h>
 #include <stdio.h>
@@ -60,23 +60,11 @@ static bool idset_has(const struct idset *set, const char *id)
 	return set->n && bsearch(id, set->id, set->n, sizeof *set->id, id_cmp) != NULL;
 }
 
-/* The component of key after prefix up to the next '/' (or the end), copied into id
- * when it is a 32-hex id. */
-static bool key_id(const char *key, size_t prefix_len, char id[KVTXN_TOKEN_HEX + 1])
-{
-	const char *p = key + prefix_len, *slash = strchr(p, '/');
-	size_t len = slash ? (size_t)(slash - p) : strlen(p);
-	if (len != KVTXN_TOKEN_HEX)
-		return false;
-	memcpy(id, p, len);
-	id[len] = '\0';
-	return valid_id(id);
-}
-
 struct gc {
 	struct kvo *s;
 	struct oci_kv_gc_report *r;
-	struct idset found, live;        /* ids seen under a prefix; ids something names */
+	const char *prefix;              /* found_id's: "oci/data/" or "oci/mfb/" */
+	struct idset found, live;        /* ids seen under prefix; ids something names */
 	long long now;
 };
 
@@ -97,9 +85,8 @@ static int found_id(void *ctx, const struct kv_pair *kp, struct appr_error *err)
 {
 	struct gc *g = ctx;
 	char id[KVTXN_TOKEN_HEX + 1];
-	const char *slash = strchr(kp->key + 4, '/');       /* "oci/data/<id>/..." */
 	(void)err;
-	if (slash && key_id(kp->key, (size_t)(slash - kp->key) + 1, id) &&
+	if (kvtxn_id_after(kp->key, g->prefix, id) &&
 	    (!g->found.n || strcmp(g->found.id[g->found.n - 1], id) != 0))
 		idset_add(&g->found, id);
 	return 0;
@@ -171,9 +158,10 @@ static int sweep_prefixes(struct gc *g, const char *prefix, bool check_age,
 /* 1: chunks no session or blob names. */
 static int sweep_data(struct gc *g, struct appr_error *err)
 {
-	if (okv_each_key(g->s, "oci/data/", true, found_id, g, err) < 0 ||
-	    okv_each_key(g->s, "oci/up/", true, live_upload, g, err) < 0 ||
-	    okv_each_key(g->s, "oci/blob/", false, live_blob, g, err) < 0)
+	g->prefix = "oci/data/";
+	if (kvtxn_each(g->s->kv, "oci/data/", true, found_id, g, err) < 0 ||
+	    kvtxn_each(g->s->kv, "oci/up/", true, live_upload, g, err) < 0 ||
+	    kvtxn_each(g->s->kv, "oci/blob/", false, live_blob, g, err) < 0)
 		return -1;
 	return sweep_prefixes(g, "oci/data/", false, &g->r->chunk_sets, err);
 }
@@ -251,15 +239,16 @@ static int instance_key(void *ctx, const struct kv_pair *kp, struct appr_error *
 static int sweep_instances(struct gc *g, struct appr_error *err)
 {
 	struct inst in = { .g = g, .a = arena_new(), .b = { .s = g->s } };
-	int rc = okv_each_key(g->s, "oci/use/", true, instance_key, &in, err);
+	int rc = kvtxn_each(g->s->kv, "oci/use/", true, instance_key, &in, err);
 	if (rc == 0)
 		rc = okv_batch_flush(&in.b, err);
 	arena_free(in.a);
 	if (rc < 0)
 		return -1;
 	/* the bodies: ids under oci/mfb/ that no manifest record names */
-	if (okv_each_key(g->s, "oci/mfb/", true, found_id, g, err) < 0 ||
-	    okv_each_key(g->s, "oci/mf/", false, live_manifest, g, err) < 0)
+	g->prefix = "oci/mfb/";
+	if (kvtxn_each(g->s->kv, "oci/mfb/", true, found_id, g, err) < 0 ||
+	    kvtxn_each(g->s->kv, "oci/mf/", false, live_manifest, g, err) < 0)
 		return -1;
 	return sweep_prefixes(g, "oci/mfb/", true, &g->r->body_sets, err);
 }
@@ -293,20 +282,17 @@ static int collect_repo(void *ctx, const struct kv_pair *kp, struct appr_error *
 	return r < 0 ? -1 : 0;
 }
 
-int oci_kv_gc(struct storage *st, struct oci_kv_gc_report *r, struct appr_error *err)
+int oci_kv_gc(struct oci_store *os, struct oci_kv_gc_report *r, struct appr_error *err)
 {
-	if (strcmp(st->ops->name, "etcd") != 0 && strcmp(st->ops->name, "redis") != 0)
-		return 0;
-	struct kvo s = { .kv = ((struct kvs *)st)->kv, .tmp = arena_new() };
-	struct gc g = { .s = &s, .r = r, .now = (long long)time(NULL) };
+	if (strcmp(os->ops->name, "kv") != 0)
+		return appr_err(err, 500, APPR_E_INTERNAL, "not a kv OCI store");
+	struct gc g = { .s = kvo_of(os), .r = r, .now = (long long)time(NULL) };
 	int rc = -1;
-	s.base.st = st;
 	if (sweep_data(&g, err) == 0 && sweep_instances(&g, err) == 0 &&
-	    okv_each_key(&s, "oci/blob/", true, collect_blob, &g, err) == 0 &&
-	    okv_each_key(&s, "oci/repo/", true, collect_repo, &g, err) == 0)
+	    kvtxn_each(g.s->kv, "oci/blob/", true, collect_blob, &g, err) == 0 &&
+	    kvtxn_each(g.s->kv, "oci/repo/", true, collect_repo, &g, err) == 0)
 		rc = 0;
 	free(g.found.id);
 	free(g.live.id);
-	arena_free(s.tmp);
 	return rc;
 }

@@ -70,12 +70,6 @@ static inline const char *k_repo(struct arena *a, const char *repo)
 static inline const char *k_up(struct arena *a, const char *repo, const char *uuid)
 { return arena_printf(a, "oci/up/%s/%s", repo, uuid); }
 
-/* Call fn on every key under prefix (with its value unless keys_only) in key order,
- * a page of keys at a time; fn returns 0 to go on, -1 to stop (err filled). 0 or -1. */
-typedef int (*okv_each_fn)(void *ctx, const struct kv_pair *kp, struct appr_error *err);
-int okv_each_key(struct kvo *s, const char *prefix, bool keys_only, okv_each_fn fn,
-		 void *ctx, struct appr_error *err);
-
 /* A key "<prefix><ns>/<name>/<last>" (prefix_len bytes of prefix): repo "<ns>/<name>"
  * and last copied into a; false when the key is not of that form. */
 bool okv_split_repo_key(struct arena *a, const char *key, size_t prefix_len,

@@ -183,25 +183,33 @@ int kvo_upload_append(struct oci_store *os, const char *repo, const char *uuid,
 	return 0;
 }
 
+/* The session record as w last wrote (or read) it: 0 with *rec (for the caller to put)
+ * and *rev; -1 when it is gone (404) or another request changed it (416). */
+static int load_own(struct kvo_writer *w, struct arena *a, json_object **rec, long long *rev,
+		    struct appr_error *err)
+{
+	int r = kvtxn_load(kvo_of(w->base.s)->kv, w->key, a, rec, rev, err);
+	if (r <= 0)
+		return r < 0 ? -1 : upload_unknown(w->repo, w->uuid, err);
+	const char *tok = jstr(*rec, "txn");
+	if (!tok || strcmp(tok, w->token) != 0) {
+		json_object_put(*rec);
+		return appr_err(err, 416, OCI_E_BLOB_UPLOAD_INVALID,
+				"upload %s was changed by another request meanwhile", w->uuid);
+	}
+	return 0;
+}
+
 /* Write the buffer as chunk number w->chunk with the session's new size
  * (kvtxn_build_fn): conditioned on the record as we last wrote (or read) it. */
 static int flush_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr_error *err)
 {
 	struct kvo_writer *w = ctx;
-	struct kvo *s = kvo_of(w->base.s);
 	json_object *rec;
 	long long rev;
-	int r = kvtxn_load(s->kv, w->key, a, &rec, &rev, err);
-	if (r < 0)
+	int r;
+	if (load_own(w, a, &rec, &rev, err) < 0)
 		return -1;
-	if (r == 0)
-		return upload_unknown(w->repo, w->uuid, err);
-	const char *tok = jstr(rec, "txn");
-	if (!tok || strcmp(tok, w->token) != 0) {
-		json_object_put(rec);
-		return appr_err(err, 416, OCI_E_BLOB_UPLOAD_INVALID,
-				"upload %s was changed by another request meanwhile", w->uuid);
-	}
 	kvtxn_init(t, w->key, false);
 	memcpy(w->pending, t->token, sizeof w->pending);
 	kvtxn_cond(t, w->key, rev);
@@ -238,21 +246,14 @@ static int flush(struct kvo_writer *w, bool last, struct appr_error *err)
 static int unmark_build(struct kvtxn *t, struct arena *a, void *ctx, struct appr_error *err)
 {
 	struct kvo_writer *w = ctx;
-	struct kvo *s = kvo_of(w->base.s);
 	json_object *rec;
 	long long rev;
-	int r = kvtxn_load(s->kv, w->key, a, &rec, &rev, err);
-	if (r <= 0)
-		return r < 0 ? -1 : upload_unknown(w->repo, w->uuid, err);
-	const char *tok = jstr(rec, "txn");
-	if (!tok || strcmp(tok, w->token) != 0) {
-		json_object_put(rec);
-		return appr_err(err, 409, APPR_E_RESOURCE_IN_USE, "changed meanwhile");
-	}
+	if (load_own(w, a, &rec, &rev, err) < 0)
+		return -1;
 	kvtxn_init(t, w->key, false);
 	kvtxn_cond(t, w->key, rev);
 	json_object_object_del(rec, "busy");
-	r = kvtxn_put(t, a, w->key, rec, err);
+	int r = kvtxn_put(t, a, w->key, rec, err);
 	json_object_put(rec);
 	return r;
 }

@@ -399,35 +399,6 @@ bool okv_split_repo_key(struct arena *a, const char *key, size_t prefix_len,
 	return true;
 }
 
-#define EACH_PAGE 1000                    /* keys per range read of okv_each_key */
-
-int okv_each_key(struct kvo *s, const char *prefix, bool keys_only, okv_each_fn fn,
-		 void *ctx, struct appr_error *err)
-{
-	struct arena *a = arena_new();
-	char *after = NULL;
-	bool more = true;
-	int rc = 0;
-	while (more && rc == 0) {
-		struct kv_pair *kp;
-		size_t n;
-		arena_reset(a);
-		if (kv_range(s->kv, prefix, after, EACH_PAGE, keys_only, a, &kp, &n, &more,
-			     err) < 0) {
-			rc = -1;
-			break;
-		}
-		for (size_t i = 0; i < n && rc == 0; i++)
-			rc = fn(ctx, &kp[i], err);
-		free(after);
-		after = n ? xstrdup(kp[n - 1].key) : NULL;
-		more = more && n > 0;
-	}
-	free(after);
-	arena_free(a);
-	return rc;
-}
-
 void okv_instance_id(char id[KVTXN_TOKEN_HEX + 1])
 {
 	char rnd[KVTXN_TOKEN_HEX + 1];

@@ -243,6 +243,16 @@ int oci_blob_adopt(struct oci_store *s, const char *repo, const char *hex,
 	return adopt_by_copy(s, repo, hex, digest, err);
 }
 
+int oci_kv_open_content(const struct appr_config *cfg, struct storage *st,
+			struct oci_store **os, struct appr_error *err)
+{
+	bool has;
+	*os = NULL;
+	if (oci_kv_has_content(st, &has, err) < 0)
+		return -1;
+	return has ? oci_store_open(cfg, st, os, err) : 0;
+}
+
 #if !defined(HAVE_ETCD) && !defined(HAVE_REDIS)
 #include "oci-transfer.h"
 
@@ -255,36 +265,31 @@ int oci_kv_has_content(struct storage *st, bool *has, struct appr_error *err)
 	return 0;
 }
 
-int oci_kv_gc(struct storage *st, struct oci_kv_gc_report *r, struct appr_error *err)
+/* Never called: no store holds kv OCI content (oci_kv_open_content gives NULL). */
+int oci_kv_gc(struct oci_store *os, struct oci_kv_gc_report *r, struct appr_error *err)
 {
-	(void)st;
+	(void)os;
 	(void)r;
-	(void)err;
-	return 0;
+	return appr_err(err, 500, APPR_E_INTERNAL, "no kv driver in this build");
 }
 
-int oci_kv_collect(struct storage *st, struct oci_store *os, struct archive_index *ix,
-		   struct appr_error *err)
+int oci_kv_collect(struct oci_store *os, struct archive_index *ix, struct appr_error *err)
 {
-	(void)st;
 	(void)os;
 	(void)ix;
 	return appr_err(err, 500, APPR_E_INTERNAL, "no kv driver in this build");
 }
 
-int oci_kv_stats(struct storage *st, struct oci_store *os, struct oci_dump_counts *out,
-		 struct appr_error *err)
+int oci_kv_stats(struct oci_store *os, struct oci_dump_counts *out, struct appr_error *err)
 {
-	(void)st;
 	(void)os;
 	(void)out;
 	return appr_err(err, 500, APPR_E_INTERNAL, "no kv driver in this build");
 }
 
-int oci_kv_check(struct storage *st, struct oci_store *os, bool repair, oci_dump_say_fn say,
-		 void *sctx, struct oci_dump_check_report *rep, struct appr_error *err)
+int oci_kv_check(struct oci_store *os, bool repair, oci_dump_say_fn say, void *sctx,
+		 struct oci_dump_check_report *rep, struct appr_error *err)
 {
-	(void)st;
 	(void)os;
 	(void)repair;
 	(void)say;

@@ -289,8 +289,13 @@ struct oci_kv_gc_report {
 	void *ctx;
 };
 
-/* Sweep what crashes left in the OCI store of st, an etcd or redis store (lib/
+/* Sweep what crashes left in os, the OCI store of an etcd or redis store (lib/
  * oci-kv-gc.c says what and why it is safe beside running requests). 0 or -1. */
-int oci_kv_gc(struct storage *st, struct oci_kv_gc_report *r, struct appr_error *err);
+int oci_kv_gc(struct oci_store *os, struct oci_kv_gc_report *r, struct appr_error *err);
+
+/* For appr-admin: the OCI store of st (configured by cfg) into *os when st is an
+ * etcd or redis store holding OCI content, else *os NULL. 0, or -1 with err. */
+int oci_kv_open_content(const struct appr_config *cfg, struct storage *st,
+			struct oci_store **os, struct appr_error *err);
 
 #endif

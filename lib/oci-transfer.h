@@ -14,26 +14,24 @@
 #include "oci-dump.h"
 #include "oci-store.h"
 
-/* Every OCI row of st, an etcd or redis store whose OCI store is os, into ix, each
+/* Every OCI row of os, the OCI store of an etcd or redis store, into ix, each
  * table ordered by its key (as oci_dump_collect orders the filesystem store's), with
  * its blobs. The keys are read a range at a time, not from one snapshot: a change
  * made meanwhile may show in part (export a live kv store when nothing is pushed, or
  * export again). 0, or -1 with err. */
-int oci_kv_collect(struct storage *st, struct oci_store *os, struct archive_index *ix,
-		   struct appr_error *err);
+int oci_kv_collect(struct oci_store *os, struct archive_index *ix, struct appr_error *err);
 
-/* What the OCI store os of st (an etcd or redis store) holds, counted as
+/* What os, the OCI store of an etcd or redis store, holds, counted as
  * oci_dump_stats counts the filesystem store's: repositories holding a link or a
  * manifest, manifests, tags, blobs and their bytes. 0, or -1 with err. */
-int oci_kv_stats(struct storage *st, struct oci_store *os, struct oci_dump_counts *out,
-		 struct appr_error *err);
+int oci_kv_stats(struct oci_store *os, struct oci_dump_counts *out, struct appr_error *err);
 
-/* fsck of the OCI store os of st (an etcd or redis store), as oci_dump_check checks
+/* fsck of os, the OCI store of an etcd or redis store, as oci_dump_check checks
  * the filesystem store's (oci-kv-check.c says what); one line through say per
  * problem and per repair. 0 when it could look at everything (problems or not: see
  * rep), -1 with err when the store failed. */
-int oci_kv_check(struct storage *st, struct oci_store *os, bool repair, oci_dump_say_fn say,
-		 void *sctx, struct oci_dump_check_report *rep, struct appr_error *err);
+int oci_kv_check(struct oci_store *os, bool repair, oci_dump_say_fn say, void *sctx,
+		 struct oci_dump_check_report *rep, struct appr_error *err);
 
 /* Load the OCI rows of ix into os through its operations, blobs read through
  * src->oci_open (their digest checked as they are stored): each blob a repository

@@ -17,8 +17,6 @@
 
 /* ---- upkeep ---- */
 
-#define GC_PAGE 500                   /* keys per range read */
-
 /* An upload gc saw: its id, whether a blob references it, its marker. */
 struct gc_upload {
 	char id[TOKEN_HEX + 1];
@@ -31,21 +29,6 @@ struct gc_upload {
 static int upload_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct gc_upload *)a)->id, ((const struct gc_upload *)b)->id);
-}
-
-/* The upload id of key prefix + "<id>" + ("/..." or end), or false. */
-static bool upload_id_of(const char *key, const char *prefix, char id[TOKEN_HEX + 1])
-{
-	size_t pl = strlen(prefix);
-	if (strncmp(key, prefix, pl) != 0)
-		return false;
-	const char *s = key + pl, *e = strchr(s, '/');
-	size_t n = e ? (size_t)(e - s) : strlen(s);
-	if (n != TOKEN_HEX)
-		return false;
-	memcpy(id, s, n);
-	id[n] = '\0';
-	return true;
 }
 
 struct gc_uploads {
@@ -77,41 +60,12 @@ static struct gc_upload *gc_find(struct gc_uploads *u, const char *id, bool add)
 	return &u->v[u->n++];
 }
 
-typedef int (*gc_visit_fn)(struct gc_uploads *u, const struct kv_pair *p);
-
-/* Every key under prefix, GC_PAGE at a time. */
-static int gc_range(struct kvs *ks, const char *prefix, bool keys_only, struct gc_uploads *u,
-		    gc_visit_fn visit, struct appr_error *err)
+static int visit_chunk(void *ctx, const struct kv_pair *p, struct appr_error *err)
 {
-	struct arena *a = arena_new();
-	char *after = NULL;
-	int rc = -1;
-	for (;;) {
-		struct kv_pair *p;
-		size_t n;
-		bool more = false;
-		arena_reset(a);
-		if (kv_range(ks->kv, prefix, after, GC_PAGE, keys_only, a, &p, &n, &more, err) < 0)
-			goto out;
-		for (size_t i = 0; i < n; i++)
-			if (visit(u, &p[i]) < 0)
-				goto out;
-		if (!more || n == 0)
-			break;
-		free(after);
-		after = xstrdup(p[n - 1].key);
-	}
-	rc = 0;
-out:
-	free(after);
-	arena_free(a);
-	return rc;
-}
-
-static int visit_chunk(struct gc_uploads *u, const struct kv_pair *p)
-{
+	struct gc_uploads *u = ctx;
+	(void)err;
 	char id[TOKEN_HEX + 1];
-	if (upload_id_of(p->key, "chunk/", id))
+	if (kvtxn_id_after(p->key, "chunk/", id))
 		gc_find(u, id, true)->chunks++;
 	return 0;
 }
@@ -123,10 +77,12 @@ static void gc_sort(struct gc_uploads *u)
 	u->sorted = true;
 }
 
-static int visit_marker(struct gc_uploads *u, const struct kv_pair *p)
+static int visit_marker(void *ctx, const struct kv_pair *p, struct appr_error *err)
 {
+	struct gc_uploads *u = ctx;
+	(void)err;
 	char id[TOKEN_HEX + 1];
-	if (!upload_id_of(p->key, "upload/", id))
+	if (!kvtxn_id_after(p->key, "upload/", id))
 		return 0;
 	gc_sort(u);
 	struct gc_upload *g = gc_find(u, id, true);
@@ -135,8 +91,10 @@ static int visit_marker(struct gc_uploads *u, const struct kv_pair *p)
 	return 0;
 }
 
-static int visit_blob(struct gc_uploads *u, const struct kv_pair *p)
+static int visit_blob(void *ctx, const struct kv_pair *p, struct appr_error *err)
 {
+	struct gc_uploads *u = ctx;
+	(void)err;
 	json_object *b = kvtxn_parse(p->value, p->len);
 	const char *up = b ? jstr(b, "upload") : NULL;
 	if (up) {
@@ -161,11 +119,11 @@ int storage_kv_gc(struct storage *s, bool dry, struct storage_gc_report *rep,
 	rep->bytes_freed = 0;
 	/* chunks, then markers, then the blobs: an upload committed meanwhile is seen
 	 * referenced, or its marker is gone and the delete below is refused */
-	if (gc_range(ks, "chunk/", true, &u, visit_chunk, err) < 0 ||
-	    gc_range(ks, "upload/", false, &u, visit_marker, err) < 0)
+	if (kvtxn_each(ks->kv, "chunk/", true, visit_chunk, &u, err) < 0 ||
+	    kvtxn_each(ks->kv, "upload/", false, visit_marker, &u, err) < 0)
 		goto out;
 	gc_sort(&u);
-	if (gc_range(ks, "blob/", false, &u, visit_blob, err) < 0)
+	if (kvtxn_each(ks->kv, "blob/", false, visit_blob, &u, err) < 0)
 		goto out;
 	for (size_t i = 0; i < u.n; i++) {
 		struct gc_upload *g = &u.v[i];

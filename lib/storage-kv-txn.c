@@ -1,6 +1,7 @@
 /* storage-kv-txn.c - the kv drivers' transaction core: one builder, the retry rule, the lost-answer settling rule (storage-kv-txn.h). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -80,6 +81,48 @@ int kvtxn_corrupt(const char *what, const char *key, struct appr_error *err)
 {
 	fprintf(stderr, "appr: storage: %s: bad record %.200s\n", what, key);
 	return storage_err_internal(err);
+}
+
+int kvtxn_each(struct kv *kv, const char *prefix, bool keys_only, kvtxn_each_fn fn, void *ctx,
+	       struct appr_error *err)
+{
+	struct arena *a = arena_new();
+	char *after = NULL;
+	int rc = -1;
+	for (;;) {
+		struct kv_pair *p;
+		size_t n;
+		bool more = false;
+		arena_reset(a);
+		if (kv_range(kv, prefix, after, KVTXN_PAGE, keys_only, a, &p, &n, &more, err) < 0)
+			goto out;
+		for (size_t i = 0; i < n; i++)
+			if (fn(ctx, &p[i], err) < 0)
+				goto out;
+		if (!more || n == 0)
+			break;
+		free(after);
+		after = xstrdup(p[n - 1].key);
+	}
+	rc = 0;
+out:
+	free(after);
+	arena_free(a);
+	return rc;
+}
+
+bool kvtxn_id_after(const char *key, const char *prefix, char id[KVTXN_TOKEN_HEX + 1])
+{
+	size_t pl = strlen(prefix);
+	if (strncmp(key, prefix, pl) != 0)
+		return false;
+	const char *s = key + pl, *e = strchr(s, '/');
+	size_t n = e ? (size_t)(e - s) : strlen(s);
+	if (n != KVTXN_TOKEN_HEX)
+		return false;
+	memcpy(id, s, n);
+	id[n] = '\0';
+	return true;
 }
 
 json_object *kvtxn_parse(const char *s, size_t len)

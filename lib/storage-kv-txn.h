@@ -23,7 +23,10 @@
  * one key, its check key: applied when the key is absent (check_absent, for a delete)
  * or when it holds the transaction's token as "txn" (every record a transaction puts
  * carries its random token), or, for a push, when the package record names the upload
- * of the pushed manifest (kvtxn_settle_upload). */
+ * of the pushed manifest (kvtxn_settle_upload).
+ *
+ * Also the two walks over key ranges every kv module needs: kvtxn_each (a range in
+ * pages) and kvtxn_id_after (the id a key holds after a prefix). */
 #ifndef APPR_STORAGE_KV_TXN_H
 #define APPR_STORAGE_KV_TXN_H
 
@@ -86,6 +89,17 @@ int kvtxn_run(struct kv *kv, struct arena *a, kvtxn_build_fn build, void *ctx,
 
 /* A fresh random token (upload ids too): KVTXN_TOKEN_HEX lowercase hex digits. */
 void kvtxn_token(char out[KVTXN_TOKEN_HEX + 1]);
+
+/* Call fn on every key under prefix (with its value unless keys_only) in key order,
+ * KVTXN_PAGE keys per range read, so that a range of any size is walked in bounded
+ * memory; fn returns 0 to go on, -1 to stop (err filled). 0 or -1. */
+#define KVTXN_PAGE 500
+typedef int (*kvtxn_each_fn)(void *ctx, const struct kv_pair *kp, struct appr_error *err);
+int kvtxn_each(struct kv *kv, const char *prefix, bool keys_only, kvtxn_each_fn fn, void *ctx,
+	       struct appr_error *err);
+/* When key is prefix + "<id>" + ("/..." or the end) with an id of KVTXN_TOKEN_HEX
+ * characters: true, the id copied into id. */
+bool kvtxn_id_after(const char *key, const char *prefix, char id[KVTXN_TOKEN_HEX + 1]);
 
 /* Read key as a JSON object record: 1 found (*out for the caller to put, *rev its
  * revision), 0 absent (*out NULL, *rev 0), -1 error (a record that does not parse:

@@ -399,14 +399,18 @@ static int cmd_gc(struct storage *s, int extra, const struct appr_config *cfg)
 		       "stale upload sessions (%lld bytes)\n", o.files, o.rows, o.uploads, o.bytes);
 	} else {
 		struct oci_kv_gc_report o = { .found = gc_oci_line };
-		bool has;
-		if (oci_kv_has_content(s, &has, &err) < 0 || (has && oci_kv_gc(s, &o, &err) < 0))
+		struct oci_store *os;
+		if (oci_kv_open_content(cfg, s, &os, &err) < 0 ||
+		    (os && oci_kv_gc(os, &o, &err) < 0)) {
+			oci_store_close(os);
 			return fail("gc: OCI: %s", err.msg);
-		if (has)
+		}
+		if (os)
 			printf("gc: OCI: removed %lu unused blobs, %lu chunk sets and %lu manifest "
 			       "bodies nothing names, %lu keys of dead manifest instances, %lu "
 			       "empty repositories\n", o.blobs, o.chunk_sets, o.body_sets,
 			       o.instance_keys, o.repos);
+		oci_store_close(os);
 	}
 	return 0;
 }
@@ -423,14 +427,9 @@ static int stats_kv_oci(struct storage *s, const struct appr_config *cfg, struct
 			struct appr_error *err)
 {
 	struct oci_store *os;
-	bool has;
-	if (oci_kv_has_content(s, &has, err) < 0)
+	if (oci_kv_open_content(cfg, s, &os, err) < 0)
 		return -1;
-	if (!has)
-		return 0;
-	if (oci_store_open(cfg, s, &os, err) < 0)
-		return -1;
-	int rc = oci_kv_stats(s, os, &st->oci, err);
+	int rc = os ? oci_kv_stats(os, &st->oci, err) : 0;
 	oci_store_close(os);
 	return rc;
 }
@@ -584,7 +583,6 @@ static int open_oci(struct storage *s, const struct appr_config *cfg, const char
 		    bool skip, struct oci_dump **d, struct oci_store **os)
 {
 	struct appr_error err = { 0 };
-	bool has;
 	*d = NULL;
 	*os = NULL;
 	if (storage_has_blob_files(s)) {
@@ -592,12 +590,16 @@ static int open_oci(struct storage *s, const struct appr_config *cfg, const char
 			return fail("%s: the OCI store: %s", cmd, err.msg);
 		return 0;
 	}
-	if (oci_kv_has_content(s, &has, &err) < 0)
-		return fail("%s: the OCI content: %s", cmd, err.msg);
-	if (has && skip)
-		fprintf(stderr, "%s: skipped the OCI content of the %s store\n", cmd,
-			s->ops->name);
-	if (has && !skip && oci_store_open(cfg, s, os, &err) < 0)
+	if (skip) {
+		bool has;
+		if (oci_kv_has_content(s, &has, &err) < 0)
+			return fail("%s: the OCI content: %s", cmd, err.msg);
+		if (has)
+			fprintf(stderr, "%s: skipped the OCI content of the %s store\n", cmd,
+				s->ops->name);
+		return 0;
+	}
+	if (oci_kv_open_content(cfg, s, os, &err) < 0)
 		return fail("%s: the OCI store: %s", cmd, err.msg);
 	return 0;
 }
